@@ -1,0 +1,20 @@
+/*
+ * Allocation wrappers that never return NULL: running out of memory in a
+ * daemon this size is not a state we can recover from, and checking at
+ * every call site hides the real error paths.
+ */
+#ifndef CARELINE_XMALLOC_H
+#define CARELINE_XMALLOC_H
+
+#include <stddef.h>
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+char	*xstrndup(const char *, size_t);
+int	 xasprintf(char **, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+char	*xprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

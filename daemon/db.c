@@ -1,0 +1,567 @@
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* How often queued queries are checked against database.queue_timeout. */
+#define DB_SWEEP_MS	100
+
+/* The first PostGIS call on a connection loads the extension: pay it here. */
+#define DB_WARMUP_SQL \
+	"SELECT ST_DWithin('POINT(113.2 27.9)'::geography, " \
+	"'POINT(113.2 27.9)'::geography, 1.0)"
+
+enum dbc_state {
+	DBC_DOWN,		/* waiting for the reconnect timer */
+	DBC_CONNECTING,
+	DBC_WARMING,
+	DBC_IDLE,
+	DBC_BUSY,
+};
+
+struct db_query {
+	TAILQ_ENTRY(db_query)	 entry;
+	char			*sql;
+	int			 nparams;
+	char			**params;
+	db_cb			 cb;	/* NULL: the pool's own warm-up */
+	void			*arg;
+	struct timespec		 queued;
+};
+TAILQ_HEAD(db_queries, db_query);
+
+struct db_conn {
+	struct db_pool		*pool;
+	int			 idx;
+	enum dbc_state		 state;
+	PGconn			*pg;
+	struct event		*ev;		/* the socket, re-armed each wait */
+	struct event		*timer;		/* reconnect or connect timeout */
+	int			 backoff_ms;
+	int			 flushing;	/* PQflush still has output */
+	struct db_query		*q;		/* running query */
+	PGresult		*res;		/* its result so far */
+};
+
+struct db_pool {
+	struct event_base	*base;
+	const struct config	*cfg;
+	void			(*ready_cb)(void *);
+	void			*ready_arg;
+	struct db_conn		*conns;
+	int			 nconns;
+	struct db_queries	 queue;
+	int			 nqueued;
+	struct event		*sweep;
+	struct db_stats		 stats;
+	char			*options;	/* libpq "options" we add */
+};
+
+static void	dbc_connect(struct db_conn *);
+static void	dbc_event(evutil_socket_t, short, void *);
+static void	dbc_next(struct db_conn *);
+
+static void
+db_query_free(struct db_query *q)
+{
+	int	i;
+
+	if (q == NULL)
+		return;
+	for (i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	free(q->params);
+	free(q->sql);
+	free(q);
+}
+
+static void
+db_query_finish(struct db_query *q, enum db_status status, PGresult *res,
+    const char *message)
+{
+	struct db_result	r;
+
+	memset(&r, 0, sizeof r);
+	r.status = status;
+	r.res = res;
+	r.message = message != NULL ? message : "";
+	if (res != NULL && status == DB_ERR_SQL) {
+		r.sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		r.message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		if (r.message == NULL)
+			r.message = PQresultErrorMessage(res);
+	}
+	if (r.sqlstate == NULL)
+		r.sqlstate = "";
+	if (q->cb != NULL)
+		q->cb(&r, q->arg);
+	db_query_free(q);
+}
+
+/* The first line of libpq's message, for one-line logs. */
+static const char *
+db_first_line(const char *msg, char *buf, size_t len)
+{
+	size_t	n = strcspn(msg, "\n");
+
+	snprintf(buf, len, "%.*s", (int)n, msg);
+	return (buf);
+}
+
+int
+db_pool_usable(const struct db_pool *pool)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < pool->nconns; i++) {
+		if (pool->conns[i].state == DBC_IDLE ||
+		    pool->conns[i].state == DBC_BUSY)
+			n++;
+	}
+	return (n);
+}
+
+static void
+dbc_arm(struct db_conn *c, short what)
+{
+	event_del(c->ev);
+	event_assign(c->ev, c->pool->base, PQsocket(c->pg), what, dbc_event,
+	    c);
+	event_add(c->ev, NULL);
+}
+
+static void
+dbc_schedule_reconnect(struct db_conn *c)
+{
+	const struct config	*cfg = c->pool->cfg;
+	struct timeval		 tv;
+	int			 ms;
+
+	/* Exponential backoff with +-20% jitter so instances do not align. */
+	if (c->backoff_ms == 0)
+		c->backoff_ms = cfg->db_reconnect_min_ms;
+	else if ((c->backoff_ms *= 2) > cfg->db_reconnect_max_ms)
+		c->backoff_ms = cfg->db_reconnect_max_ms;
+	ms = c->backoff_ms * (80 + random() % 41) / 100;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
+/* A connection is gone: fail its query, and the queue if none is left. */
+static void
+dbc_fail(struct db_conn *c, const char *why)
+{
+	struct db_pool	*pool = c->pool;
+	struct db_query	*q;
+	char		 line[256];
+	int		 was_up;
+
+	was_up = c->state == DBC_IDLE || c->state == DBC_BUSY;
+	db_first_line(why, line, sizeof line);
+	if (was_up)
+		log_warn("database: connection %d lost: %s", c->idx, line);
+	else
+		log_debug("database: connection %d failed: %s", c->idx, line);
+	event_del(c->ev);
+	evtimer_del(c->timer);
+	if (c->res != NULL) {
+		PQclear(c->res);
+		c->res = NULL;
+	}
+	q = c->q;
+	c->q = NULL;
+	PQfinish(c->pg);
+	c->pg = NULL;
+	c->state = DBC_DOWN;
+	c->flushing = 0;
+	if (was_up)
+		pool->stats.reconnects++;
+	dbc_schedule_reconnect(c);
+
+	if (q != NULL) {
+		pool->stats.failures++;
+		db_query_finish(q, DB_ERR_CONN, NULL, "database connection lost");
+	}
+	if (db_pool_usable(pool) == 0) {
+		while ((q = TAILQ_FIRST(&pool->queue)) != NULL) {
+			TAILQ_REMOVE(&pool->queue, q, entry);
+			pool->nqueued--;
+			pool->stats.failures++;
+			db_query_finish(q, DB_ERR_CONN, NULL,
+			    "no database connection");
+		}
+	}
+}
+
+static void
+dbc_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state == DBC_DOWN)
+		dbc_connect(c);
+	else if (c->state == DBC_CONNECTING || c->state == DBC_WARMING)
+		dbc_fail(c, "connect timed out");
+}
+
+static void
+dbc_send(struct db_conn *c, struct db_query *q)
+{
+	c->q = q;
+	c->state = q->cb == NULL ? DBC_WARMING : DBC_BUSY;
+	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+	    (const char *const *)q->params, NULL, NULL, 0)) {
+		dbc_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (q->cb != NULL)
+		c->pool->stats.queries++;
+	c->flushing = 1;
+	dbc_event(PQsocket(c->pg), EV_WRITE, c);
+}
+
+static void
+dbc_connected(struct db_conn *c)
+{
+	struct db_query	*q;
+
+	PQsetnonblocking(c->pg, 1);
+	c->backoff_ms = 0;
+	evtimer_del(c->timer);
+	q = xcalloc(1, sizeof *q);
+	q->sql = xstrdup(DB_WARMUP_SQL);
+	dbc_send(c, q);
+}
+
+static void
+dbc_warmed(struct db_conn *c)
+{
+	struct db_pool	*pool = c->pool;
+
+	evtimer_del(c->timer);
+	log_info("database: connection %d ready", c->idx);
+	c->state = DBC_IDLE;
+	if (db_pool_usable(pool) == 1 && pool->ready_cb != NULL)
+		pool->ready_cb(pool->ready_arg);
+	dbc_next(c);
+}
+
+/* A query's results are all in: hand them over, then take the next one. */
+static void
+dbc_done(struct db_conn *c)
+{
+	struct db_query	*q = c->q;
+	PGresult	*res = c->res;
+	ExecStatusType	 st;
+
+	c->q = NULL;
+	c->res = NULL;
+	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (q->cb == NULL) {
+		db_query_free(q);
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			dbc_fail(c, res != NULL ? PQresultErrorMessage(res) :
+			    "warm-up query failed");
+			PQclear(res);
+			return;
+		}
+		PQclear(res);
+		dbc_warmed(c);
+		return;
+	}
+	c->state = DBC_IDLE;
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+		db_query_finish(q, DB_OK, res, NULL);
+	else {
+		c->pool->stats.failures++;
+		db_query_finish(q, DB_ERR_SQL, res, "query failed");
+	}
+	PQclear(res);
+	/* The callback may have queued work and taken this connection. */
+	if (c->state == DBC_IDLE)
+		dbc_next(c);
+}
+
+static void
+dbc_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn		*c = arg;
+	PostgresPollingStatusType st;
+	PGresult		*res;
+	PGnotify		*n;
+	int			 r;
+
+	(void)fd;
+	switch (c->state) {
+	case DBC_DOWN:
+		return;
+	case DBC_CONNECTING:
+		st = PQconnectPoll(c->pg);
+		if (st == PGRES_POLLING_FAILED)
+			dbc_fail(c, PQerrorMessage(c->pg));
+		else if (st == PGRES_POLLING_READING)
+			dbc_arm(c, EV_READ);
+		else if (st == PGRES_POLLING_WRITING)
+			dbc_arm(c, EV_WRITE);
+		else if (st == PGRES_POLLING_OK)
+			dbc_connected(c);
+		return;
+	case DBC_IDLE:
+		/* Nothing is expected: the server closed, or sent a notice. */
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+			dbc_fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+		while ((n = PQnotifies(c->pg)) != NULL)
+			PQfreemem(n);
+		dbc_arm(c, EV_READ);
+		return;
+	case DBC_WARMING:
+	case DBC_BUSY:
+		break;
+	}
+
+	if ((what & EV_READ) && !PQconsumeInput(c->pg)) {
+		dbc_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (c->flushing) {
+		/*
+		 * Output still pending: wait for read or write, reading as
+		 * we go, or a server that is itself blocked on sending to us
+		 * would never drain our output.
+		 */
+		if ((r = PQflush(c->pg)) < 0) {
+			dbc_fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+		if (r == 1) {
+			dbc_arm(c, EV_READ | EV_WRITE);
+			return;
+		}
+		c->flushing = 0;
+	}
+	while (!PQisBusy(c->pg)) {
+		if ((res = PQgetResult(c->pg)) == NULL) {
+			dbc_done(c);
+			return;
+		}
+		/* Keep the first error, or else the last result. */
+		if (c->res != NULL && PQresultStatus(c->res) ==
+		    PGRES_FATAL_ERROR)
+			PQclear(res);
+		else {
+			PQclear(c->res);
+			c->res = res;
+		}
+	}
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		dbc_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	dbc_arm(c, EV_READ);
+}
+
+static void
+dbc_next(struct db_conn *c)
+{
+	struct db_pool	*pool = c->pool;
+	struct db_query	*q;
+
+	if ((q = TAILQ_FIRST(&pool->queue)) == NULL) {
+		dbc_arm(c, EV_READ);
+		return;
+	}
+	TAILQ_REMOVE(&pool->queue, q, entry);
+	pool->nqueued--;
+	dbc_send(c, q);
+}
+
+static void
+dbc_connect(struct db_conn *c)
+{
+	struct db_pool	*pool = c->pool;
+	const char	*keys[] = { "dbname", "application_name", "options",
+			    NULL };
+	const char	*vals[] = { pool->cfg->db_url, "carelined",
+			    pool->options, NULL };
+	struct timeval	 tv;
+
+	c->pg = PQconnectStartParams(keys, vals, 1);
+	if (c->pg == NULL) {
+		log_error("database: out of memory starting a connection");
+		c->state = DBC_DOWN;
+		dbc_schedule_reconnect(c);
+		return;
+	}
+	c->state = DBC_CONNECTING;
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		dbc_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	/* PQconnectPoll does not honour connect_timeout: time it ourselves. */
+	tv.tv_sec = pool->cfg->db_connect_timeout_ms / 1000;
+	tv.tv_usec = (pool->cfg->db_connect_timeout_ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+	dbc_arm(c, EV_WRITE);
+}
+
+static long
+db_ms_since(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+/* Queued too long: better a quick 503 than an operator left waiting. */
+static void
+db_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_pool	*pool = arg;
+	struct db_query	*q;
+
+	(void)fd;
+	(void)what;
+	while ((q = TAILQ_FIRST(&pool->queue)) != NULL &&
+	    db_ms_since(&q->queued) >= pool->cfg->db_queue_timeout_ms) {
+		TAILQ_REMOVE(&pool->queue, q, entry);
+		pool->nqueued--;
+		pool->stats.failures++;
+		db_query_finish(q, DB_ERR_TIMEOUT, NULL,
+		    "timed out waiting for a database connection");
+	}
+}
+
+struct db_pool *
+db_pool_new(struct event_base *base, const struct config *cfg,
+    void (*ready_cb)(void *), void *ready_arg)
+{
+	struct db_pool	*pool;
+	struct db_conn	*c;
+	int		 i;
+
+	pool = xcalloc(1, sizeof *pool);
+	pool->base = base;
+	pool->cfg = cfg;
+	pool->ready_cb = ready_cb;
+	pool->ready_arg = ready_arg;
+	TAILQ_INIT(&pool->queue);
+	pool->nconns = cfg->db_pool_size;
+	pool->conns = xcalloc(pool->nconns, sizeof *pool->conns);
+	xasprintf(&pool->options, "-c statement_timeout=%d -c TimeZone=%s",
+	    cfg->db_statement_timeout_ms, cfg->district_timezone);
+	for (i = 0; i < pool->nconns; i++) {
+		c = &pool->conns[i];
+		c->pool = pool;
+		c->idx = i;
+		c->state = DBC_DOWN;
+		c->ev = event_new(base, -1, 0, dbc_event, c);
+		c->timer = evtimer_new(base, dbc_timer, c);
+	}
+	pool->sweep = event_new(base, -1, EV_PERSIST, db_sweep, pool);
+	return (pool);
+}
+
+void
+db_pool_start(struct db_pool *pool)
+{
+	struct timeval	tv = { 0, DB_SWEEP_MS * 1000 };
+	int		i;
+
+	evtimer_add(pool->sweep, &tv);
+	for (i = 0; i < pool->nconns; i++)
+		dbc_connect(&pool->conns[i]);
+}
+
+void
+db_pool_free(struct db_pool *pool)
+{
+	struct db_query	*q;
+	struct db_conn	*c;
+	int		 i;
+
+	if (pool == NULL)
+		return;
+	while ((q = TAILQ_FIRST(&pool->queue)) != NULL) {
+		TAILQ_REMOVE(&pool->queue, q, entry);
+		db_query_finish(q, DB_ERR_SHUTDOWN, NULL, "shutting down");
+	}
+	for (i = 0; i < pool->nconns; i++) {
+		c = &pool->conns[i];
+		if (c->q != NULL)
+			db_query_finish(c->q, DB_ERR_SHUTDOWN, NULL,
+			    "shutting down");
+		PQclear(c->res);
+		if (c->pg != NULL)
+			PQfinish(c->pg);
+		event_free(c->ev);
+		event_free(c->timer);
+	}
+	event_free(pool->sweep);
+	free(pool->conns);
+	free(pool->options);
+	free(pool);
+}
+
+int
+db_query(struct db_pool *pool, const char *sql, int nparams,
+    const char *const *params, db_cb cb, void *arg)
+{
+	struct db_query	*q;
+	int		 i;
+
+	if (db_pool_usable(pool) == 0 ||
+	    pool->nqueued >= pool->cfg->db_queue_max)
+		return (-1);
+	q = xcalloc(1, sizeof *q);
+	q->sql = xstrdup(sql);
+	q->nparams = nparams;
+	q->params = xcalloc(nparams, sizeof *q->params);
+	for (i = 0; i < nparams; i++)
+		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
+	q->cb = cb;
+	q->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &q->queued);
+
+	for (i = 0; i < pool->nconns; i++) {
+		if (pool->conns[i].state == DBC_IDLE) {
+			dbc_send(&pool->conns[i], q);
+			return (0);
+		}
+	}
+	TAILQ_INSERT_TAIL(&pool->queue, q, entry);
+	pool->nqueued++;
+	return (0);
+}
+
+void
+db_pool_stats(const struct db_pool *pool, struct db_stats *st)
+{
+	int	i;
+
+	*st = pool->stats;
+	st->size = pool->nconns;
+	st->connected = db_pool_usable(pool);
+	st->busy = 0;
+	for (i = 0; i < pool->nconns; i++) {
+		if (pool->conns[i].state == DBC_BUSY)
+			st->busy++;
+	}
+	st->waiting = pool->nqueued;
+}

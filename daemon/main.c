@@ -1,0 +1,270 @@
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "notify.h"
+#include "routes.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#ifndef CARELINE_VERSION
+#define CARELINE_VERSION	"0.1.0"
+#endif
+#ifndef CARELINE_CONFIG_FILE
+#define CARELINE_CONFIG_FILE	"/etc/careline/careline.yaml"
+#endif
+
+#define MAIN_DRAIN_CHECK_MS	20
+
+/* Everything the running daemon owns; freed in this order, in main. */
+struct carelined {
+	struct event_base	*base;
+	struct config		*cfg;
+	struct metrics		*metrics;
+	struct db_pool		*db;
+	struct server		*srv;
+	struct event		*sigterm, *sigint, *sighup;
+	struct event		*watchdog;
+	struct event		*drain;
+	struct timespec		 drain_start;
+	int			 ready;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: carelined [-c FILE]            run the daemon\n"
+	    "       carelined [-c FILE] --migrate  apply pending schema "
+	    "migrations\n"
+	    "       carelined --check-config FILE  validate a configuration\n"
+	    "       carelined --version\n"
+	    "FILE defaults to %s; CARELINE_DATABASE_URL overrides "
+	    "database.url.\n", CARELINE_CONFIG_FILE);
+}
+
+static void
+main_pool_ready(void *arg)
+{
+	struct carelined	*cl = arg;
+
+	if (cl->ready || cl->drain != NULL)
+		return;
+	cl->ready = 1;
+	notify_ready();
+	log_info("carelined ready");
+}
+
+static long
+main_ms_since(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+static void
+main_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct carelined	*cl = arg;
+
+	(void)fd;
+	(void)what;
+	if (cl->srv->inflight == 0) {
+		log_info("stopping: all requests answered");
+		event_base_loopexit(cl->base, NULL);
+	} else if (main_ms_since(&cl->drain_start) >=
+	    cl->cfg->http_shutdown_grace_ms) {
+		log_warn("stopping: %d requests still open after %d ms",
+		    cl->srv->inflight, cl->cfg->http_shutdown_grace_ms);
+		event_base_loopexit(cl->base, NULL);
+	}
+}
+
+static void
+main_signal_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct carelined	*cl = arg;
+	struct timeval		 tv = { 0, MAIN_DRAIN_CHECK_MS * 1000 };
+
+	(void)what;
+	if (cl->drain != NULL) {
+		log_warn("stopping now: second signal");
+		event_base_loopbreak(cl->base);
+		return;
+	}
+	log_info("stopping on %s: draining %d requests",
+	    strsignal((int)sig), cl->srv->inflight);
+	notify_stopping();
+	server_drain(cl->srv);
+	clock_gettime(CLOCK_MONOTONIC, &cl->drain_start);
+	cl->drain = event_new(cl->base, -1, EV_PERSIST, main_drain_check, cl);
+	event_add(cl->drain, &tv);
+	main_drain_check(-1, 0, cl);
+}
+
+/* A new file is parsed whole and applied only when valid. */
+static void
+main_signal_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct carelined	*cl = arg;
+	struct config		*next;
+	char			*cause;
+
+	(void)sig;
+	(void)what;
+	notify_reloading();
+	if ((next = config_load(cl->cfg->path, &cause)) == NULL) {
+		log_error("config: reload refused, keeping the running "
+		    "configuration: %s", cause);
+		free(cause);
+	} else {
+		config_reload(cl->cfg, next);
+		log_configure(cl->cfg->log_level, cl->cfg->log_format);
+		config_free(next);
+		log_info("config: reloaded %s", cl->cfg->path);
+	}
+	notify_ready();
+}
+
+static int
+main_run(struct config *cfg)
+{
+	struct carelined	 cl;
+	char			*cause;
+
+	memset(&cl, 0, sizeof cl);
+	cl.cfg = cfg;
+	if (migrate_check(cfg, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return (1);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+
+	cl.base = event_base_new();
+	cl.metrics = metrics_new(nroutes);
+	cl.db = db_pool_new(cl.base, cfg, main_pool_ready, &cl);
+	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
+	if (server_listen(cl.srv, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		server_free(cl.srv);
+		db_pool_free(cl.db);
+		metrics_free(cl.metrics);
+		event_base_free(cl.base);
+		return (1);
+	}
+	cl.sigterm = evsignal_new(cl.base, SIGTERM, main_signal_stop, &cl);
+	cl.sigint = evsignal_new(cl.base, SIGINT, main_signal_stop, &cl);
+	cl.sighup = evsignal_new(cl.base, SIGHUP, main_signal_reload, &cl);
+	event_add(cl.sigterm, NULL);
+	event_add(cl.sigint, NULL);
+	event_add(cl.sighup, NULL);
+	cl.watchdog = notify_watchdog_start(cl.base);
+	db_pool_start(cl.db);
+
+	event_base_dispatch(cl.base);
+
+	server_free(cl.srv);
+	db_pool_free(cl.db);
+	metrics_free(cl.metrics);
+	if (cl.watchdog != NULL)
+		event_free(cl.watchdog);
+	if (cl.drain != NULL)
+		event_free(cl.drain);
+	event_free(cl.sigterm);
+	event_free(cl.sigint);
+	event_free(cl.sighup);
+	event_base_free(cl.base);
+	log_info("carelined stopped");
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256, OPT_MIGRATE, OPT_VERSION };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, OPT_CHECK },
+		{ "migrate", no_argument, NULL, OPT_MIGRATE },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*path = CARELINE_CONFIG_FILE;
+	struct config	*cfg;
+	char		*cause;
+	int		 ch, migrate = 0, rc;
+
+	log_init("carelined");
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case OPT_CHECK:
+			if ((cfg = config_load(optarg, &cause)) == NULL) {
+				fprintf(stderr, "%s\n", cause);
+				free(cause);
+				return (1);
+			}
+			config_free(cfg);
+			printf("%s: OK\n", optarg);
+			return (0);
+		case OPT_MIGRATE:
+			migrate = 1;
+			break;
+		case OPT_VERSION:
+			printf("carelined %s (schema %d)\n", CARELINE_VERSION,
+			    migrate_required_version());
+			return (0);
+		case 'h':
+			usage(stdout);
+			return (0);
+		default:
+			usage(stderr);
+			return (2);
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return (2);
+	}
+	if ((cfg = config_load(path, &cause)) == NULL) {
+		fprintf(stderr, "carelined: %s\n", cause);
+		free(cause);
+		return (1);
+	}
+	log_configure(cfg->log_level, cfg->log_format);
+
+	if (migrate) {
+		rc = migrate_run(cfg, &cause) == 0 ? 0 : 1;
+		if (rc != 0) {
+			fprintf(stderr, "carelined: migrate: %s\n", cause);
+			free(cause);
+		}
+	} else {
+		log_info("carelined %s starting (schema %d)",
+		    CARELINE_VERSION, migrate_required_version());
+		rc = main_run(cfg);
+	}
+	config_free(cfg);
+	return (rc);
+}

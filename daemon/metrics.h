@@ -1,0 +1,19 @@
+/* Counters for GET /metrics, in the Prometheus text format. */
+#ifndef CARELINE_METRICS_H
+#define CARELINE_METRICS_H
+
+#include <stdint.h>
+
+struct db_pool;
+struct evbuffer;
+struct metrics;
+
+struct metrics	*metrics_new(int nroutes);
+void		 metrics_free(struct metrics *);
+/* route: index into routes[], or nroutes for requests no route matched. */
+void		 metrics_request(struct metrics *, int route, int status,
+		    long elapsed_us);
+void		 metrics_render(const struct metrics *, const struct db_pool *,
+		    int inflight, struct evbuffer *);
+
+#endif

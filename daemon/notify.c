@@ -1,0 +1,53 @@
+#include <stdint.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "notify.h"
+
+void
+notify_ready(void)
+{
+	sd_notify(0, "READY=1\nSTATUS=serving");
+}
+
+void
+notify_reloading(void)
+{
+	sd_notify(0, "RELOADING=1");
+}
+
+void
+notify_stopping(void)
+{
+	sd_notify(0, "STOPPING=1\nSTATUS=draining requests");
+}
+
+static void
+notify_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Sent from the loop itself: a wedged loop stops the pings. */
+	sd_notify(0, "WATCHDOG=1");
+}
+
+struct event *
+notify_watchdog_start(struct event_base *base)
+{
+	struct event	*ev;
+	struct timeval	 tv;
+	uint64_t	 usec;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return (NULL);
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	ev = event_new(base, -1, EV_PERSIST, notify_watchdog, NULL);
+	event_add(ev, &tv);
+	log_info("systemd: watchdog ping every %ld.%03ld s", (long)tv.tv_sec,
+	    (long)tv.tv_usec / 1000);
+	return (ev);
+}

@@ -1,0 +1,39 @@
+/* The route table: method, path pattern, handler, who may call it. */
+#ifndef CARELINE_ROUTES_H
+#define CARELINE_ROUTES_H
+
+#include <event2/http.h>
+
+struct request;
+
+#define ROUTES_MAX_IDS	4	/* {id} segments in one pattern */
+
+enum route_auth {
+	ROUTE_PUBLIC,		/* health, readiness, metrics */
+};
+
+struct route {
+	enum evhttp_cmd_type	 method;
+	const char		*pattern;	/* "/v1/calls/{id}" */
+	void			(*handler)(struct request *);
+	enum route_auth		 auth;
+};
+
+extern const struct route	routes[];
+extern const int		nroutes;
+
+/*
+ * Find the route for a method and path, filling ids from {id} segments.
+ * Returns its index, -1 when no pattern matches the path (404), or -2 when
+ * one does but not with this method (405).
+ */
+int	routes_match(enum evhttp_cmd_type, const char *path, long long *ids,
+	    int *nids);
+const char *route_method_name(enum evhttp_cmd_type);
+
+/* Handlers, one file per concern. */
+void	health_healthz(struct request *);
+void	health_readyz(struct request *);
+void	health_metrics(struct request *);
+
+#endif

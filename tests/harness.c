@@ -1,0 +1,451 @@
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+#include "xmalloc.h"
+
+static struct {
+	const char	*root, *bin, *tmp, *pghost, *pgport, *pgdir;
+	int		 ready;
+} th;
+
+static const char *
+th_env(const char *name)
+{
+	const char	*v = getenv(name);
+
+	if (v == NULL || *v == '\0') {
+		fprintf(stderr, "harness: %s is not set; run the tests through "
+		    "tests/run.sh (make test)\n", name);
+		exit(1);
+	}
+	return (v);
+}
+
+void
+th_init(void)
+{
+	if (th.ready)
+		return;
+	th.root = th_env("CARELINE_TEST_ROOT");
+	th.bin = th_env("CARELINE_TEST_BIN");
+	th.tmp = th_env("CARELINE_TEST_TMP");
+	th.pghost = th_env("CARELINE_TEST_PGHOST");
+	th.pgport = th_env("CARELINE_TEST_PGPORT");
+	th.pgdir = th_env("CARELINE_TEST_PGDIR");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	signal(SIGPIPE, SIG_IGN);
+	th.ready = 1;
+}
+
+const char *th_root(void) { return (th.root); }
+const char *th_bin(void) { return (th.bin); }
+const char *th_tmp(void) { return (th.tmp); }
+
+long
+th_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000L + ts.tv_nsec / 1000000);
+}
+
+static void
+th_sleep_ms(int ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+PGconn *
+th_pg(const char *dburl)
+{
+	PGconn	*pg = PQconnectdb(dburl);
+
+	if (PQstatus(pg) != CONNECTION_OK) {
+		fprintf(stderr, "harness: connect %s: %s", dburl,
+		    PQerrorMessage(pg));
+		abort();
+	}
+	return (pg);
+}
+
+int
+th_pg_exec(const char *dburl, const char *sql)
+{
+	PGconn		*pg = th_pg(dburl);
+	PGresult	*res = PQexec(pg, sql);
+	int		 st = PQresultStatus(res), rc;
+
+	rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : -1;
+	if (rc != 0)
+		fprintf(stderr, "harness: %s: %s", sql,
+		    PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(pg);
+	return (rc);
+}
+
+char *
+th_pg_value(const char *dburl, const char *sql)
+{
+	PGconn		*pg = th_pg(dburl);
+	PGresult	*res = PQexec(pg, sql);
+	char		*v = NULL;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0 &&
+	    !PQgetisnull(res, 0, 0))
+		v = xstrdup(PQgetvalue(res, 0, 0));
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		fprintf(stderr, "harness: %s: %s", sql,
+		    PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(pg);
+	return (v);
+}
+
+char *
+th_db_create(const char *name)
+{
+	char	*admin, *db, *sql;
+
+	xasprintf(&admin, "host=%s port=%s dbname=postgres user=postgres",
+	    th.pghost, th.pgport);
+	xasprintf(&sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	th_pg_exec(admin, sql);
+	free(sql);
+	xasprintf(&sql, "CREATE DATABASE %s OWNER careline", name);
+	if (th_pg_exec(admin, sql) != 0)
+		abort();
+	free(sql);
+	free(admin);
+	xasprintf(&admin, "host=%s port=%s dbname=%s user=postgres",
+	    th.pghost, th.pgport, name);
+	if (th_pg_exec(admin, "CREATE EXTENSION postgis; "
+	    "ALTER SCHEMA public OWNER TO careline") != 0)
+		abort();
+	free(admin);
+	xasprintf(&db, "host=%s port=%s dbname=%s user=careline", th.pghost,
+	    th.pgport, name);
+	return (db);
+}
+
+int
+th_file_contains(const char *path, const char *needle)
+{
+	FILE	*f;
+	char	*buf;
+	long	 len;
+	int	 found;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return (0);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = xmalloc((size_t)len + 1);
+	len = (long)fread(buf, 1, (size_t)len, f);
+	buf[len] = '\0';
+	fclose(f);
+	found = strstr(buf, needle) != NULL;
+	free(buf);
+	return (found);
+}
+
+static char *
+th_slurp_fd(int fd)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+
+	for (;;) {
+		if (cap - len < 4096)
+			buf = xrealloc(buf, cap += 65536);
+		if ((n = read(fd, buf + len, cap - len - 1)) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	if (buf == NULL)
+		buf = xmalloc(1);
+	buf[len] = '\0';
+	return (buf);
+}
+
+int
+th_run(char **out, const char *const *argv, const char *envkv)
+{
+	int	 p[2], status;
+	pid_t	 pid;
+
+	if (pipe(p) != 0)
+		abort();
+	if ((pid = fork()) == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		close(p[1]);
+		if (envkv != NULL)
+			putenv((char *)envkv);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	*out = th_slurp_fd(p[0]);
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	return (WIFEXITED(status) ? WEXITSTATUS(status) : 128);
+}
+
+static char *
+th_write_config(int port, const char *dburl, const char *extra)
+{
+	static int	 n;
+	char		*path;
+	FILE		*f;
+
+	xasprintf(&path, "%s/carelined-%d-%d.yaml", th.tmp, (int)getpid(),
+	    n++);
+	if ((f = fopen(path, "w")) == NULL)
+		abort();
+	fprintf(f,
+	    "listen:\n  address: 127.0.0.1\n  port: %d\n"
+	    "database:\n  url: \"%s\"\n  pool_size: 4\n"
+	    "  reconnect_min: 50ms\n  reconnect_max: 500ms\n"
+	    "log:\n  level: info\n"
+	    "paths:\n  sql_dir: %s/sql\n"
+	    "static:\n  dir: %s/client/www\n%s",
+	    port, dburl, th.root, th.root, extra != NULL ? extra : "");
+	fclose(f);
+	return (path);
+}
+
+int
+th_migrate(const char *dburl, char **out)
+{
+	const char	*argv[5];
+	char		*cfg, *ignored = NULL;
+	int		 rc;
+
+	cfg = th_write_config(th_free_port(), dburl, NULL);
+	argv[0] = th.bin;
+	argv[1] = "-c";
+	argv[2] = cfg;
+	argv[3] = "--migrate";
+	argv[4] = NULL;
+	rc = th_run(out != NULL ? out : &ignored, argv, NULL);
+	free(ignored);
+	unlink(cfg);
+	free(cfg);
+	return (rc);
+}
+
+static int
+th_pg_script(const char *verb)
+{
+	char	*cmd;
+	int	 rc;
+
+	xasprintf(&cmd, "PG_FAST=1 '%s/scripts/pg.sh' %s '%s' %s >/dev/null "
+	    "2>&1", th.root, verb, th.pgdir,
+	    strcmp(verb, "start") == 0 ? th.pgport : "");
+	rc = system(cmd);
+	free(cmd);
+	return (WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
+}
+
+int th_cluster_stop(void) { return (th_pg_script("stop")); }
+int th_cluster_start(void) { return (th_pg_script("start")); }
+
+int
+th_free_port(void)
+{
+	struct sockaddr_in	sin;
+	socklen_t		len = sizeof sin;
+	int			fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
+		abort();
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return (port);
+}
+
+int
+th_daemon_start(struct th_daemon *d, const char *dburl, const char *extra,
+    int wait, const char *notify)
+{
+	char	*url;
+	int	 fd, rc = 0;
+
+	memset(d, 0, sizeof *d);
+	d->port = th_free_port();
+	d->config = th_write_config(d->port, dburl, extra);
+	xasprintf(&d->log, "%s.log", d->config);
+	snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
+	if ((d->pid = fork()) == 0) {
+		fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 2);
+		dup2(fd, 1);
+		close(fd);
+		if (notify != NULL)
+			setenv("NOTIFY_SOCKET", notify, 1);
+		else
+			unsetenv("NOTIFY_SOCKET");
+		execl(th.bin, th.bin, "-c", d->config, (char *)NULL);
+		_exit(127);
+	}
+	if (wait == 0)
+		return (0);
+	xasprintf(&url, "%s/%s", d->url, wait == 1 ? "healthz" : "readyz");
+	rc = th_wait_status(url, 200, 10000);
+	free(url);
+	return (rc);
+}
+
+int
+th_daemon_signal_wait(struct th_daemon *d, int sig, int timeout_ms)
+{
+	long	deadline = th_now_ms() + timeout_ms;
+	int	status;
+	pid_t	r;
+
+	if (d->pid <= 0)
+		return (-1);
+	if (sig != 0)
+		kill(d->pid, sig);
+	for (;;) {
+		r = waitpid(d->pid, &status, WNOHANG);
+		if (r == d->pid) {
+			d->pid = 0;
+			if (WIFEXITED(status))
+				return (WEXITSTATUS(status));
+			return (128 + (WIFSIGNALED(status) ?
+			    WTERMSIG(status) : 0));
+		}
+		if (th_now_ms() >= deadline)
+			return (-1);
+		th_sleep_ms(10);
+	}
+}
+
+void
+th_daemon_cleanup(struct th_daemon *d)
+{
+	if (d->pid > 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		d->pid = 0;
+	}
+	if (d->config != NULL)
+		unlink(d->config);
+	free(d->config);
+	free(d->log);
+	d->config = d->log = NULL;
+}
+
+struct th_buf {
+	char	*data;
+	size_t	 len;
+};
+
+static size_t
+th_collect(char *ptr, size_t size, size_t n, void *arg)
+{
+	struct th_buf	*b = arg;
+
+	b->data = xrealloc(b->data, b->len + size * n + 1);
+	memcpy(b->data + b->len, ptr, size * n);
+	b->len += size * n;
+	b->data[b->len] = '\0';
+	return (size * n);
+}
+
+int
+th_http(struct th_response *resp, const char *method, const char *url,
+    const char *body, const char *const *headers)
+{
+	CURL			*c;
+	struct curl_slist	*hl = NULL;
+	struct th_buf		 b = { NULL, 0 }, h = { NULL, 0 };
+	int			 rc, i;
+
+	memset(resp, 0, sizeof *resp);
+	c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	}
+	for (i = 0; headers != NULL && headers[i] != NULL; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	hl = curl_slist_append(hl, "Expect:");
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, th_collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hl);
+	resp->body = b.data != NULL ? b.data : xstrdup("");
+	resp->headers = h.data != NULL ? h.data : xstrdup("");
+	return (rc);
+}
+
+void
+th_response_free(struct th_response *r)
+{
+	free(r->body);
+	free(r->headers);
+	r->body = r->headers = NULL;
+}
+
+int
+th_wait_status(const char *url, long status, int timeout_ms)
+{
+	struct th_response	r;
+	long			deadline = th_now_ms() + timeout_ms;
+	int			rc;
+
+	for (;;) {
+		rc = th_http(&r, "GET", url, NULL, NULL);
+		th_response_free(&r);
+		if (rc == 0 && r.status == status)
+			return (0);
+		if (th_now_ms() >= deadline)
+			return (-1);
+		th_sleep_ms(20);
+	}
+}

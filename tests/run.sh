@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The whole suite against a throwaway PostgreSQL+PostGIS cluster: unit tests
+# (cmocka), integration tests (real carelined over HTTP on loopback, real
+# database), and the systemd hardening check. Ends with "N passed, N failed"
+# and exits non-zero on any failure. Called by `make test` / `make test-asan`.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=${BUILD:-build}
+
+tmp=$(mktemp -d /tmp/careline-test.XXXXXX)
+chmod 755 "$tmp"
+pgdir="$tmp/pg"
+# The port only names the socket file; pick one unlikely to collide.
+pgport=$((20000 + RANDOM % 20000))
+
+cleanup() {
+	# Daemons a crashed test left behind: anything running from our tmp.
+	pkill -KILL -f -- "$tmp/" 2>/dev/null || true
+	scripts/pg.sh destroy "$pgdir" >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== starting a throwaway PostgreSQL cluster"
+if ! PG_FAST=1 scripts/pg.sh init "$pgdir" "$pgport" >"$tmp/pg-init.log" 2>&1; then
+	cat "$tmp/pg-init.log"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+conninfo=$(scripts/pg.sh conninfo "$pgdir" "$pgport")
+pghost=$(sed -n 's/^host=\([^ ]*\) .*/\1/p' <<<"$conninfo")
+
+export CARELINE_TEST_ROOT="$root"
+export CARELINE_TEST_BIN="$root/$build/carelined"
+export CARELINE_TEST_TMP="$tmp"
+export CARELINE_TEST_PGDIR="$pgdir"
+export CARELINE_TEST_PGHOST="$pghost"
+export CARELINE_TEST_PGPORT="$pgport"
+export CMOCKA_MESSAGE_OUTPUT=TAP
+if [ "${SAN:-0}" = 1 ]; then
+	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
+	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+
+passed=0
+failed=0
+failures=()
+
+# One test binary: count its TAP lines; a crash or a sanitizer report
+# counts as a failure even when every line said ok.
+run_binary() {
+	local bin=$1 name log ok notok rc
+	name=$(basename "$bin")
+	log="$tmp/$name.log"
+	echo "== $name"
+	"$bin" >"$log" 2>&1
+	rc=$?
+	ok=$(grep -c '^ok ' "$log")
+	notok=$(grep -c '^not ok ' "$log")
+	grep -E '^(ok|not ok) |^# ' "$log" | sed 's/^/   /'
+	passed=$((passed + ok))
+	failed=$((failed + notok))
+	if [ "$notok" -gt 0 ]; then
+		failures+=("$name")
+	fi
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log" ||
+	    { [ "$rc" -ne 0 ] && [ "$notok" -eq 0 ]; }; then
+		echo "   $name exited $rc or reported a sanitizer error:"
+		tail -n 40 "$log" | sed 's/^/   | /'
+		failed=$((failed + 1))
+		failures+=("$name (exit $rc)")
+	elif [ "$notok" -gt 0 ]; then
+		grep -vE '^(ok|not ok) ' "$log" | tail -n 40 | sed 's/^/   | /'
+	fi
+}
+
+# A check that is a script: one test, pass or fail on its exit code.
+run_check() {
+	local name=$1
+	shift
+	echo "== $name"
+	if "$@" >"$tmp/$name.log" 2>&1; then
+		sed 's/^/   /' "$tmp/$name.log"
+		echo "   ok - $name"
+		passed=$((passed + 1))
+	else
+		sed 's/^/   | /' "$tmp/$name.log"
+		echo "   not ok - $name"
+		failed=$((failed + 1))
+		failures+=("$name")
+	fi
+}
+
+shopt -s nullglob
+for t in "$build"/tests/unit/test_*; do
+	case $t in *.d | *.o) continue ;; esac
+	run_binary "$t"
+done
+for t in "$build"/tests/integration/test_*; do
+	case $t in *.d | *.o) continue ;; esac
+	run_binary "$t"
+done
+run_check systemd-exposure scripts/security-check.sh
+
+# Sanitizer reports from daemons the tests started land in their logs.
+if [ "${SAN:-0}" = 1 ] && grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+    "$tmp"/*.yaml.log >/dev/null 2>&1; then
+	for f in $(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.yaml.log); do
+		echo "== sanitizer report from carelined ($f)"
+		head -n 40 "$f" | sed 's/^/   | /'
+		failed=$((failed + 1))
+		failures+=("carelined sanitizer: $(basename "$f")")
+	done
+fi
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed: ${failures[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
