@@ -42,11 +42,13 @@ SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
 		   tail -n 1)
 
 COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
-		   common/hours.c
+		   common/hours.c common/jsonv.c
 CONFIG_SRCS	 = config/config.c
 DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/health.c daemon/metrics.c daemon/migrate.c \
-		   daemon/notify.c
+		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
+		   daemon/api_residents.c daemon/api_providers.c \
+		   daemon/api_tokens.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
@@ -99,6 +101,10 @@ test-asan: deps
 security: deps
 	@scripts/security-check.sh
 
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) scripts/bench.sh
+
 install: $(BUILD)/carelined
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/migrations \
 	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(SYSCONFDIR)/careline \
@@ -121,6 +127,6 @@ install: $(BUILD)/carelined
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps run test test-asan security install clean
+.PHONY: all deps run test test-asan security bench install clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -88,6 +88,9 @@ static const struct config_option config_options[] = {
 	{ "http.shutdown_grace", CONFIG_DURATION, OFF(http_shutdown_grace_ms),
 	  0, 600000, "10s", CONFIG_RELOAD, NULL },
 
+	{ "auth.token_cache_ttl", CONFIG_DURATION, OFF(auth_cache_ttl_ms), 0,
+	  60000, "10s", CONFIG_RELOAD, NULL },
+
 	{ "log.level", CONFIG_ENUM, OFF(log_level), 0, 0, "info",
 	  CONFIG_RELOAD, config_log_levels },
 	{ "log.format", CONFIG_ENUM, OFF(log_format), 0, 0, "text",

@@ -36,6 +36,8 @@ struct config {
 	int		 http_timeout_ms;
 	int		 http_shutdown_grace_ms;
 
+	int		 auth_cache_ttl_ms;
+
 	int		 log_level;	/* enum log_level */
 	int		 log_format;	/* enum log_format */
 

@@ -9,6 +9,9 @@
 
 #include <event2/event.h>
 
+#include <libpq-fe.h>
+
+#include "auth.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -49,6 +52,10 @@ usage(FILE *f)
 	    "usage: carelined [-c FILE]            run the daemon\n"
 	    "       carelined [-c FILE] --migrate  apply pending schema "
 	    "migrations\n"
+	    "       carelined [-c FILE] --create-token --role ROLE --name NAME\n"
+	    "                 [--provider-id ID]  print a new API token once\n"
+	    "                                     (ROLE: operator, admin, "
+	    "provider)\n"
 	    "       carelined --check-config FILE  validate a configuration\n"
 	    "       carelined --version\n"
 	    "FILE defaults to %s; CARELINE_DATABASE_URL overrides "
@@ -141,6 +148,72 @@ main_signal_reload(evutil_socket_t sig, short what, void *arg)
 	notify_ready();
 }
 
+/*
+ * Make an API token and print it once; only its hash is stored. Runs
+ * before any loop exists, so a blocking connection is fine.
+ */
+static int
+main_create_token(struct config *cfg, const char *role, const char *name,
+    const char *provider)
+{
+	unsigned char	 hash[CRYPTO_SHA256_LEN];
+	char		 token[AUTH_TOKEN_LEN + 1], hashp[2 * CRYPTO_SHA256_LEN + 3];
+	char		 prefix[9], *cause;
+	const char	*params[6];
+	enum auth_role	 r;
+	PGconn		*pg;
+	PGresult	*res;
+	int		 rc = 1;
+
+	if (role == NULL || auth_role_parse(role, &r) != 0) {
+		fprintf(stderr, "carelined: --role must be operator, admin or "
+		    "provider\n");
+		return (2);
+	}
+	if (name == NULL || *name == '\0' || strlen(name) > 100) {
+		fprintf(stderr, "carelined: --name must be 1 to 100 "
+		    "characters\n");
+		return (2);
+	}
+	if ((r == AUTH_PROVIDER) != (provider != NULL)) {
+		fprintf(stderr, "carelined: --provider-id goes with --role "
+		    "provider, and only with it\n");
+		return (2);
+	}
+	if (migrate_check(cfg, &cause) != 0) {
+		fprintf(stderr, "carelined: %s\n", cause);
+		free(cause);
+		return (1);
+	}
+	auth_token_new(token, hash);
+	auth_hash_param(hash, hashp);
+	memcpy(prefix, token, 8);
+	prefix[8] = '\0';
+	params[0] = "cli";
+	params[1] = name;
+	params[2] = role;
+	params[3] = provider;
+	params[4] = hashp;
+	params[5] = prefix;
+	pg = PQconnectdb(cfg->db_url);
+	res = PQexecParams(pg, "SELECT (careline_token_create($1, $2, $3, $4, "
+	    "$5::bytea, $6)->'body'->>'id')", 6, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && !PQgetisnull(res, 0, 0)) {
+		printf("%s\n", token);
+		fprintf(stderr, "created %s token %s (id %s) for \"%s\"; it is "
+		    "shown only this once\n", role, prefix, PQgetvalue(res, 0, 0),
+		    name);
+		rc = 0;
+	} else
+		fprintf(stderr, "carelined: could not create the token: %s",
+		    PQstatus(pg) != CONNECTION_OK ? PQerrorMessage(pg) :
+		    PQresultErrorMessage(res));
+	explicit_bzero(token, sizeof token);
+	PQclear(res);
+	PQfinish(pg);
+	return (rc);
+}
+
 static int
 main_run(struct config *cfg)
 {
@@ -199,19 +272,25 @@ main_run(struct config *cfg)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256, OPT_MIGRATE, OPT_VERSION };
+	enum { OPT_CHECK = 256, OPT_MIGRATE, OPT_VERSION, OPT_TOKEN, OPT_ROLE,
+	    OPT_NAME, OPT_PROVIDER };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", required_argument, NULL, OPT_CHECK },
 		{ "migrate", no_argument, NULL, OPT_MIGRATE },
 		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "create-token", no_argument, NULL, OPT_TOKEN },
+		{ "role", required_argument, NULL, OPT_ROLE },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "provider-id", required_argument, NULL, OPT_PROVIDER },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char	*path = CARELINE_CONFIG_FILE;
+	const char	*role = NULL, *name = NULL, *provider = NULL;
 	struct config	*cfg;
 	char		*cause;
-	int		 ch, migrate = 0, rc;
+	int		 ch, migrate = 0, token = 0, rc;
 
 	log_init("carelined");
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -230,6 +309,18 @@ main(int argc, char **argv)
 			return (0);
 		case OPT_MIGRATE:
 			migrate = 1;
+			break;
+		case OPT_TOKEN:
+			token = 1;
+			break;
+		case OPT_ROLE:
+			role = optarg;
+			break;
+		case OPT_NAME:
+			name = optarg;
+			break;
+		case OPT_PROVIDER:
+			provider = optarg;
 			break;
 		case OPT_VERSION:
 			printf("carelined %s (schema %d)\n", CARELINE_VERSION,
@@ -254,7 +345,9 @@ main(int argc, char **argv)
 	}
 	log_configure(cfg->log_level, cfg->log_format);
 
-	if (migrate) {
+	if (token)
+		rc = main_create_token(cfg, role, name, provider);
+	else if (migrate) {
 		rc = migrate_run(cfg, &cause) == 0 ? 0 : 1;
 		if (rc != 0) {
 			fprintf(stderr, "carelined: migrate: %s\n", cause);

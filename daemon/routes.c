@@ -3,12 +3,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "routes.h"
 
+#define GET	EVHTTP_REQ_GET
+#define POST	EVHTTP_REQ_POST
+#define PATCH	EVHTTP_REQ_PATCH
+#define DELETE	EVHTTP_REQ_DELETE
+
 const struct route routes[] = {
-	{ EVHTTP_REQ_GET, "/healthz", health_healthz, ROUTE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/readyz", health_readyz, ROUTE_PUBLIC },
-	{ EVHTTP_REQ_GET, "/metrics", health_metrics, ROUTE_PUBLIC },
+	{ GET, "/healthz", health_healthz, ROUTE_PUBLIC },
+	{ GET, "/readyz", health_readyz, ROUTE_PUBLIC },
+	{ GET, "/metrics", health_metrics, ROUTE_PUBLIC },
+
+	{ POST, "/v1/calls", api_calls_create, ROUTE_OPERATOR },
+	{ GET, "/v1/calls", api_calls_list, ROUTE_OPERATOR },
+	{ GET, "/v1/calls/{id}", api_calls_get, ROUTE_OPERATOR },
+	{ POST, "/v1/calls/{id}/cancel", api_calls_cancel, ROUTE_OPERATOR },
+	{ POST, "/v1/calls/{id}/complete", api_calls_complete, ROUTE_OPERATOR },
+	{ GET, "/v1/matches", api_matches, ROUTE_OPERATOR },
+
+	{ POST, "/v1/residents", api_residents_create, ROUTE_OPERATOR },
+	{ GET, "/v1/residents", api_residents_search, ROUTE_OPERATOR },
+	{ GET, "/v1/residents/{id}", api_residents_get, ROUTE_OPERATOR },
+	{ PATCH, "/v1/residents/{id}", api_residents_update, ROUTE_OPERATOR },
+
+	{ POST, "/v1/providers", api_providers_create, ROUTE_ADMIN },
+	{ GET, "/v1/providers", api_providers_list, ROUTE_ADMIN },
+	{ GET, "/v1/providers/{id}", api_providers_get, ROUTE_ADMIN },
+	{ PATCH, "/v1/providers/{id}", api_providers_update, ROUTE_ADMIN },
+	{ POST, "/v1/providers/{id}/deactivate", api_providers_deactivate,
+	  ROUTE_ADMIN },
+
+	{ POST, "/v1/tokens", api_tokens_create, ROUTE_ADMIN },
+	{ GET, "/v1/tokens", api_tokens_list, ROUTE_ADMIN },
+	{ DELETE, "/v1/tokens/{id}", api_tokens_revoke, ROUTE_ADMIN },
 };
 const int nroutes = sizeof routes / sizeof *routes;
 

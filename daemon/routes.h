@@ -10,6 +10,9 @@ struct request;
 
 enum route_auth {
 	ROUTE_PUBLIC,		/* health, readiness, metrics */
+	ROUTE_OPERATOR,		/* operators and admins */
+	ROUTE_ADMIN,		/* admins only */
+	ROUTE_PROVIDER,		/* providers, operators and admins */
 };
 
 struct route {

@@ -14,6 +14,7 @@
 #include <event2/util.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
@@ -125,6 +126,9 @@ request_error(struct request *r, int status, const char *code,
 	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
 	if (field != NULL)
 		json_object_set_new(err, "field", json_string(field));
+	if (status == 401)
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    "WWW-Authenticate", "Bearer realm=\"careline\"");
 	if (status >= 500)
 		log_warn("http: %s %s: %d %s", route_method_name(
 		    evhttp_request_get_command(r->req)),
@@ -188,7 +192,7 @@ server_dispatch(struct evhttp_request *req, void *arg)
 	evbuffer_remove(in, r->body, len);
 	r->body[len] = '\0';
 	r->body_len = len;
-	r->route->handler(r);
+	auth_request(r);
 }
 
 static void
@@ -232,6 +236,7 @@ server_new(struct event_base *base, struct config *cfg, struct db_pool *db,
 	srv->cfg = cfg;
 	srv->db = db;
 	srv->metrics = metrics;
+	srv->auth = auth_cache_new();
 	srv->http = evhttp_new(base);
 	srv->relisten = evtimer_new(base, server_relisten, srv);
 	evhttp_set_max_body_size(srv->http,
@@ -303,6 +308,7 @@ server_free(struct server *srv)
 	/* evhttp_free closes the listener it was bound to, and clients. */
 	evhttp_free(srv->http);
 	event_free(srv->relisten);
+	auth_cache_free(srv->auth);
 	free(srv->bound);
 	free(srv);
 }

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "routes.h"
 
 struct config;
@@ -24,6 +25,7 @@ struct server {
 	struct config			*cfg;
 	struct db_pool			*db;
 	struct metrics			*metrics;
+	struct auth_cache		*auth;
 	struct evhttp			*http;
 	struct evconnlistener		*listener;
 	struct event			*relisten;	/* after EMFILE */
@@ -40,6 +42,7 @@ struct request {
 	struct timespec			 start;
 	long long			 ids[ROUTES_MAX_IDS];
 	int				 nids;
+	struct auth_identity		 who;
 	char				*body;		/* NUL-terminated copy */
 	size_t				 body_len;
 };

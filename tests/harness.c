@@ -449,3 +449,84 @@ th_wait_status(const char *url, long status, int timeout_ms)
 		th_sleep_ms(20);
 	}
 }
+
+char *
+th_token(const char *dburl, const char *role, const char *name)
+{
+	const char	*argv[9];
+	char		*cfg, *out, *nl, *tok;
+	int		 rc;
+
+	cfg = th_write_config(th_free_port(), dburl, NULL);
+	argv[0] = th.bin;
+	argv[1] = "-c";
+	argv[2] = cfg;
+	argv[3] = "--create-token";
+	argv[4] = "--role";
+	argv[5] = role;
+	argv[6] = "--name";
+	argv[7] = name;
+	argv[8] = NULL;
+	rc = th_run(&out, argv, NULL);
+	unlink(cfg);
+	free(cfg);
+	/* stdout and stderr are merged: the token is the line of its own. */
+	for (tok = out; tok != NULL && *tok != '\0'; tok = nl) {
+		nl = strchr(tok, '\n');
+		if (strncmp(tok, "clt_", 4) == 0 && nl != NULL &&
+		    nl - tok == 47) {
+			tok = xstrndup(tok, 47);
+			free(out);
+			return (tok);
+		}
+		if (nl != NULL)
+			nl++;
+	}
+	fprintf(stderr, "harness: --create-token failed (%d): %s\n", rc, out);
+	abort();
+}
+
+long
+th_api(const char *base, const char *token, const char *method,
+    const char *path, const char *body, json_t **out)
+{
+	struct th_response	 r;
+	const char		*headers[3];
+	char			*auth = NULL, *url;
+	int			 n = 0;
+
+	if (token != NULL) {
+		xasprintf(&auth, "Authorization: Bearer %s", token);
+		headers[n++] = auth;
+	}
+	if (body != NULL)
+		headers[n++] = "Content-Type: application/json";
+	headers[n] = NULL;
+	xasprintf(&url, "%s%s", base, path);
+	if (th_http(&r, method, url, body, headers) != 0)
+		r.status = -1;
+	if (out != NULL)
+		*out = json_loads(r.body, 0, NULL);
+	th_response_free(&r);
+	free(url);
+	free(auth);
+	return (r.status);
+}
+
+const char *
+th_err_code(json_t *j)
+{
+	const char	*s = json_string_value(json_object_get(
+			    json_object_get(j, "error"), "code"));
+
+	return (s != NULL ? s : "");
+}
+
+const char *
+th_err_field(json_t *j)
+{
+	const char	*s = json_string_value(json_object_get(
+			    json_object_get(j, "error"), "field"));
+
+	return (s != NULL ? s : "");
+}

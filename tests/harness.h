@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
 struct th_daemon {
@@ -66,6 +67,18 @@ int	 th_file_contains(const char *path, const char *needle);
 int	 th_http(struct th_response *, const char *method, const char *url,
 	    const char *body, const char *const *headers);
 void	 th_response_free(struct th_response *);
+/* A token made by carelined --create-token (caller frees). */
+char	*th_token(const char *dburl, const char *role, const char *name);
+/*
+ * A JSON API call: token may be NULL; body is sent as application/json.
+ * Returns the status; *out gets the parsed body (NULL if not JSON).
+ */
+long	 th_api(const char *base, const char *token, const char *method,
+	    const char *path, const char *body, json_t **out);
+/* The error code / field of an error body, or "" */
+const char *th_err_code(json_t *);
+const char *th_err_field(json_t *);
+
 /* Poll a URL until it answers status or timeout_ms passes: 0 or -1. */
 int	 th_wait_status(const char *url, long status, int timeout_ms);
 long	 th_now_ms(void);

@@ -7,23 +7,28 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "routes.h"
 
-/* Match, and check a hit names the pattern it should and fills no id. */
+/* Match, and check a hit fills one id per {id} of its pattern. */
 static int
 match(enum evhttp_cmd_type method, const char *path)
 {
-	long long	ids[ROUTES_MAX_IDS];
-	int		nids = -1, idx;
+	long long	 ids[ROUTES_MAX_IDS];
+	int		 nids = -1, idx, want = 0;
+	const char	*p;
 
 	idx = routes_match(method, path, ids, &nids);
 	if (idx >= 0) {
 		assert_true(idx < nroutes);
-		assert_int_equal(nids, 0);
+		for (p = routes[idx].pattern; (p = strstr(p, "{id}")) != NULL;
+		    p += 4)
+			want++;
+		assert_int_equal(nids, want);
 	}
 	return (idx);
 }
@@ -83,6 +88,34 @@ test_unknown_path(void **state)
 }
 
 static void
+test_id_segments(void **state)
+{
+	long long	ids[ROUTES_MAX_IDS];
+	int		nids = 0, idx;
+
+	(void)state;
+	idx = routes_match(EVHTTP_REQ_GET, "/v1/calls/12345", ids, &nids);
+	assert_true(idx >= 0);
+	assert_string_equal(routes[idx].pattern, "/v1/calls/{id}");
+	assert_int_equal(nids, 1);
+	assert_int_equal(ids[0], 12345);
+	idx = routes_match(EVHTTP_REQ_POST, "/v1/calls/7/cancel", ids, &nids);
+	assert_true(idx >= 0);
+	assert_string_equal(routes[idx].pattern, "/v1/calls/{id}/cancel");
+	assert_int_equal(ids[0], 7);
+	/* Only positive decimal ids that fit. */
+	assert_int_equal(match(EVHTTP_REQ_GET, "/v1/calls/0"), -1);
+	assert_int_equal(match(EVHTTP_REQ_GET, "/v1/calls/042"), -1);
+	assert_int_equal(match(EVHTTP_REQ_GET, "/v1/calls/-1"), -1);
+	assert_int_equal(match(EVHTTP_REQ_GET, "/v1/calls/1x"), -1);
+	assert_int_equal(match(EVHTTP_REQ_GET, "/v1/calls/"), -1);
+	assert_int_equal(match(EVHTTP_REQ_GET,
+	    "/v1/calls/9999999999999999999999"), -1);
+	/* A known path with another method is a 405. */
+	assert_int_equal(match(EVHTTP_REQ_DELETE, "/v1/calls/5"), -2);
+}
+
+static void
 test_trailing_slash(void **state)
 {
 	(void)state;
@@ -98,7 +131,14 @@ test_every_route_matches_itself(void **state)
 	(void)state;
 	assert_true(nroutes >= 3);
 	for (i = 0; i < nroutes; i++) {
-		idx = match(routes[i].method, routes[i].pattern);
+		char	path[128], *p;
+
+		/* A concrete path: every {id} becomes 42. */
+		snprintf(path, sizeof path, "%s", routes[i].pattern);
+		while ((p = strstr(path, "{id}")) != NULL)
+			memmove(p, "42", 2), memmove(p + 2, p + 4,
+			    strlen(p + 4) + 1);
+		idx = match(routes[i].method, path);
 		assert_int_equal(idx, i);
 	}
 	assert_string_equal(routes[match(EVHTTP_REQ_GET, "/readyz")].pattern,
@@ -130,6 +170,7 @@ main(void)
 		cmocka_unit_test(test_wrong_method),
 		cmocka_unit_test(test_unknown_path),
 		cmocka_unit_test(test_trailing_slash),
+		cmocka_unit_test(test_id_segments),
 		cmocka_unit_test(test_every_route_matches_itself),
 		cmocka_unit_test(test_method_name),
 	};

@@ -1,0 +1,194 @@
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "server.h"
+#include "xmalloc.h"
+
+void
+api_fail(struct request *r, const struct jv_error *e)
+{
+	request_error(r, e->status, e->code, e->field[0] != '\0' ?
+	    e->field : NULL, "%s", e->message);
+}
+
+int
+api_body(struct request *r, json_t **out)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->req);
+	const char		*ct = evhttp_find_header(h, "Content-Type");
+	struct jv_error		 e;
+	size_t			 n;
+
+	*out = NULL;
+	/* application/json, with parameters such as charset=utf-8 only. */
+	n = strlen("application/json");
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0 ||
+	    (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' ')) {
+		request_error(r, 415, "unsupported_media_type", NULL,
+		    "send the body as Content-Type: application/json");
+		return (-1);
+	}
+	if (jv_parse(r->body, r->body_len, out, &e) != 0) {
+		api_fail(r, &e);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+api_args(struct request *r, struct evkeyvalq *q, const char *const *allowed)
+{
+	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(r->req);
+	const char		*qs = evhttp_uri_get_query(uri);
+	struct evkeyval		*kv;
+	int			 i;
+
+	TAILQ_INIT(q);
+	if (qs == NULL)
+		return (0);
+	if (evhttp_parse_query_str(qs, q) != 0) {
+		request_error(r, 400, "bad_query", NULL,
+		    "the query string is malformed");
+		return (-1);
+	}
+	TAILQ_FOREACH(kv, q, next) {
+		for (i = 0; allowed[i] != NULL; i++) {
+			if (strcmp(kv->key, allowed[i]) == 0)
+				break;
+		}
+		if (allowed[i] == NULL) {
+			request_error(r, 400, "unknown_parameter", kv->key,
+			    "unknown query parameter: %.64s", kv->key);
+			evhttp_clear_headers(q);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+long long
+api_arg_id(struct request *r, struct evkeyvalq *q, const char *key)
+{
+	const char	*v = evhttp_find_header(q, key);
+	char		*end;
+	long long	 id;
+
+	if (v == NULL)
+		return (0);
+	id = strtoll(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || id <= 0 || strlen(v) > 18) {
+		request_error(r, 400, "invalid_parameter", key,
+		    "%s must be a positive integer", key);
+		return (-1);
+	}
+	return (id);
+}
+
+/* The status and error code a failed statement deserves. */
+static void
+api_sql_error(struct request *r, const struct db_result *res)
+{
+	const char	*st = res->sqlstate;
+	const char	*constraint = NULL;
+
+	if (res->res != NULL)
+		constraint = PQresultErrorField(res->res,
+		    PG_DIAG_CONSTRAINT_NAME);
+	/* SQLSTATE and constraint only: details may quote personal data. */
+	log_warn("api: %s: SQLSTATE %s%s%s", r->route->pattern, st,
+	    constraint != NULL ? " constraint " : "",
+	    constraint != NULL ? constraint : "");
+	if (strcmp(st, "23505") == 0)
+		request_error(r, 409, "conflict", NULL,
+		    "this conflicts with an existing record%s%s",
+		    constraint != NULL ? ": " : "",
+		    constraint != NULL ? constraint : "");
+	else if (strncmp(st, "23", 2) == 0)
+		request_error(r, 422, "constraint_violation", NULL,
+		    "the data breaks a rule of the database%s%s",
+		    constraint != NULL ? ": " : "",
+		    constraint != NULL ? constraint : "");
+	else if (strcmp(st, "P0002") == 0)
+		request_error(r, 404, "not_found", NULL, "no such record");
+	else if (strncmp(st, "22", 2) == 0)
+		request_error(r, 422, "invalid_value", NULL,
+		    "a value is out of range or malformed");
+	else if (strcmp(st, "57014") == 0 || strncmp(st, "40", 2) == 0)
+		request_error(r, 503, "database_busy", NULL,
+		    "the database is busy; try again");
+	else
+		request_error(r, 500, "internal", NULL,
+		    "the request failed inside carelined");
+}
+
+static void
+api_sql_done(const struct db_result *res, void *arg)
+{
+	struct request	*r = arg;
+	const char	*body;
+	int		 status;
+
+	switch (res->status) {
+	case DB_OK:
+		break;
+	case DB_ERR_SQL:
+		api_sql_error(r, res);
+		return;
+	default:
+		request_error(r, 503, "database_unavailable", NULL,
+		    "the database is not answering; try again");
+		return;
+	}
+	if (PQntuples(res->res) != 1 || PQnfields(res->res) != 2 ||
+	    PQgetisnull(res->res, 0, 0)) {
+		request_error(r, 500, "internal", NULL,
+		    "unexpected answer from the database");
+		return;
+	}
+	status = atoi(PQgetvalue(res->res, 0, 0));
+	body = PQgetvalue(res->res, 0, 1);
+	request_reply_raw(r, status, "application/json", body, strlen(body));
+}
+
+void
+api_sql_reply(struct request *r, const char *sql, int n,
+    const char *const *params)
+{
+	if (db_query(r->srv->db, sql, n, params, api_sql_done, r) != 0)
+		request_error(r, 503, "database_unavailable", NULL,
+		    "the database is not answering; try again");
+}
+
+char *
+api_match_params(const struct config *cfg)
+{
+	json_t	*j;
+	char	*s;
+
+	j = json_pack("{s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f}, s:i, s:s}",
+	    "max_minutes", cfg->match_max_minutes,
+	    "detour_factor", cfg->match_detour_factor,
+	    "speeds",
+	    "walk", cfg->match_speed_walk,
+	    "ebike", cfg->match_speed_ebike,
+	    "car", cfg->match_speed_car,
+	    "shuttle", cfg->match_speed_shuttle,
+	    "wheelchair", cfg->match_speed_wheelchair,
+	    "limit", cfg->match_max_candidates,
+	    "timezone", cfg->district_timezone);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return (s);
+}

@@ -1,0 +1,62 @@
+/*
+ * What the /v1 handlers share: reading a JSON body, reading query
+ * arguments, and calling one SQL function whose answer (status, body) goes
+ * back to the client as it is.
+ */
+#ifndef CARELINE_API_H
+#define CARELINE_API_H
+
+#include <jansson.h>
+
+#include "jsonv.h"
+
+/* A call to a function returning jsonb {"status", "body"}, as the two
+ * columns api_sql_reply wants. */
+#define API_SQL(call) \
+	"SELECT (x->>'status')::int, (x->'body')::text FROM " call " x"
+
+struct request;
+struct config;
+struct evkeyvalq;
+
+/* The body as a JSON object; on failure r is answered and ended. */
+int	 api_body(struct request *, json_t **);
+void	 api_fail(struct request *, const struct jv_error *);
+/*
+ * Parse the query string, refusing keys not in allowed (NULL-terminated);
+ * on failure r is answered and ended. Free q with evhttp_clear_headers.
+ */
+int	 api_args(struct request *, struct evkeyvalq *q,
+	    const char *const *allowed);
+/* A query argument as a positive id (0 when absent); -1: answered. */
+long long api_arg_id(struct request *, struct evkeyvalq *, const char *);
+/*
+ * Run sql, which must yield one row of (status int, body json text), and
+ * answer with it. SQL errors become JSON errors with the right status.
+ */
+void	 api_sql_reply(struct request *, const char *sql, int n,
+	    const char *const *params);
+/* The matching parameters from the config, as JSON text (caller frees). */
+char	*api_match_params(const struct config *);
+
+/* Handlers, by resource. */
+void	 api_calls_create(struct request *);
+void	 api_calls_get(struct request *);
+void	 api_calls_list(struct request *);
+void	 api_calls_cancel(struct request *);
+void	 api_calls_complete(struct request *);
+void	 api_matches(struct request *);
+void	 api_residents_create(struct request *);
+void	 api_residents_get(struct request *);
+void	 api_residents_update(struct request *);
+void	 api_residents_search(struct request *);
+void	 api_providers_create(struct request *);
+void	 api_providers_get(struct request *);
+void	 api_providers_update(struct request *);
+void	 api_providers_list(struct request *);
+void	 api_providers_deactivate(struct request *);
+void	 api_tokens_create(struct request *);
+void	 api_tokens_list(struct request *);
+void	 api_tokens_revoke(struct request *);
+
+#endif

@@ -1,0 +1,273 @@
+/* /v1/calls and /v1/matches: logging a call, following it, previewing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "api.h"
+#include "auth.h"
+#include "crypto.h"
+#include "server.h"
+#include "xmalloc.h"
+
+#define API_IDEMPOTENCY_KEY_MAX	200
+#define API_LIST_LIMIT_MAX	100
+#define API_LIST_LIMIT_DEFAULT	"50"
+
+
+static const char *const api_services[] = {
+	"meal", "housekeeping", "daycare", "companionship", NULL
+};
+static const char *const api_urgencies[] = { "normal", "urgent", NULL };
+static const char *const api_call_statuses[] = {
+	"new", "offered", "accepted", "completed", "cancelled", "unmatched",
+	NULL
+};
+
+static const struct jv_field api_call_fields[] = {
+	{ "caller_phone", JV_PHONE, JV_REQUIRED, 0, 0, NULL },
+	{ "resident_id", JV_INT, 0, 1, 1e15, NULL },
+	{ "service", JV_ENUM, JV_REQUIRED, 0, 0, api_services },
+	{ "wanted_at", JV_TIME, JV_NULLABLE, 0, 0, NULL },
+	{ "notes", JV_STRING, 0, 0, 2000, NULL },
+	{ "urgency", JV_ENUM, 0, 0, 0, api_urgencies },
+	{ "duplicate_ok", JV_BOOL, 0, 0, 0, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct jv_field api_reason_fields[] = {
+	{ "reason", JV_STRING, 0, 0, 500, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+/* A printable ASCII key of sensible length, as clients generate them. */
+static int
+api_idempotency_key(struct request *r, const char **out)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->req);
+	const char		*k = evhttp_find_header(h, "Idempotency-Key");
+	size_t			 i, n;
+
+	*out = k;
+	if (k == NULL)
+		return (0);
+	n = strlen(k);
+	for (i = 0; i < n; i++) {
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			break;
+	}
+	if (n == 0 || n > API_IDEMPOTENCY_KEY_MAX || i != n) {
+		request_error(r, 400, "invalid_idempotency_key",
+		    "Idempotency-Key", "Idempotency-Key must be 1 to %d "
+		    "printable ASCII characters", API_IDEMPOTENCY_KEY_MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+api_calls_create(struct request *r)
+{
+	json_t		*req;
+	struct jv_error	 e;
+	const char	*params[6], *key;
+	unsigned char	 hash[CRYPTO_SHA256_LEN];
+	char		 token[24], hashp[2 * CRYPTO_SHA256_LEN + 3];
+	char		*reqtext, *match;
+
+	if (api_idempotency_key(r, &key) != 0 || api_body(r, &req) != 0)
+		return;
+	if (jv_check(req, api_call_fields, 1, &e) != 0) {
+		json_decref(req);
+		api_fail(r, &e);
+		return;
+	}
+	/* The normalised request, keys sorted: what "the same body" means. */
+	reqtext = json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(req);
+	crypto_sha256(reqtext, strlen(reqtext), hash);
+	auth_hash_param(hash, hashp);
+	match = api_match_params(r->srv->cfg);
+	snprintf(token, sizeof token, "%lld", r->who.token_id);
+	params[0] = r->who.actor;
+	params[1] = token;
+	params[2] = reqtext;
+	params[3] = match;
+	params[4] = key;
+	params[5] = hashp;
+	api_sql_reply(r, API_SQL("careline_call_create($1, $2, $3::jsonb, "
+	    "$4::jsonb, $5, $6::bytea)"), 6, params);
+	free(reqtext);
+	free(match);
+}
+
+void
+api_calls_get(struct request *r)
+{
+	char		 id[24];
+	const char	*params[1] = { id };
+
+	snprintf(id, sizeof id, "%lld", r->ids[0]);
+	api_sql_reply(r, "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, "
+	    "coalesce(j, '{\"error\": {\"code\": \"call_not_found\", "
+	    "\"message\": \"no call with this id\", \"field\": null}}')::text "
+	    "FROM careline_call_json($1) j", 1, params);
+}
+
+/* A query argument that must be one of a list; 1 if present and valid. */
+static int
+api_arg_choice(struct request *r, struct evkeyvalq *q, const char *key,
+    const char *const *choices, const char **out)
+{
+	const char	*v = evhttp_find_header(q, key);
+	int		 i;
+
+	*out = NULL;
+	if (v == NULL)
+		return (0);
+	for (i = 0; choices[i] != NULL; i++) {
+		if (strcmp(v, choices[i]) == 0) {
+			*out = v;
+			return (0);
+		}
+	}
+	request_error(r, 400, "invalid_parameter", key,
+	    "%s is not one of the accepted values", key);
+	return (-1);
+}
+
+static int
+api_arg_time(struct request *r, struct evkeyvalq *q, const char *key,
+    const char **out)
+{
+	*out = evhttp_find_header(q, key);
+	if (*out != NULL && !jv_is_rfc3339(*out)) {
+		request_error(r, 400, "invalid_parameter", key,
+		    "%s must be an RFC 3339 time with an offset", key);
+		return (-1);
+	}
+	return (0);
+}
+
+void
+api_calls_list(struct request *r)
+{
+	static const char *const allowed[] = {
+		"status", "service", "resident_id", "since", "limit", "cursor",
+		NULL
+	};
+	struct evkeyvalq	 q;
+	const char		*params[6], *status, *service, *since;
+	long long		 resident, cursor, limit;
+	char			 rbuf[24], cbuf[24], lbuf[24];
+
+	if (api_args(r, &q, allowed) != 0)
+		return;
+	if (api_arg_choice(r, &q, "status", api_call_statuses, &status) != 0 ||
+	    api_arg_choice(r, &q, "service", api_services, &service) != 0 ||
+	    api_arg_time(r, &q, "since", &since) != 0 ||
+	    (resident = api_arg_id(r, &q, "resident_id")) < 0 ||
+	    (cursor = api_arg_id(r, &q, "cursor")) < 0 ||
+	    (limit = api_arg_id(r, &q, "limit")) < 0)
+		goto out;
+	if (limit > API_LIST_LIMIT_MAX) {
+		request_error(r, 400, "invalid_parameter", "limit",
+		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
+		goto out;
+	}
+	snprintf(rbuf, sizeof rbuf, "%lld", resident);
+	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit);
+	params[0] = status;
+	params[1] = service;
+	params[2] = resident > 0 ? rbuf : NULL;
+	params[3] = since;
+	params[4] = limit > 0 ? lbuf : API_LIST_LIMIT_DEFAULT;
+	params[5] = cursor > 0 ? cbuf : NULL;
+	api_sql_reply(r, "SELECT 200, careline_call_list($1, $2, $3, $4, $5, "
+	    "$6)::text", 6, params);
+out:
+	evhttp_clear_headers(&q);
+}
+
+/* cancel and complete: an optional {"reason": "..."} body. */
+static void
+api_calls_transition(struct request *r, const char *action)
+{
+	json_t		*body = NULL;
+	struct jv_error	 e;
+	const char	*params[4];
+	char		 id[24];
+
+	if (r->body_len > 0) {
+		if (api_body(r, &body) != 0)
+			return;
+		if (jv_check(body, api_reason_fields, 0, &e) != 0) {
+			json_decref(body);
+			api_fail(r, &e);
+			return;
+		}
+	}
+	snprintf(id, sizeof id, "%lld", r->ids[0]);
+	params[0] = r->who.actor;
+	params[1] = id;
+	params[2] = action;
+	params[3] = body != NULL ? json_string_value(json_object_get(body,
+	    "reason")) : NULL;
+	api_sql_reply(r, API_SQL("careline_call_transition($1, $2, $3, $4)"),
+	    4, params);
+	json_decref(body);
+}
+
+void
+api_calls_cancel(struct request *r)
+{
+	api_calls_transition(r, "cancel");
+}
+
+void
+api_calls_complete(struct request *r)
+{
+	api_calls_transition(r, "complete");
+}
+
+void
+api_matches(struct request *r)
+{
+	static const char *const allowed[] = {
+		"resident_id", "service", "at", NULL
+	};
+	struct evkeyvalq	 q;
+	const char		*params[4], *service, *at;
+	long long		 resident;
+	char			 rbuf[24], *match;
+
+	if (api_args(r, &q, allowed) != 0)
+		return;
+	if ((resident = api_arg_id(r, &q, "resident_id")) < 0 ||
+	    api_arg_choice(r, &q, "service", api_services, &service) != 0 ||
+	    api_arg_time(r, &q, "at", &at) != 0)
+		goto out;
+	if (resident == 0 || service == NULL) {
+		request_error(r, 400, "missing_parameter", resident == 0 ?
+		    "resident_id" : "service", "resident_id and service are "
+		    "required");
+		goto out;
+	}
+	snprintf(rbuf, sizeof rbuf, "%lld", resident);
+	match = api_match_params(r->srv->cfg);
+	params[0] = rbuf;
+	params[1] = service;
+	params[2] = at;
+	params[3] = match;
+	api_sql_reply(r, "SELECT 200, json_build_object('resident_id', "
+	    "$1::bigint, 'service', $2::text, 'at', coalesce($3::timestamptz, "
+	    "now()), 'candidates', coalesce(json_agg(m ORDER BY m.rank), "
+	    "'[]'))::text FROM careline_match($1, $2, coalesce($3::timestamptz, "
+	    "now()), $4::jsonb) m", 4, params);
+	free(match);
+out:
+	evhttp_clear_headers(&q);
+}

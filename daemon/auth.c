@@ -1,0 +1,233 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "routes.h"
+#include "server.h"
+#include "xmalloc.h"
+
+struct auth_entry {
+	unsigned char		hash[CRYPTO_SHA256_LEN];
+	long			expires_ms;	/* monotonic; 0 = empty */
+	struct auth_identity	who;
+};
+
+struct auth_cache {
+	struct auth_entry	e[AUTH_CACHE_SIZE];
+};
+
+static const char *auth_role_names[] = {
+	"none", "operator", "admin", "provider"
+};
+
+static long
+auth_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1000L + ts.tv_nsec / 1000000);
+}
+
+const char *
+auth_role_name(enum auth_role role)
+{
+	return (auth_role_names[role]);
+}
+
+int
+auth_role_parse(const char *s, enum auth_role *out)
+{
+	int	i;
+
+	for (i = AUTH_OPERATOR; i <= AUTH_PROVIDER; i++) {
+		if (strcmp(s, auth_role_names[i]) == 0) {
+			*out = (enum auth_role)i;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+void
+auth_token_new(char *out, unsigned char hash[CRYPTO_SHA256_LEN])
+{
+	static const char	 b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char		 raw[43];
+	size_t			 i;
+
+	/* 43 symbols of 6 bits: 258 bits of randomness. */
+	crypto_random(raw, sizeof raw);
+	memcpy(out, AUTH_TOKEN_PREFIX, 4);
+	for (i = 0; i < sizeof raw; i++)
+		out[4 + i] = b64url[raw[i] & 63];
+	out[AUTH_TOKEN_LEN] = '\0';
+	crypto_sha256(out, AUTH_TOKEN_LEN, hash);
+}
+
+void
+auth_hash_param(const unsigned char hash[CRYPTO_SHA256_LEN], char *out)
+{
+	out[0] = '\\';
+	out[1] = 'x';
+	crypto_hex(hash, CRYPTO_SHA256_LEN, out + 2);
+}
+
+struct auth_cache *
+auth_cache_new(void)
+{
+	return (xcalloc(1, sizeof (struct auth_cache)));
+}
+
+void
+auth_cache_free(struct auth_cache *c)
+{
+	free(c);
+}
+
+static struct auth_entry *
+auth_cache_slot(struct auth_cache *c, const unsigned char *hash)
+{
+	unsigned int	idx;
+
+	/* The hash is uniformly random already: its bytes index the table. */
+	memcpy(&idx, hash, sizeof idx);
+	return (&c->e[idx & (AUTH_CACHE_SIZE - 1)]);
+}
+
+/* Does the caller's role open this route? */
+static int
+auth_allows(enum route_auth need, enum auth_role role)
+{
+	switch (need) {
+	case ROUTE_PUBLIC:
+		return (1);
+	case ROUTE_OPERATOR:
+		return (role == AUTH_OPERATOR || role == AUTH_ADMIN);
+	case ROUTE_ADMIN:
+		return (role == AUTH_ADMIN);
+	case ROUTE_PROVIDER:
+		return (role == AUTH_PROVIDER || role == AUTH_OPERATOR ||
+		    role == AUTH_ADMIN);
+	}
+	return (0);
+}
+
+static void
+auth_proceed(struct request *r)
+{
+	if (!auth_allows(r->route->auth, r->who.role)) {
+		request_error(r, 403, "forbidden", NULL,
+		    "this token's role (%s) may not use this route",
+		    auth_role_name(r->who.role));
+		return;
+	}
+	r->route->handler(r);
+}
+
+struct auth_pending {
+	struct request	*r;
+	unsigned char	 hash[CRYPTO_SHA256_LEN];
+};
+
+static void
+auth_lookup_done(const struct db_result *res, void *arg)
+{
+	struct auth_pending	*p = arg;
+	struct request		*r = p->r;
+	struct auth_entry	*slot;
+	enum auth_role		 role;
+	PGresult		*pr = res->res;
+
+	if (res->status != DB_OK) {
+		free(p);
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot check the token now; try again");
+		return;
+	}
+	if (PQntuples(pr) != 1 || auth_role_parse(PQgetvalue(pr, 0, 2),
+	    &role) != 0) {
+		free(p);
+		request_error(r, 401, "unauthorized", NULL,
+		    "the token is not valid (unknown, revoked or expired)");
+		return;
+	}
+	r->who.token_id = atoll(PQgetvalue(pr, 0, 0));
+	r->who.role = role;
+	r->who.provider_id = PQgetisnull(pr, 0, 3) ? 0 :
+	    atoll(PQgetvalue(pr, 0, 3));
+	snprintf(r->who.actor, sizeof r->who.actor, "token:%lld",
+	    r->who.token_id);
+
+	if (r->srv->cfg->auth_cache_ttl_ms > 0) {
+		slot = auth_cache_slot(r->srv->auth, p->hash);
+		memcpy(slot->hash, p->hash, sizeof slot->hash);
+		slot->who = r->who;
+		slot->expires_ms = auth_now_ms() +
+		    r->srv->cfg->auth_cache_ttl_ms;
+	}
+	free(p);
+	auth_proceed(r);
+}
+
+void
+auth_request(struct request *r)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->req);
+	const char		*v, *token;
+	struct auth_entry	*slot;
+	struct auth_pending	*p;
+	char			 param[2 * CRYPTO_SHA256_LEN + 3];
+	const char		*params[1];
+
+	if (r->route->auth == ROUTE_PUBLIC) {
+		r->route->handler(r);
+		return;
+	}
+	v = evhttp_find_header(h, "Authorization");
+	if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0) {
+		request_error(r, 401, "unauthorized", NULL,
+		    "send Authorization: Bearer <token>");
+		return;
+	}
+	token = v + 7;
+	while (*token == ' ')
+		token++;
+	if (strlen(token) != AUTH_TOKEN_LEN ||
+	    strncmp(token, AUTH_TOKEN_PREFIX, 4) != 0) {
+		request_error(r, 401, "unauthorized", NULL,
+		    "the token is not valid (unknown, revoked or expired)");
+		return;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->r = r;
+	crypto_sha256(token, AUTH_TOKEN_LEN, p->hash);
+
+	slot = auth_cache_slot(r->srv->auth, p->hash);
+	if (r->srv->cfg->auth_cache_ttl_ms > 0 &&
+	    slot->expires_ms > auth_now_ms() &&
+	    crypto_equal(slot->hash, p->hash, sizeof p->hash)) {
+		r->who = slot->who;
+		free(p);
+		auth_proceed(r);
+		return;
+	}
+	auth_hash_param(p->hash, param);
+	params[0] = param;
+	if (db_query(r->srv->db, "SELECT id, name, role, provider_id FROM "
+	    "careline_token_auth($1::bytea)", 1, params, auth_lookup_done,
+	    p) != 0) {
+		free(p);
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot check the token now; try again");
+	}
+}

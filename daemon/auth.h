@@ -1,0 +1,50 @@
+/*
+ * Bearer tokens: "clt_" and 43 characters of base64url randomness. Only
+ * the SHA-256 of a token is stored; a lookup is by that hash and the match
+ * is confirmed in constant time. Recent lookups are cached for a few
+ * seconds so most requests cost no extra round trip.
+ */
+#ifndef CARELINE_AUTH_H
+#define CARELINE_AUTH_H
+
+#include "crypto.h"
+
+#define AUTH_TOKEN_PREFIX	"clt_"
+#define AUTH_TOKEN_LEN		(4 + 43)
+#define AUTH_CACHE_SIZE		256	/* entries, a power of two */
+
+enum auth_role {
+	AUTH_NONE,
+	AUTH_OPERATOR,
+	AUTH_ADMIN,
+	AUTH_PROVIDER,
+};
+
+struct auth_identity {
+	long long	 token_id;
+	enum auth_role	 role;
+	long long	 provider_id;	/* AUTH_PROVIDER only */
+	char		 actor[32];	/* "token:12", for the audit log */
+};
+
+struct request;
+struct auth_cache;
+
+/* A new random token (out holds AUTH_TOKEN_LEN + 1) and its hash. */
+void		 auth_token_new(char *out, unsigned char hash[CRYPTO_SHA256_LEN]);
+/* "\\x<hex>" for a bytea parameter; out holds 2 * 32 + 3. */
+void		 auth_hash_param(const unsigned char hash[CRYPTO_SHA256_LEN],
+		    char *out);
+int		 auth_role_parse(const char *, enum auth_role *);
+const char	*auth_role_name(enum auth_role);
+
+struct auth_cache *auth_cache_new(void);
+void		 auth_cache_free(struct auth_cache *);
+
+/*
+ * Authenticate r for its route, then run the route's handler; or answer
+ * 401/403/503 and end r.
+ */
+void		 auth_request(struct request *);
+
+#endif
