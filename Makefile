@@ -42,13 +42,14 @@ SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
 		   tail -n 1)
 
 COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
-		   common/hours.c common/jsonv.c
+		   common/hours.c common/jsonv.c common/webhook.c
 CONFIG_SRCS	 = config/config.c
 DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/health.c daemon/metrics.c daemon/migrate.c \
 		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
-		   daemon/api_tokens.c
+		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
+		   daemon/dispatcher.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
@@ -58,7 +59,7 @@ INTEG_TESTS	 = $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%, \
 		   $(wildcard tests/integration/test_*.c))
 HARNESS_OBJS	 = $(BUILD)/tests/harness.o
 
-all: $(BUILD)/carelined $(UNIT_TESTS) $(INTEG_TESTS)
+all: $(BUILD)/carelined $(BUILD)/demo-receiver $(UNIT_TESTS) $(INTEG_TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,6 +75,10 @@ $(BUILD)/libcareline.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/carelined: $(BUILD)/daemon/main.o $(BUILD)/libcareline.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# A provider simulator for the demo and the fault-injection tests.
+$(BUILD)/demo-receiver: $(BUILD)/client/demo-receiver.o $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcareline.a

@@ -170,25 +170,3 @@ api_sql_reply(struct request *r, const char *sql, int n,
 		request_error(r, 503, "database_unavailable", NULL,
 		    "the database is not answering; try again");
 }
-
-char *
-api_match_params(const struct config *cfg)
-{
-	json_t	*j;
-	char	*s;
-
-	j = json_pack("{s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f}, s:i, s:s}",
-	    "max_minutes", cfg->match_max_minutes,
-	    "detour_factor", cfg->match_detour_factor,
-	    "speeds",
-	    "walk", cfg->match_speed_walk,
-	    "ebike", cfg->match_speed_ebike,
-	    "car", cfg->match_speed_car,
-	    "shuttle", cfg->match_speed_shuttle,
-	    "wheelchair", cfg->match_speed_wheelchair,
-	    "limit", cfg->match_max_candidates,
-	    "timezone", cfg->district_timezone);
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return (s);
-}

@@ -36,8 +36,6 @@ long long api_arg_id(struct request *, struct evkeyvalq *, const char *);
  */
 void	 api_sql_reply(struct request *, const char *sql, int n,
 	    const char *const *params);
-/* The matching parameters from the config, as JSON text (caller frees). */
-char	*api_match_params(const struct config *);
 
 /* Handlers, by resource. */
 void	 api_calls_create(struct request *);
@@ -58,5 +56,12 @@ void	 api_providers_deactivate(struct request *);
 void	 api_tokens_create(struct request *);
 void	 api_tokens_list(struct request *);
 void	 api_tokens_revoke(struct request *);
+void	 api_offers_accept(struct request *);
+void	 api_offers_decline(struct request *);
+void	 api_offers_arrived(struct request *);
+void	 api_offers_completed(struct request *);
+void	 api_deliveries_list(struct request *);
+void	 api_deliveries_retry(struct request *);
+void	 api_providers_rotate_secret(struct request *);
 
 #endif

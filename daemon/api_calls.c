@@ -9,6 +9,7 @@
 #include "api.h"
 #include "auth.h"
 #include "crypto.h"
+#include "dispatcher.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -89,7 +90,7 @@ api_calls_create(struct request *r)
 	json_decref(req);
 	crypto_sha256(reqtext, strlen(reqtext), hash);
 	auth_hash_param(hash, hashp);
-	match = api_match_params(r->srv->cfg);
+	match = dispatch_params(r->srv->cfg);
 	snprintf(token, sizeof token, "%lld", r->who.token_id);
 	params[0] = r->who.actor;
 	params[1] = token;
@@ -142,7 +143,12 @@ static int
 api_arg_time(struct request *r, struct evkeyvalq *q, const char *key,
     const char **out)
 {
-	*out = evhttp_find_header(q, key);
+	char	*v, *sp;
+
+	*out = v = (char *)evhttp_find_header(q, key);
+	/* An unescaped '+' in "+08:00" arrives as a space: take it back. */
+	if (v != NULL && (sp = strrchr(v, ' ')) != NULL && sp > v + 18)
+		*sp = '+';
 	if (*out != NULL && !jv_is_rfc3339(*out)) {
 		request_error(r, 400, "invalid_parameter", key,
 		    "%s must be an RFC 3339 time with an offset", key);
@@ -257,7 +263,7 @@ api_matches(struct request *r)
 		goto out;
 	}
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
-	match = api_match_params(r->srv->cfg);
+	match = dispatch_params(r->srv->cfg);
 	params[0] = rbuf;
 	params[1] = service;
 	params[2] = at;

@@ -86,8 +86,11 @@ api_providers_save(struct request *r, int create, json_t *body)
 		json_decref(body);
 		return;
 	}
-	/* A secret is made only with a new provider that has a receiver. */
-	if (create && json_is_string(json_object_get(body, "webhook_url"))) {
+	/*
+	 * A receiver needs a signing secret: made here whenever a URL is
+	 * given; the SQL keeps an existing one and returns a new one once.
+	 */
+	if (json_is_string(json_object_get(body, "webhook_url"))) {
 		crypto_random(raw, sizeof raw);
 		b64 = crypto_base64(raw, sizeof raw);
 		xasprintf(&secret, "whsec_%s", b64);

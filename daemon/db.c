@@ -29,12 +29,19 @@ enum dbc_state {
 	DBC_BUSY,
 };
 
+enum db_internal {
+	DB_USER,		/* a caller's query */
+	DB_WARMUP,		/* the pool's own, after connecting */
+	DB_LISTEN,		/* then LISTEN, on a listening pool */
+};
+
 struct db_query {
 	TAILQ_ENTRY(db_query)	 entry;
 	char			*sql;
 	int			 nparams;
 	char			**params;
-	db_cb			 cb;	/* NULL: the pool's own warm-up */
+	enum db_internal	 internal;
+	db_cb			 cb;
 	void			*arg;
 	struct timespec		 queued;
 };
@@ -51,6 +58,7 @@ struct db_conn {
 	int			 flushing;	/* PQflush still has output */
 	struct db_query		*q;		/* running query */
 	PGresult		*res;		/* its result so far */
+	int			 pending_notify;
 };
 
 struct db_pool {
@@ -65,6 +73,9 @@ struct db_pool {
 	struct event		*sweep;
 	struct db_stats		 stats;
 	char			*options;	/* libpq "options" we add */
+	char			*listen_sql;	/* "LISTEN a; LISTEN b" or NULL */
+	db_notify_cb		 notify_cb;
+	void			*notify_arg;
 };
 
 static void	dbc_connect(struct db_conn *);
@@ -220,14 +231,21 @@ dbc_timer(evutil_socket_t fd, short what, void *arg)
 static void
 dbc_send(struct db_conn *c, struct db_query *q)
 {
+	int	ok;
+
 	c->q = q;
-	c->state = q->cb == NULL ? DBC_WARMING : DBC_BUSY;
-	if (!PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
-	    (const char *const *)q->params, NULL, NULL, 0)) {
+	c->state = q->internal != DB_USER ? DBC_WARMING : DBC_BUSY;
+	/* LISTEN may name several channels: the simple protocol takes that. */
+	if (q->internal == DB_LISTEN)
+		ok = PQsendQuery(c->pg, q->sql);
+	else
+		ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+		    (const char *const *)q->params, NULL, NULL, 0);
+	if (!ok) {
 		dbc_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	if (q->cb != NULL)
+	if (q->internal == DB_USER)
 		c->pool->stats.queries++;
 	c->flushing = 1;
 	dbc_event(PQsocket(c->pg), EV_WRITE, c);
@@ -243,6 +261,7 @@ dbc_connected(struct db_conn *c)
 	evtimer_del(c->timer);
 	q = xcalloc(1, sizeof *q);
 	q->sql = xstrdup(DB_WARMUP_SQL);
+	q->internal = DB_WARMUP;
 	dbc_send(c, q);
 }
 
@@ -252,11 +271,31 @@ dbc_warmed(struct db_conn *c)
 	struct db_pool	*pool = c->pool;
 
 	evtimer_del(c->timer);
-	log_info("database: connection %d ready", c->idx);
+	log_info("database: connection %d ready%s", c->idx,
+	    pool->listen_sql != NULL ? " (listening)" : "");
 	c->state = DBC_IDLE;
 	if (db_pool_usable(pool) == 1 && pool->ready_cb != NULL)
 		pool->ready_cb(pool->ready_arg);
-	dbc_next(c);
+	/* Notifications may have been missed while down: say so. */
+	if (pool->notify_cb != NULL)
+		pool->notify_cb(NULL, NULL, pool->notify_arg);
+	if (c->state == DBC_IDLE)
+		dbc_next(c);
+}
+
+/* Hand every notification that arrived to the listener. */
+static void
+dbc_notifies(struct db_conn *c)
+{
+	struct db_pool	*pool = c->pool;
+	PGnotify	*n;
+
+	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
+		if (pool->notify_cb != NULL)
+			pool->notify_cb(n->relname, n->extra,
+			    pool->notify_arg);
+		PQfreemem(n);
+	}
 }
 
 /* A query's results are all in: hand them over, then take the next one. */
@@ -270,7 +309,9 @@ dbc_done(struct db_conn *c)
 	c->q = NULL;
 	c->res = NULL;
 	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (q->cb == NULL) {
+	if (q->internal != DB_USER) {
+		enum db_internal	was = q->internal;
+
 		db_query_free(q);
 		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
 			dbc_fail(c, res != NULL ? PQresultErrorMessage(res) :
@@ -279,6 +320,13 @@ dbc_done(struct db_conn *c)
 			return;
 		}
 		PQclear(res);
+		if (was == DB_WARMUP && c->pool->listen_sql != NULL) {
+			q = xcalloc(1, sizeof *q);
+			q->sql = xstrdup(c->pool->listen_sql);
+			q->internal = DB_LISTEN;
+			dbc_send(c, q);
+			return;
+		}
 		dbc_warmed(c);
 		return;
 	}
@@ -290,7 +338,11 @@ dbc_done(struct db_conn *c)
 		db_query_finish(q, DB_ERR_SQL, res, "query failed");
 	}
 	PQclear(res);
-	/* The callback may have queued work and taken this connection. */
+	if (c->pending_notify) {
+		c->pending_notify = 0;
+		dbc_notifies(c);
+	}
+	/* The callbacks may have queued work and taken this connection. */
 	if (c->state == DBC_IDLE)
 		dbc_next(c);
 }
@@ -301,7 +353,6 @@ dbc_event(evutil_socket_t fd, short what, void *arg)
 	struct db_conn		*c = arg;
 	PostgresPollingStatusType st;
 	PGresult		*res;
-	PGnotify		*n;
 	int			 r;
 
 	(void)fd;
@@ -325,9 +376,9 @@ dbc_event(evutil_socket_t fd, short what, void *arg)
 			dbc_fail(c, PQerrorMessage(c->pg));
 			return;
 		}
-		while ((n = PQnotifies(c->pg)) != NULL)
-			PQfreemem(n);
-		dbc_arm(c, EV_READ);
+		dbc_notifies(c);
+		if (c->state == DBC_IDLE)
+			dbc_arm(c, EV_READ);
 		return;
 	case DBC_WARMING:
 	case DBC_BUSY:
@@ -338,6 +389,9 @@ dbc_event(evutil_socket_t fd, short what, void *arg)
 		dbc_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
+	/* Delivered after the query's result: the listener may query. */
+	if (c->pool->notify_cb != NULL && what & EV_READ)
+		c->pending_notify = 1;
 	if (c->flushing) {
 		/*
 		 * Output still pending: wait for read or write, reading as
@@ -452,6 +506,14 @@ struct db_pool *
 db_pool_new(struct event_base *base, const struct config *cfg,
     void (*ready_cb)(void *), void *ready_arg)
 {
+	return (db_pool_new_sized(base, cfg, cfg->db_pool_size, ready_cb,
+	    ready_arg));
+}
+
+struct db_pool *
+db_pool_new_sized(struct event_base *base, const struct config *cfg,
+    int size, void (*ready_cb)(void *), void *ready_arg)
+{
 	struct db_pool	*pool;
 	struct db_conn	*c;
 	int		 i;
@@ -462,7 +524,7 @@ db_pool_new(struct event_base *base, const struct config *cfg,
 	pool->ready_cb = ready_cb;
 	pool->ready_arg = ready_arg;
 	TAILQ_INIT(&pool->queue);
-	pool->nconns = cfg->db_pool_size;
+	pool->nconns = size;
 	pool->conns = xcalloc(pool->nconns, sizeof *pool->conns);
 	xasprintf(&pool->options, "-c statement_timeout=%d -c TimeZone=%s",
 	    cfg->db_statement_timeout_ms, cfg->district_timezone);
@@ -516,7 +578,26 @@ db_pool_free(struct db_pool *pool)
 	event_free(pool->sweep);
 	free(pool->conns);
 	free(pool->options);
+	free(pool->listen_sql);
 	free(pool);
+}
+
+void
+db_pool_listen(struct db_pool *pool, const char *const *channels,
+    db_notify_cb cb, void *arg)
+{
+	size_t	len = 0, i;
+
+	for (i = 0; channels[i] != NULL; i++)
+		len += strlen(channels[i]) + 10;
+	pool->listen_sql = xcalloc(1, len + 1);
+	for (i = 0; channels[i] != NULL; i++) {
+		strcat(pool->listen_sql, "LISTEN ");
+		strcat(pool->listen_sql, channels[i]);
+		strcat(pool->listen_sql, ";");
+	}
+	pool->notify_cb = cb;
+	pool->notify_arg = arg;
 }
 
 int

@@ -31,6 +31,13 @@ struct db_result {
 /* Called exactly once per accepted query. */
 typedef void	(*db_cb)(const struct db_result *, void *);
 
+/*
+ * A notification on a listening pool; channel NULL after a (re)connect,
+ * when some may have been missed and the listener should catch up.
+ */
+typedef void	(*db_notify_cb)(const char *channel, const char *payload,
+		    void *);
+
 struct db_stats {
 	int		size;
 	int		connected;
@@ -44,6 +51,11 @@ struct db_stats {
 /* ready_cb runs whenever the count of usable connections leaves zero. */
 struct db_pool	*db_pool_new(struct event_base *, const struct config *,
 		    void (*ready_cb)(void *), void *);
+/* Before start: LISTEN on channels after every connect (sizes of 1). */
+void		 db_pool_listen(struct db_pool *, const char *const *channels,
+		    db_notify_cb, void *);
+struct db_pool	*db_pool_new_sized(struct event_base *, const struct config *,
+		    int size, void (*ready_cb)(void *), void *);
 void		 db_pool_start(struct db_pool *);
 /* Fails every queued and running query with DB_ERR_SHUTDOWN. */
 void		 db_pool_free(struct db_pool *);

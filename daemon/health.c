@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "db.h"
+#include "dispatcher.h"
 #include "metrics.h"
 #include "routes.h"
 #include "server.h"
@@ -54,6 +55,8 @@ health_metrics(struct request *r)
 
 	buf = evbuffer_new();
 	metrics_render(r->srv->metrics, r->srv->db, r->srv->inflight, buf);
+	if (r->srv->dispatcher != NULL)
+		dispatcher_metrics(r->srv->dispatcher, buf);
 	len = evbuffer_get_length(buf);
 	text = xmalloc(len + 1);
 	evbuffer_remove(buf, text, len);

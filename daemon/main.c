@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "dispatcher.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -37,6 +38,7 @@ struct carelined {
 	struct config		*cfg;
 	struct metrics		*metrics;
 	struct db_pool		*db;
+	struct dispatcher	*dispatcher;
 	struct server		*srv;
 	struct event		*sigterm, *sigint, *sighup;
 	struct event		*watchdog;
@@ -91,11 +93,13 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (cl->srv->inflight == 0) {
-		log_info("stopping: all requests answered");
+	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher)) {
+		log_info("stopping: all requests answered, all webhook "
+		    "attempts recorded");
 		event_base_loopexit(cl->base, NULL);
 	} else if (main_ms_since(&cl->drain_start) >=
 	    cl->cfg->http_shutdown_grace_ms) {
+		/* Unrecorded attempts are made again when their leases lapse. */
 		log_warn("stopping: %d requests still open after %d ms",
 		    cl->srv->inflight, cl->cfg->http_shutdown_grace_ms);
 		event_base_loopexit(cl->base, NULL);
@@ -118,6 +122,7 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 	    strsignal((int)sig), cl->srv->inflight);
 	notify_stopping();
 	server_drain(cl->srv);
+	dispatcher_stop(cl->dispatcher);
 	clock_gettime(CLOCK_MONOTONIC, &cl->drain_start);
 	cl->drain = event_new(cl->base, -1, EV_PERSIST, main_drain_check, cl);
 	event_add(cl->drain, &tv);
@@ -233,11 +238,14 @@ main_run(struct config *cfg)
 	cl.base = event_base_new();
 	cl.metrics = metrics_new(nroutes);
 	cl.db = db_pool_new(cl.base, cfg, main_pool_ready, &cl);
+	cl.dispatcher = dispatcher_new(cl.base, cfg, cl.db);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
+	cl.srv->dispatcher = cl.dispatcher;
 	if (server_listen(cl.srv, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		server_free(cl.srv);
+		dispatcher_free(cl.dispatcher);
 		db_pool_free(cl.db);
 		metrics_free(cl.metrics);
 		event_base_free(cl.base);
@@ -251,10 +259,12 @@ main_run(struct config *cfg)
 	event_add(cl.sighup, NULL);
 	cl.watchdog = notify_watchdog_start(cl.base);
 	db_pool_start(cl.db);
+	dispatcher_start(cl.dispatcher);
 
 	event_base_dispatch(cl.base);
 
 	server_free(cl.srv);
+	dispatcher_free(cl.dispatcher);
 	db_pool_free(cl.db);
 	metrics_free(cl.metrics);
 	if (cl.watchdog != NULL)

@@ -35,6 +35,19 @@ const struct route routes[] = {
 	{ POST, "/v1/providers/{id}/deactivate", api_providers_deactivate,
 	  ROUTE_ADMIN },
 
+	{ POST, "/v1/providers/{id}/rotate-secret",
+	  api_providers_rotate_secret, ROUTE_ADMIN },
+
+	{ POST, "/v1/offers/{id}/accept", api_offers_accept, ROUTE_OFFER },
+	{ POST, "/v1/offers/{id}/decline", api_offers_decline, ROUTE_OFFER },
+	{ POST, "/v1/offers/{id}/arrived", api_offers_arrived, ROUTE_OFFER },
+	{ POST, "/v1/offers/{id}/completed", api_offers_completed,
+	  ROUTE_OFFER },
+
+	{ GET, "/v1/deliveries", api_deliveries_list, ROUTE_OPERATOR },
+	{ POST, "/v1/deliveries/{id}/retry", api_deliveries_retry,
+	  ROUTE_ADMIN },
+
 	{ POST, "/v1/tokens", api_tokens_create, ROUTE_ADMIN },
 	{ GET, "/v1/tokens", api_tokens_list, ROUTE_ADMIN },
 	{ DELETE, "/v1/tokens/{id}", api_tokens_revoke, ROUTE_ADMIN },

@@ -13,6 +13,7 @@ enum route_auth {
 	ROUTE_OPERATOR,		/* operators and admins */
 	ROUTE_ADMIN,		/* admins only */
 	ROUTE_PROVIDER,		/* providers, operators and admins */
+	ROUTE_OFFER,		/* a one-time link, a provider or an admin */
 };
 
 struct route {

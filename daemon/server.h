@@ -17,6 +17,7 @@
 
 struct config;
 struct db_pool;
+struct dispatcher;
 struct metrics;
 struct route;
 
@@ -26,6 +27,7 @@ struct server {
 	struct db_pool			*db;
 	struct metrics			*metrics;
 	struct auth_cache		*auth;
+	struct dispatcher		*dispatcher;	/* for /metrics */
 	struct evhttp			*http;
 	struct evconnlistener		*listener;
 	struct event			*relisten;	/* after EMFILE */

@@ -39,6 +39,12 @@ for p in "${packages[@]}"; do
 	fi
 done
 
+# The OpenAPI lint runs on Node.js: any npm will do (the image may bring
+# its own outside dpkg).
+if ! command -v npm >/dev/null 2>&1; then
+	missing+=(npm)
+fi
+
 ((${#missing[@]} == 0)) && exit 0
 
 if ((check_only)); then

@@ -18,7 +18,8 @@ readonly PGDIR=$VAR/pg
 readonly CONF=$VAR/careline.yaml
 readonly TOKEN_FILE=$VAR/demo-operator.token
 readonly DAEMON=build/carelined
-readonly RECEIVER_URL=http://127.0.0.1:8089/hooks
+readonly RECEIVER_PORT=${CARELINE_RECEIVER_PORT:-8089}
+readonly RECEIVER_URL=http://127.0.0.1:$RECEIVER_PORT/hooks
 
 die() {
 	echo "run.sh: $*" >&2
@@ -63,10 +64,15 @@ pg() {
 
 cluster_touched=0
 serving=0
+receiver_pid=
 # shellcheck disable=SC2317 # (both functions run from traps)
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	if [[ -n $receiver_pid ]]; then
+		kill "$receiver_pid" 2>/dev/null || true
+		wait "$receiver_pid" 2>/dev/null || true
+	fi
 	if ((cluster_touched)); then
 		echo "run.sh: stopping the database" >&2
 		pg stop "$PGDIR" || rc=1
@@ -216,6 +222,16 @@ echo "  config:   $ROOT/$CONF"
 echo "  database: $ROOT/$PGDIR (psql: scripts/pg.sh psql $PGDIR $pg_port)"
 echo "Ctrl-C stops carelined and the database."
 echo
+
+# The demo providers' webhook endpoint (the seed points every provider at
+# it): checks each signature, accepts most offers after a few seconds,
+# declines some, so the whole loop can be watched.
+if [[ -x build/demo-receiver ]]; then
+	build/demo-receiver --port "$RECEIVER_PORT" --accept-after 3s \
+	    --decline-rate 0.2 9>&- &
+	receiver_pid=$!
+	echo "  demo receiver: http://127.0.0.1:$RECEIVER_PORT/hooks (pid $receiver_pid)"
+fi
 
 # Not exec: once carelined has drained and exited, cleanup stops the
 # cluster. A failing carelined (say, the port is taken) ends up there too.

@@ -217,6 +217,21 @@ th_run(char **out, const char *const *argv, const char *envkv)
 	return (WIFEXITED(status) ? WEXITSTATUS(status) : 128);
 }
 
+/* "@PORT@" in a config snippet becomes the daemon's own port. */
+static const char *
+th_subst_port(const char *extra, int port)
+{
+	static char	 buf[8192];
+	const char	*at;
+	size_t		 n;
+
+	if (extra == NULL || (at = strstr(extra, "@PORT@")) == NULL)
+		return (extra);
+	n = (size_t)(at - extra);
+	snprintf(buf, sizeof buf, "%.*s%d%s", (int)n, extra, port, at + 6);
+	return (buf);
+}
+
 static char *
 th_write_config(int port, const char *dburl, const char *extra)
 {
@@ -305,7 +320,8 @@ th_daemon_start(struct th_daemon *d, const char *dburl, const char *extra,
 
 	memset(d, 0, sizeof *d);
 	d->port = th_free_port();
-	d->config = th_write_config(d->port, dburl, extra);
+	d->config = th_write_config(d->port, dburl, th_subst_port(extra,
+	    d->port));
 	xasprintf(&d->log, "%s.log", d->config);
 	snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
 	if ((d->pid = fork()) == 0) {
@@ -529,4 +545,126 @@ th_err_field(json_t *j)
 			    json_object_get(j, "error"), "field"));
 
 	return (s != NULL ? s : "");
+}
+
+int
+th_receiver_start(struct th_receiver *rv, const char *args)
+{
+	char	*cmd, *bin, port[16];
+	long	 deadline;
+	int	 fd;
+
+	memset(rv, 0, sizeof *rv);
+	rv->port = th_free_port();
+	snprintf(port, sizeof port, "%d", rv->port);
+	xasprintf(&rv->log, "%s/receiver-%d-%d.jsonl", th.tmp, (int)getpid(),
+	    rv->port);
+	xasprintf(&rv->stderr_log, "%s.stderr", rv->log);
+	snprintf(rv->url, sizeof rv->url, "http://127.0.0.1:%d/hooks",
+	    rv->port);
+	xasprintf(&bin, "%s/demo-receiver", th_build_dir());
+	xasprintf(&cmd, "exec '%s' --port %s --log '%s' %s 2>'%s'", bin, port,
+	    rv->log, args != NULL ? args : "", rv->stderr_log);
+	if ((rv->pid = fork()) == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	free(cmd);
+	free(bin);
+	/* Ready when its port accepts a connection. */
+	deadline = th_now_ms() + 5000;
+	while (th_now_ms() < deadline) {
+		struct sockaddr_in	sin;
+
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons(rv->port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0) {
+			close(fd);
+			return (0);
+		}
+		close(fd);
+		th_sleep_ms(20);
+	}
+	return (-1);
+}
+
+void
+th_receiver_stop(struct th_receiver *rv)
+{
+	if (rv->pid > 0) {
+		kill(rv->pid, SIGTERM);
+		waitpid(rv->pid, NULL, 0);
+		rv->pid = 0;
+	}
+	free(rv->log);
+	free(rv->stderr_log);
+	rv->log = rv->stderr_log = NULL;
+}
+
+int
+th_receiver_count(const struct th_receiver *rv, const char *needle)
+{
+	FILE	*f;
+	char	 line[8192];
+	int	 n = 0;
+
+	if ((f = fopen(rv->log, "r")) == NULL)
+		return (0);
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strstr(line, needle) != NULL)
+			n++;
+	}
+	fclose(f);
+	return (n);
+}
+
+int
+th_receiver_wait(const struct th_receiver *rv, const char *needle, int n,
+    int timeout_ms)
+{
+	long	deadline = th_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (th_receiver_count(rv, needle) >= n)
+			return (0);
+		if (th_now_ms() >= deadline)
+			return (-1);
+		th_sleep_ms(20);
+	}
+}
+
+int
+th_pg_wait(const char *dburl, const char *sql, const char *want,
+    int timeout_ms)
+{
+	long	 deadline = th_now_ms() + timeout_ms;
+	char	*v;
+	int	 same;
+
+	for (;;) {
+		v = th_pg_value(dburl, sql);
+		same = v != NULL && strcmp(v, want) == 0;
+		free(v);
+		if (same)
+			return (0);
+		if (th_now_ms() >= deadline)
+			return (-1);
+		th_sleep_ms(25);
+	}
+}
+
+const char *
+th_build_dir(void)
+{
+	static char	 dir[4096];
+	char		*slash;
+
+	/* carelined lives in the build directory: so does the receiver. */
+	snprintf(dir, sizeof dir, "%s", th.bin);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	return (dir);
 }

@@ -30,6 +30,7 @@ void	 th_init(void);
 const char *th_root(void);	/* the repository */
 const char *th_bin(void);	/* carelined */
 const char *th_tmp(void);	/* scratch dir, removed by run.sh */
+const char *th_build_dir(void);	/* where carelined was built */
 
 /* A new database (dropped first if it exists), PostGIS created by the
  * superuser; returns the application's conninfo (caller frees). */
@@ -67,6 +68,27 @@ int	 th_file_contains(const char *path, const char *needle);
 int	 th_http(struct th_response *, const char *method, const char *url,
 	    const char *body, const char *const *headers);
 void	 th_response_free(struct th_response *);
+/* The demo receiver as a fault-injecting provider endpoint. */
+struct th_receiver {
+	pid_t	 pid;
+	int	 port;
+	char	*log;		/* one JSON line per webhook received */
+	char	*stderr_log;
+	char	 url[64];	/* http://127.0.0.1:PORT/hooks */
+};
+
+/* args: extra options, space-separated (e.g. "--fail-first 2"). */
+int	 th_receiver_start(struct th_receiver *, const char *args);
+void	 th_receiver_stop(struct th_receiver *);
+/* Lines of the receiver's log containing needle. */
+int	 th_receiver_count(const struct th_receiver *, const char *needle);
+/* Wait until count(needle) >= n; 0 when it got there. */
+int	 th_receiver_wait(const struct th_receiver *, const char *needle,
+	    int n, int timeout_ms);
+/* Poll SQL until its first value equals want; 0 when it did. */
+int	 th_pg_wait(const char *dburl, const char *sql, const char *want,
+	    int timeout_ms);
+
 /* A token made by carelined --create-token (caller frees). */
 char	*th_token(const char *dburl, const char *role, const char *name);
 /*

@@ -16,6 +16,11 @@ pgdir="$tmp/pg"
 pgport=$((20000 + RANDOM % 20000))
 
 cleanup() {
+	if [ -n "${KEEP:-}" ]; then
+		pkill -KILL -f -- "$tmp/" 2>/dev/null || true
+		echo "kept $tmp (cluster $pgdir still running)"
+		return
+	fi
 	# Daemons a crashed test left behind: anything running from our tmp.
 	pkill -KILL -f -- "$tmp/" 2>/dev/null || true
 	scripts/pg.sh destroy "$pgdir" >/dev/null 2>&1 || true
@@ -48,6 +53,13 @@ fi
 passed=0
 failed=0
 failures=()
+
+# tests/run.sh NAME...: only those test binaries (no checks), for quick
+# turns while working on one part.
+only=" $* "
+wanted() {
+	[[ $only == "  " || $only == *" $(basename "$1") "* ]]
+}
 
 # One test binary: count its TAP lines; a crash or a sanitizer report
 # counts as a failure even when every line said ok.
@@ -97,13 +109,16 @@ run_check() {
 shopt -s nullglob
 for t in "$build"/tests/unit/test_*; do
 	case $t in *.d | *.o) continue ;; esac
-	run_binary "$t"
+	wanted "$t" && run_binary "$t"
 done
 for t in "$build"/tests/integration/test_*; do
 	case $t in *.d | *.o) continue ;; esac
-	run_binary "$t"
+	wanted "$t" && run_binary "$t"
 done
-run_check systemd-exposure scripts/security-check.sh
+if [[ $only == "  " ]]; then
+	run_check systemd-exposure scripts/security-check.sh
+	run_check openapi-lint scripts/openapi-lint.sh
+fi
 
 # Sanitizer reports from daemons the tests started land in their logs.
 if [ "${SAN:-0}" = 1 ] && grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' \

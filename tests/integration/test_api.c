@@ -298,8 +298,9 @@ test_call_matched_with_ranked_candidates(void **state)
 	/* Found by the caller's number, matched, ranked by minutes. */
 	assert_int_equal(json_integer_value(json_object_get(j,
 	    "resident_id")), resident_a);
+	/* Stored, matched and already offered to the best candidate. */
 	assert_string_equal(json_string_value(json_object_get(j, "status")),
-	    "new");
+	    "offered");
 	cands = json_object_get(j, "candidates");
 	assert_int_equal(json_array_size(cands), 2);
 	c0 = json_array_get(cands, 0);

@@ -1,0 +1,536 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "dispatcher.h"
+#include "log.h"
+#include "notifier.h"
+#include "webhook.h"
+#include "xmalloc.h"
+
+#define DISPATCH_CLAIM_MAX	256	/* rows per claim */
+#define DISPATCH_RECORD_BATCH	128	/* results per record */
+#define DISPATCH_FLUSH_MS	5	/* how long a small batch may wait */
+
+struct dispatcher {
+	struct event_base	*base;
+	const struct config	*cfg;
+	struct db_pool		*db;
+	struct db_pool		*listen;	/* one connection, LISTENing */
+	struct notifier		*notifier;
+	char			 owner[96];
+
+	struct event		*due;		/* earliest due row */
+	struct event		*poll;		/* backstop */
+	struct event		*flush;		/* small result batches */
+
+	int			 claiming, claim_again;
+	int			 cycling, cycle_again;
+	int			 recording;
+	int			 stopping;
+	json_t			*results;	/* waiting to be recorded */
+
+	uint64_t		 claimed, applied, stale, expired;
+	long long		 pending;	/* last count, for metrics */
+};
+
+static void	dispatcher_claim(struct dispatcher *);
+static void	dispatcher_cycle(struct dispatcher *);
+static void	dispatcher_flush(struct dispatcher *);
+
+char *
+dispatch_params(const struct config *cfg)
+{
+	json_t	*j, *retry;
+	char	*s;
+	int	 i;
+
+	retry = json_array();
+	for (i = 0; i < cfg->webhook_retry_count; i++)
+		json_array_append_new(retry,
+		    json_integer(cfg->webhook_retry_ms[i]));
+	j = json_pack("{s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f}, s:i, s:s, s:s, "
+	    "s:i, s:i, s:s, s:o}",
+	    "max_minutes", cfg->match_max_minutes,
+	    "detour_factor", cfg->match_detour_factor,
+	    "speeds",
+	    "walk", cfg->match_speed_walk,
+	    "ebike", cfg->match_speed_ebike,
+	    "car", cfg->match_speed_car,
+	    "shuttle", cfg->match_speed_shuttle,
+	    "wheelchair", cfg->match_speed_wheelchair,
+	    "limit", cfg->match_max_candidates,
+	    "timezone", cfg->district_timezone,
+	    "strategy", cfg->offer_strategy == OFFER_STRATEGY_BROADCAST ?
+	    "broadcast" : "cascade",
+	    "offer_timeout_ms", cfg->offer_timeout_ms,
+	    "broadcast_k", cfg->offer_broadcast_k,
+	    "public_url", cfg->webhook_public_url,
+	    "retry_ms", retry);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return (s);
+}
+
+static void
+dispatcher_arm(struct event *ev, long ms)
+{
+	struct timeval	tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+/* Build and sign one attempt from a claimed row. */
+static struct notify_job *
+dispatcher_job(PGresult *res, int row)
+{
+	struct notify_job	*job;
+	char			 sig[WEBHOOK_SIG_MAX], sig2[WEBHOOK_SIG_MAX];
+	const char		*secret, *previous;
+	struct timespec		 now;
+	struct tm		 tm;
+	int			 ok;
+
+	job = xcalloc(1, sizeof *job);
+	job->id = atoll(PQgetvalue(res, row, 0));
+	job->event_id = xstrdup(PQgetvalue(res, row, 1));
+	job->lease_token = atoll(PQgetvalue(res, row, 2));
+	job->attempt = atoi(PQgetvalue(res, row, 3));
+	job->event_type = xstrdup(PQgetvalue(res, row, 4));
+	job->url = xstrdup(PQgetvalue(res, row, 5));
+	job->payload = xstrdup(PQgetvalue(res, row, 8));
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(job->started_at, sizeof job->started_at,
+	    "%Y-%m-%dT%H:%M:%SZ", &tm);
+	job->timestamp = (long long)now.tv_sec;
+
+	secret = PQgetvalue(res, row, 6);
+	previous = PQgetisnull(res, row, 7) ? NULL : PQgetvalue(res, row, 7);
+	ok = webhook_sign(secret, job->event_id, job->timestamp, job->payload,
+	    strlen(job->payload), sig) == 0;
+	/* While a secret is being rotated, sign with both. */
+	if (ok && previous != NULL && webhook_sign(previous, job->event_id,
+	    job->timestamp, job->payload, strlen(job->payload), sig2) == 0)
+		xasprintf(&job->signature, "%s %s", sig, sig2);
+	else if (ok)
+		job->signature = xstrdup(sig);
+	return (job);
+}
+
+static void
+dispatcher_result(struct dispatcher *d, struct notify_job *job)
+{
+	json_t	*r;
+
+	r = json_pack("{s:I, s:I, s:s, s:s, s:I}",
+	    "id", (json_int_t)job->id,
+	    "lease_token", (json_int_t)job->lease_token,
+	    "outcome", webhook_outcome_name(job->outcome),
+	    "started_at", job->started_at,
+	    "duration_ms", (json_int_t)job->duration_ms);
+	json_object_set_new(r, "http_status", job->http_status > 0 ?
+	    json_integer(job->http_status) : json_null());
+	json_object_set_new(r, "error", job->error[0] != '\0' ?
+	    json_string(job->error) : json_null());
+	json_object_set_new(r, "retry_after_ms", job->retry_after_ms >= 0 ?
+	    json_integer(job->retry_after_ms) : json_null());
+	json_array_append_new(d->results, r);
+	if (job->outcome == WEBHOOK_DELIVERED)
+		log_debug("webhook %s (%s) delivery %lld attempt %d: %ld in "
+		    "%ld ms", job->event_id, job->event_type, job->id,
+		    job->attempt, job->http_status, job->duration_ms);
+	else
+		log_info("webhook %s (%s) delivery %lld attempt %d: %s (%s)",
+		    job->event_id, job->event_type, job->id, job->attempt,
+		    webhook_outcome_name(job->outcome), job->error);
+}
+
+static void
+dispatcher_sent(struct notify_job *job, void *arg)
+{
+	struct dispatcher	*d = arg;
+
+	dispatcher_result(d, job);
+	notify_job_free(job);
+	if (json_array_size(d->results) >= DISPATCH_RECORD_BATCH)
+		dispatcher_flush(d);
+	else if (!evtimer_pending(d->flush, NULL))
+		dispatcher_arm(d->flush, DISPATCH_FLUSH_MS);
+	/* A slot is free: there may be more waiting. */
+	if (!d->stopping)
+		dispatcher_claim(d);
+}
+
+static void
+dispatcher_claimed(const struct db_result *res, void *arg)
+{
+	struct dispatcher	*d = arg;
+	struct notify_job	*job;
+	int			 i, n;
+
+	d->claiming = 0;
+	if (res->status != DB_OK) {
+		if (res->status != DB_ERR_SHUTDOWN)
+			log_warn("dispatcher: claim failed: %s %s",
+			    res->sqlstate, res->message);
+		return;
+	}
+	n = PQntuples(res->res);
+	d->claimed += (uint64_t)n;
+	for (i = 0; i < n; i++) {
+		job = dispatcher_job(res->res, i);
+		if (job->signature == NULL) {
+			/* A secret we cannot use: no point in sending. */
+			job->outcome = WEBHOOK_DEAD;
+			job->retry_after_ms = -1;
+			snprintf(job->error, sizeof job->error,
+			    "the provider's webhook secret is malformed");
+			dispatcher_result(d, job);
+			notify_job_free(job);
+			continue;
+		}
+		notifier_send(d->notifier, job);
+	}
+	if (n > 0 && !evtimer_pending(d->flush, NULL) &&
+	    json_array_size(d->results) > 0)
+		dispatcher_arm(d->flush, DISPATCH_FLUSH_MS);
+	/* A full claim means more are due; so does a wake-up meanwhile. */
+	if (n == DISPATCH_CLAIM_MAX || d->claim_again) {
+		d->claim_again = 0;
+		dispatcher_claim(d);
+	}
+}
+
+static void
+dispatcher_claim(struct dispatcher *d)
+{
+	char		 limit[16], lease[16];
+	const char	*params[3];
+	int		 slots;
+
+	if (d->stopping)
+		return;
+	if (d->claiming) {
+		d->claim_again = 1;
+		return;
+	}
+	slots = d->cfg->webhook_max_in_flight -
+	    notifier_in_flight(d->notifier);
+	if (slots <= 0)
+		return;		/* dispatcher_sent claims as slots free up */
+	if (slots > DISPATCH_CLAIM_MAX)
+		slots = DISPATCH_CLAIM_MAX;
+	snprintf(limit, sizeof limit, "%d", slots);
+	snprintf(lease, sizeof lease, "%d", d->cfg->webhook_lease_ms);
+	params[0] = d->owner;
+	params[1] = limit;
+	params[2] = lease;
+	if (db_query(d->db, "SELECT id, event_id, lease_token, attempt, "
+	    "event_type, url, secret, secret_previous, payload FROM "
+	    "careline_deliveries_claim($1, $2, $3)", 3, params,
+	    dispatcher_claimed, d) == 0)
+		d->claiming = 1;
+}
+
+static void
+dispatcher_recorded(const struct db_result *res, void *arg)
+{
+	struct dispatcher	*d = arg;
+	json_t			*j;
+
+	d->recording = 0;
+	if (res->status == DB_OK && PQntuples(res->res) == 1) {
+		j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+		d->applied += (uint64_t)json_integer_value(json_object_get(j,
+		    "applied"));
+		d->stale += (uint64_t)json_integer_value(json_object_get(j,
+		    "stale"));
+		json_decref(j);
+	} else if (res->status != DB_ERR_SHUTDOWN)
+		/* The leases lapse and the attempts are made again. */
+		log_warn("dispatcher: recording results failed: %s %s",
+		    res->sqlstate, res->message);
+	if (json_array_size(d->results) > 0)
+		dispatcher_flush(d);
+	/* Retries and dead letters move the next due time. */
+	dispatcher_cycle(d);
+	dispatcher_claim(d);
+}
+
+static void
+dispatcher_flush(struct dispatcher *d)
+{
+	const char	*params[2];
+	char		*text, *p;
+	json_t		*batch;
+
+	if (d->recording || json_array_size(d->results) == 0)
+		return;
+	batch = d->results;
+	d->results = json_array();
+	text = json_dumps(batch, JSON_COMPACT);
+	json_decref(batch);
+	p = dispatch_params(d->cfg);
+	params[0] = text;
+	params[1] = p;
+	if (db_query(d->db, "SELECT careline_deliveries_record($1::jsonb, "
+	    "$2::jsonb)::text", 2, params, dispatcher_recorded, d) == 0)
+		d->recording = 1;
+	else
+		log_warn("dispatcher: cannot record results now; the "
+		    "attempts will be made again when their leases lapse");
+	free(text);
+	free(p);
+}
+
+static void
+dispatcher_flush_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dispatcher_flush(arg);
+}
+
+static void
+dispatcher_cycled(const struct db_result *res, void *arg)
+{
+	struct dispatcher	*d = arg;
+	json_t			*j;
+	long			 expired;
+	double			 due_in;
+
+	d->cycling = 0;
+	if (res->status != DB_OK) {
+		if (res->status != DB_ERR_SHUTDOWN)
+			log_warn("dispatcher: timers failed: %s %s",
+			    res->sqlstate, res->message);
+		return;
+	}
+	j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
+	expired = (long)json_integer_value(json_object_get(j, "expired"));
+	json_decref(j);
+	d->expired += (uint64_t)expired;
+	if (!PQgetisnull(res->res, 0, 1)) {
+		/* Seconds until the earliest row is due; wake just after. */
+		due_in = atof(PQgetvalue(res->res, 0, 1));
+		dispatcher_arm(d->due, (long)(due_in * 1000) + 5);
+	}
+	if (expired > 0)
+		dispatcher_claim(d);
+	if (d->cycle_again) {
+		d->cycle_again = 0;
+		dispatcher_cycle(d);
+	}
+}
+
+/* Fire due offer timers and find when the next row falls due. */
+static void
+dispatcher_cycle(struct dispatcher *d)
+{
+	const char	*params[1];
+	char		*p;
+
+	if (d->stopping)
+		return;
+	if (d->cycling) {
+		d->cycle_again = 1;
+		return;
+	}
+	p = dispatch_params(d->cfg);
+	params[0] = p;
+	if (db_query(d->db, "SELECT careline_offers_expire($1::jsonb)::text, "
+	    "extract(epoch FROM careline_next_due() - clock_timestamp())",
+	    1, params, dispatcher_cycled, d) == 0)
+		d->cycling = 1;
+	free(p);
+}
+
+static void
+dispatcher_wake(struct dispatcher *d)
+{
+	dispatcher_cycle(d);
+	dispatcher_claim(d);
+}
+
+static void
+dispatcher_due_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dispatcher_wake(arg);
+}
+
+static void
+dispatcher_counted(const struct db_result *res, void *arg)
+{
+	struct dispatcher	*d = arg;
+
+	if (res->status == DB_OK && PQntuples(res->res) == 1)
+		d->pending = atoll(PQgetvalue(res->res, 0, 0));
+}
+
+static void
+dispatcher_poll_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct dispatcher	*d = arg;
+
+	(void)fd;
+	(void)what;
+	if (d->stopping)
+		return;
+	dispatcher_wake(d);
+	db_query(d->db, "SELECT count(*) FROM deliveries WHERE status = "
+	    "'pending'", 0, NULL, dispatcher_counted, d);
+}
+
+static void
+dispatcher_notified(const char *channel, const char *payload, void *arg)
+{
+	struct dispatcher	*d = arg;
+
+	(void)payload;
+	/* NULL: reconnected, something may have been missed. */
+	if (channel == NULL)
+		dispatcher_wake(d);
+	else if (strcmp(channel, "careline_deliveries") == 0)
+		dispatcher_claim(d);
+	else if (strcmp(channel, "careline_offers") == 0)
+		dispatcher_cycle(d);
+}
+
+struct dispatcher *
+dispatcher_new(struct event_base *base, const struct config *cfg,
+    struct db_pool *db)
+{
+	static const char *const channels[] = {
+		"careline_deliveries", "careline_offers", NULL
+	};
+	struct dispatcher	*d;
+	unsigned char		 rnd[4];
+	char			 host[64];
+
+	d = xcalloc(1, sizeof *d);
+	d->base = base;
+	d->cfg = cfg;
+	d->db = db;
+	d->results = json_array();
+	/* Unique per process: leases name their owner. */
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	crypto_random(rnd, sizeof rnd);
+	snprintf(d->owner, sizeof d->owner, "%s:%d:%02x%02x%02x%02x", host,
+	    (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
+	d->listen = db_pool_new_sized(base, cfg, 1, NULL, NULL);
+	db_pool_listen(d->listen, channels, dispatcher_notified, d);
+	d->notifier = notifier_new(base, cfg, dispatcher_sent, d);
+	d->due = evtimer_new(base, dispatcher_due_event, d);
+	d->poll = event_new(base, -1, EV_PERSIST, dispatcher_poll_event, d);
+	d->flush = evtimer_new(base, dispatcher_flush_event, d);
+	return (d);
+}
+
+void
+dispatcher_start(struct dispatcher *d)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = d->cfg->webhook_poll_ms / 1000;
+	tv.tv_usec = (d->cfg->webhook_poll_ms % 1000) * 1000;
+	event_add(d->poll, &tv);
+	db_pool_start(d->listen);
+	log_info("dispatcher: started as %s", d->owner);
+}
+
+void
+dispatcher_stop(struct dispatcher *d)
+{
+	d->stopping = 1;
+	evtimer_del(d->due);
+	event_del(d->poll);
+	dispatcher_flush(d);
+}
+
+int
+dispatcher_idle(const struct dispatcher *d)
+{
+	return (notifier_in_flight(d->notifier) == 0 && !d->recording &&
+	    json_array_size(d->results) == 0);
+}
+
+void
+dispatcher_free(struct dispatcher *d)
+{
+	if (d == NULL)
+		return;
+	notifier_free(d->notifier);
+	db_pool_free(d->listen);
+	event_free(d->due);
+	event_free(d->poll);
+	event_free(d->flush);
+	json_decref(d->results);
+	free(d);
+}
+
+void
+dispatcher_metrics(const struct dispatcher *d, struct evbuffer *out)
+{
+	const struct notifier_stats	*st = notifier_stats(d->notifier);
+	int				 i;
+
+	evbuffer_add_printf(out,
+	    "# HELP careline_webhook_attempts_total Webhook attempts made.\n"
+	    "# TYPE careline_webhook_attempts_total counter\n"
+	    "careline_webhook_attempts_total %llu\n"
+	    "# HELP careline_webhook_delivered_total Attempts answered 2xx.\n"
+	    "# TYPE careline_webhook_delivered_total counter\n"
+	    "careline_webhook_delivered_total %llu\n"
+	    "# HELP careline_webhook_failed_total Attempts that failed.\n"
+	    "# TYPE careline_webhook_failed_total counter\n"
+	    "careline_webhook_failed_total %llu\n"
+	    "# HELP careline_webhook_in_flight Attempts under way.\n"
+	    "# TYPE careline_webhook_in_flight gauge\n"
+	    "careline_webhook_in_flight %d\n"
+	    "# HELP careline_deliveries_pending Deliveries waiting in the "
+	    "outbox (last poll).\n"
+	    "# TYPE careline_deliveries_pending gauge\n"
+	    "careline_deliveries_pending %lld\n"
+	    "# HELP careline_deliveries_stale_total Results ignored because "
+	    "another claim had taken the delivery.\n"
+	    "# TYPE careline_deliveries_stale_total counter\n"
+	    "careline_deliveries_stale_total %llu\n"
+	    "# HELP careline_offers_expired_total Offers whose time ran out.\n"
+	    "# TYPE careline_offers_expired_total counter\n"
+	    "careline_offers_expired_total %llu\n"
+	    "# HELP careline_webhook_duration_seconds Attempt latency.\n"
+	    "# TYPE careline_webhook_duration_seconds histogram\n",
+	    (unsigned long long)st->attempts,
+	    (unsigned long long)st->delivered,
+	    (unsigned long long)st->failed, notifier_in_flight(d->notifier),
+	    d->pending, (unsigned long long)d->stale,
+	    (unsigned long long)d->expired);
+	for (i = 0; i < 8; i++)
+		evbuffer_add_printf(out, "careline_webhook_duration_seconds_"
+		    "bucket{le=\"%g\"} %llu\n", notifier_latency_bounds[i],
+		    (unsigned long long)st->latency_bucket[i]);
+	evbuffer_add_printf(out,
+	    "careline_webhook_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "careline_webhook_duration_seconds_sum %.6f\n"
+	    "careline_webhook_duration_seconds_count %llu\n",
+	    (unsigned long long)st->attempts, st->latency_us_sum / 1e6,
+	    (unsigned long long)st->attempts);
+}

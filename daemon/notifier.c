@@ -1,0 +1,365 @@
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "notifier.h"
+#include "webhook.h"
+#include "xmalloc.h"
+
+#define NOTIFIER_USER_AGENT	"careline-webhooks/0.1"
+
+/* Upper bounds of the attempt latency buckets, in seconds. */
+const double notifier_latency_bounds[8] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5
+};
+
+struct notifier {
+	struct event_base	*base;
+	const struct config	*cfg;
+	CURLM			*multi;
+	struct event		*timer;
+	notifier_done_cb	 done;
+	void			*arg;
+	int			 in_flight;
+	struct notify_jobs	 jobs;		/* in flight */
+	struct notifier_stats	 stats;
+};
+
+/* One socket curl wants watched: its event lives here. */
+struct notifier_sock {
+	struct event	*ev;
+	curl_socket_t	 fd;
+};
+
+static void	notifier_check_done(struct notifier *);
+
+void
+notify_job_free(struct notify_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->event_id);
+	free(job->event_type);
+	free(job->url);
+	free(job->payload);
+	free(job->signature);
+	free(job);
+}
+
+static long
+notifier_ms_since(const struct timespec *t)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
+static void
+notifier_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct notifier	*n = arg;
+	int		 running, flags = 0;
+
+	if (what & EV_READ)
+		flags |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	curl_multi_socket_action(n->multi, fd, flags, &running);
+	notifier_check_done(n);
+}
+
+static void
+notifier_timer_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct notifier	*n = arg;
+	int		 running;
+
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(n->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	notifier_check_done(n);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep one event per socket in step with curl. */
+static int
+notifier_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
+    void *socketp)
+{
+	struct notifier		*n = userp;
+	struct notifier_sock	*ns = socketp;
+	short			 kind = EV_PERSIST;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (ns != NULL) {
+			event_free(ns->ev);
+			free(ns);
+		}
+		curl_multi_assign(n->multi, fd, NULL);
+		return (0);
+	}
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (ns == NULL) {
+		ns = xcalloc(1, sizeof *ns);
+		ns->fd = fd;
+		ns->ev = event_new(n->base, fd, kind, notifier_sock_event, n);
+		curl_multi_assign(n->multi, fd, ns);
+	} else {
+		event_del(ns->ev);
+		event_assign(ns->ev, n->base, fd, kind, notifier_sock_event, n);
+	}
+	event_add(ns->ev, NULL);
+	return (0);
+}
+
+/* CURLMOPT_TIMERFUNCTION: arm our one timer; never call curl from here. */
+static int
+notifier_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct notifier	*n = userp;
+	struct timeval	 tv;
+
+	(void)multi;
+	if (timeout_ms < 0) {
+		evtimer_del(n->timer);
+		return (0);
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(n->timer, &tv);
+	return (0);
+}
+
+/* Read and drop the answer, but no more of it than configured. */
+static size_t
+notifier_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct notify_job	*job = arg;
+
+	(void)ptr;
+	job->received += size * nmemb;
+	/* Past the cap: stop reading; the status line already counts. */
+	if (job->received > job->max_received)
+		return (0);
+	return (size * nmemb);
+}
+
+static size_t
+notifier_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct notify_job	*job = arg;
+	size_t			 len = size * nmemb;
+	char			 buf[64];
+	long			 secs;
+
+	if (len > 12 && len < sizeof buf &&
+	    strncasecmp(ptr, "Retry-After:", 12) == 0) {
+		memcpy(buf, ptr + 12, len - 12);
+		buf[len - 12] = '\0';
+		/* Seconds only; an HTTP date is rare from receivers. */
+		secs = strtol(buf, NULL, 10);
+		if (secs > 0 && secs <= 86400)
+			job->retry_after_ms = secs * 1000;
+	}
+	return (len);
+}
+
+/* The address actually connected to must be allowed, not only the name. */
+static curl_socket_t
+notifier_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct notify_job	*job = arg;
+
+	(void)purpose;
+	if (job->refused == -1 && webhook_addr_private(&a->addr)) {
+		job->refused = 1;
+		return (CURL_SOCKET_BAD);
+	}
+	return (socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
+}
+
+static void
+notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
+{
+	long	ms;
+	int	i;
+
+	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE,
+	    &job->http_status);
+	curl_multi_remove_handle(n->multi, job->easy);
+	curl_easy_cleanup(job->easy);
+	curl_slist_free_all(job->headers);
+	job->easy = NULL;
+	job->headers = NULL;
+	TAILQ_REMOVE(&n->jobs, job, entry);
+	n->in_flight--;
+
+	ms = notifier_ms_since(&job->started);
+	job->duration_ms = ms;
+	if (job->refused == 1) {
+		job->http_status = 0;
+		job->outcome = WEBHOOK_DEAD;
+		snprintf(job->error, sizeof job->error, "target address not "
+		    "allowed (private, loopback or link-local)");
+	} else if (job->http_status > 0) {
+		job->outcome = webhook_classify(job->http_status);
+		if (job->outcome != WEBHOOK_DELIVERED)
+			snprintf(job->error, sizeof job->error, "HTTP %ld",
+			    job->http_status);
+		if (!webhook_honours_retry_after(job->http_status))
+			job->retry_after_ms = -1;
+	} else {
+		job->outcome = WEBHOOK_RETRY;
+		job->retry_after_ms = -1;
+		snprintf(job->error, sizeof job->error, "%s",
+		    curl_easy_strerror(rc));
+	}
+	n->stats.attempts++;
+	if (job->outcome == WEBHOOK_DELIVERED)
+		n->stats.delivered++;
+	else
+		n->stats.failed++;
+	n->stats.latency_us_sum += (uint64_t)ms * 1000;
+	for (i = 0; i < 8; i++) {
+		if (ms / 1000.0 <= notifier_latency_bounds[i])
+			n->stats.latency_bucket[i]++;
+	}
+	n->done(job, n->arg);
+}
+
+static void
+notifier_check_done(struct notifier *n)
+{
+	struct notify_job	*job;
+	CURLMsg			*msg;
+	int			 left;
+
+	while ((msg = curl_multi_info_read(n->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		    (char **)&job);
+		notifier_finish(n, job, msg->data.result);
+	}
+}
+
+void
+notifier_send(struct notifier *n, struct notify_job *job)
+{
+	const struct config	*cfg = n->cfg;
+	struct curl_slist	*h = NULL;
+	char			 line[256];
+	CURL			*e;
+
+	clock_gettime(CLOCK_MONOTONIC, &job->started);
+	job->retry_after_ms = -1;
+	job->max_received = (size_t)cfg->webhook_max_response_bytes;
+	job->refused = cfg->webhook_allow_private ? 0 : -1;
+	e = curl_easy_init();
+	h = curl_slist_append(h, "Content-Type: application/json");
+	snprintf(line, sizeof line, "webhook-id: %s", job->event_id);
+	h = curl_slist_append(h, line);
+	snprintf(line, sizeof line, "webhook-timestamp: %lld", job->timestamp);
+	h = curl_slist_append(h, line);
+	snprintf(line, sizeof line, "webhook-signature: %s", job->signature);
+	h = curl_slist_append(h, line);
+	h = curl_slist_append(h, "Expect:");
+	job->easy = e;
+	job->headers = h;
+	curl_easy_setopt(e, CURLOPT_URL, job->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->payload);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(job->payload));
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, NOTIFIER_USER_AGENT);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->webhook_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)cfg->webhook_connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, notifier_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, notifier_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, job);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, notifier_open_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, job);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
+	TAILQ_INSERT_TAIL(&n->jobs, job, entry);
+	n->in_flight++;
+	if (curl_multi_add_handle(n->multi, e) != CURLM_OK) {
+		snprintf(job->error, sizeof job->error, "cannot start");
+		notifier_finish(n, job, CURLE_FAILED_INIT);
+	}
+}
+
+struct notifier *
+notifier_new(struct event_base *base, const struct config *cfg,
+    notifier_done_cb done, void *arg)
+{
+	struct notifier	*n;
+
+	n = xcalloc(1, sizeof *n);
+	n->base = base;
+	n->cfg = cfg;
+	n->done = done;
+	n->arg = arg;
+	TAILQ_INIT(&n->jobs);
+	n->multi = curl_multi_init();
+	n->timer = evtimer_new(base, notifier_timer_event, n);
+	curl_multi_setopt(n->multi, CURLMOPT_SOCKETFUNCTION,
+	    notifier_socket_cb);
+	curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n);
+	curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, notifier_timer_cb);
+	curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n);
+	/* Keep-alive connections to receivers, reused across deliveries. */
+	curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS,
+	    (long)cfg->webhook_max_in_flight);
+	return (n);
+}
+
+int
+notifier_in_flight(const struct notifier *n)
+{
+	return (n->in_flight);
+}
+
+const struct notifier_stats *
+notifier_stats(const struct notifier *n)
+{
+	return (&n->stats);
+}
+
+void
+notifier_free(struct notifier *n)
+{
+	struct notify_job	*job;
+
+	if (n == NULL)
+		return;
+	/* Attempts cut short: their leases lapse and they are sent again. */
+	while ((job = TAILQ_FIRST(&n->jobs)) != NULL) {
+		TAILQ_REMOVE(&n->jobs, job, entry);
+		curl_multi_remove_handle(n->multi, job->easy);
+		curl_easy_cleanup(job->easy);
+		curl_slist_free_all(job->headers);
+		notify_job_free(job);
+	}
+	curl_multi_cleanup(n->multi);
+	event_free(n->timer);
+	free(n);
+}
