@@ -17,7 +17,7 @@ SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
 
 BUILD		?= build
-PKGS		 = libevent libpq yaml-0.1 libcurl jansson libcrypto libsystemd \
+PKGS		 = libevent libevent_pthreads libpq yaml-0.1 libcurl jansson libcrypto libsystemd \
 		   libsodium
 
 CC		?= cc
@@ -49,7 +49,8 @@ DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
-		   daemon/dispatcher.c
+		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
+		   daemon/events.c daemon/static.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 

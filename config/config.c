@@ -90,6 +90,8 @@ static const struct config_option config_options[] = {
 
 	{ "auth.token_cache_ttl", CONFIG_DURATION, OFF(auth_cache_ttl_ms), 0,
 	  60000, "10s", CONFIG_RELOAD, NULL },
+	{ "auth.session_idle", CONFIG_DURATION, OFF(auth_session_idle_ms),
+	  1000, DAY, "30m", CONFIG_RELOAD, NULL },
 
 	{ "log.level", CONFIG_ENUM, OFF(log_level), 0, 0, "info",
 	  CONFIG_RELOAD, config_log_levels },

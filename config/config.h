@@ -37,6 +37,7 @@ struct config {
 	int		 http_shutdown_grace_ms;
 
 	int		 auth_cache_ttl_ms;
+	int		 auth_session_idle_ms;
 
 	int		 log_level;	/* enum log_level */
 	int		 log_format;	/* enum log_format */

@@ -63,5 +63,12 @@ void	 api_offers_completed(struct request *);
 void	 api_deliveries_list(struct request *);
 void	 api_deliveries_retry(struct request *);
 void	 api_providers_rotate_secret(struct request *);
+void	 api_session_create(struct request *);
+void	 api_session_get(struct request *);
+void	 api_session_delete(struct request *);
+void	 api_operators_create(struct request *);
+void	 api_operators_list(struct request *);
+void	 api_ringing(struct request *);
+void	 api_events(struct request *);
 
 #endif

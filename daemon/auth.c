@@ -57,8 +57,9 @@ auth_role_parse(const char *s, enum auth_role *out)
 	return (-1);
 }
 
-void
-auth_token_new(char *out, unsigned char hash[CRYPTO_SHA256_LEN])
+static void
+auth_random_token(const char *prefix, char *out,
+    unsigned char hash[CRYPTO_SHA256_LEN])
 {
 	static const char	 b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				    "abcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -67,7 +68,7 @@ auth_token_new(char *out, unsigned char hash[CRYPTO_SHA256_LEN])
 
 	/* 43 symbols of 6 bits: 258 bits of randomness. */
 	crypto_random(raw, sizeof raw);
-	memcpy(out, AUTH_TOKEN_PREFIX, 4);
+	memcpy(out, prefix, 4);
 	for (i = 0; i < sizeof raw; i++)
 		out[4 + i] = b64url[raw[i] & 63];
 	out[AUTH_TOKEN_LEN] = '\0';
@@ -80,6 +81,18 @@ auth_hash_param(const unsigned char hash[CRYPTO_SHA256_LEN], char *out)
 	out[0] = '\\';
 	out[1] = 'x';
 	crypto_hex(hash, CRYPTO_SHA256_LEN, out + 2);
+}
+
+void
+auth_token_new(char *out, unsigned char hash[CRYPTO_SHA256_LEN])
+{
+	auth_random_token(AUTH_TOKEN_PREFIX, out, hash);
+}
+
+void
+auth_session_new(char *out, unsigned char hash[CRYPTO_SHA256_LEN])
+{
+	auth_random_token(AUTH_SESSION_PREFIX, out, hash);
 }
 
 struct auth_cache *
@@ -102,6 +115,15 @@ auth_cache_slot(struct auth_cache *c, const unsigned char *hash)
 	/* The hash is uniformly random already: its bytes index the table. */
 	memcpy(&idx, hash, sizeof idx);
 	return (&c->e[idx & (AUTH_CACHE_SIZE - 1)]);
+}
+
+void
+auth_forget(struct auth_cache *c, const unsigned char hash[CRYPTO_SHA256_LEN])
+{
+	struct auth_entry	*slot = auth_cache_slot(c, hash);
+
+	if (crypto_equal(slot->hash, hash, CRYPTO_SHA256_LEN))
+		slot->expires_ms = 0;
 }
 
 /* Does the caller's role open this route? */
@@ -140,6 +162,7 @@ auth_proceed(struct request *r)
 struct auth_pending {
 	struct request	*r;
 	unsigned char	 hash[CRYPTO_SHA256_LEN];
+	int		 session;	/* a console session, not an API token */
 };
 
 static void
@@ -164,12 +187,19 @@ auth_lookup_done(const struct db_result *res, void *arg)
 		    "the token is not valid (unknown, revoked or expired)");
 		return;
 	}
-	r->who.token_id = atoll(PQgetvalue(pr, 0, 0));
+	if (p->session) {
+		r->who.operator_id = atoll(PQgetvalue(pr, 0, 0));
+		snprintf(r->who.actor, sizeof r->who.actor, "operator:%lld",
+		    r->who.operator_id);
+	} else {
+		r->who.token_id = atoll(PQgetvalue(pr, 0, 0));
+		r->who.provider_id = PQgetisnull(pr, 0, 3) ? 0 :
+		    atoll(PQgetvalue(pr, 0, 3));
+		snprintf(r->who.actor, sizeof r->who.actor, "token:%lld",
+		    r->who.token_id);
+	}
 	r->who.role = role;
-	r->who.provider_id = PQgetisnull(pr, 0, 3) ? 0 :
-	    atoll(PQgetvalue(pr, 0, 3));
-	snprintf(r->who.actor, sizeof r->who.actor, "token:%lld",
-	    r->who.token_id);
+	memcpy(r->who.token_hash, p->hash, sizeof p->hash);
 
 	if (r->srv->cfg->auth_cache_ttl_ms > 0) {
 		slot = auth_cache_slot(r->srv->auth, p->hash);
@@ -200,8 +230,8 @@ auth_request(struct request *r)
 	const char		*v, *token;
 	struct auth_entry	*slot;
 	struct auth_pending	*p;
-	char			 param[2 * CRYPTO_SHA256_LEN + 3];
-	const char		*params[1];
+	char			 param[2 * CRYPTO_SHA256_LEN + 3], idle[16];
+	const char		*params[2];
 
 	if (r->route->auth == ROUTE_PUBLIC) {
 		r->route->handler(r);
@@ -223,13 +253,15 @@ auth_request(struct request *r)
 	while (*token == ' ')
 		token++;
 	if (strlen(token) != AUTH_TOKEN_LEN ||
-	    strncmp(token, AUTH_TOKEN_PREFIX, 4) != 0) {
+	    (strncmp(token, AUTH_TOKEN_PREFIX, 4) != 0 &&
+	    strncmp(token, AUTH_SESSION_PREFIX, 4) != 0)) {
 		request_error(r, 401, "unauthorized", NULL,
 		    "the token is not valid (unknown, revoked or expired)");
 		return;
 	}
 	p = xcalloc(1, sizeof *p);
 	p->r = r;
+	p->session = strncmp(token, AUTH_SESSION_PREFIX, 4) == 0;
 	crypto_sha256(token, AUTH_TOKEN_LEN, p->hash);
 
 	slot = auth_cache_slot(r->srv->auth, p->hash);
@@ -243,9 +275,14 @@ auth_request(struct request *r)
 	}
 	auth_hash_param(p->hash, param);
 	params[0] = param;
-	if (db_query(r->srv->db, "SELECT id, name, role, provider_id FROM "
-	    "careline_token_auth($1::bytea)", 1, params, auth_lookup_done,
-	    p) != 0) {
+	snprintf(idle, sizeof idle, "%d", r->srv->cfg->auth_session_idle_ms /
+	    1000);
+	params[1] = idle;
+	if (db_query(r->srv->db, p->session ?
+	    "SELECT id, name, role, NULL FROM careline_session_auth($1::bytea, "
+	    "$2)" : "SELECT id, name, role, provider_id FROM "
+	    "careline_token_auth($1::bytea)", p->session ? 2 : 1, params,
+	    auth_lookup_done, p) != 0) {
 		free(p);
 		request_error(r, 503, "database_unavailable", NULL,
 		    "cannot check the token now; try again");

@@ -9,7 +9,8 @@
 
 #include "crypto.h"
 
-#define AUTH_TOKEN_PREFIX	"clt_"
+#define AUTH_TOKEN_PREFIX	"clt_"	/* API tokens */
+#define AUTH_SESSION_PREFIX	"cls_"	/* console sessions */
 #define AUTH_TOKEN_LEN		(4 + 43)
 #define AUTH_CACHE_SIZE		256	/* entries, a power of two */
 
@@ -21,10 +22,12 @@ enum auth_role {
 };
 
 struct auth_identity {
-	long long	 token_id;
+	long long	 token_id;	/* API tokens */
+	long long	 operator_id;	/* console sessions */
 	enum auth_role	 role;
 	long long	 provider_id;	/* AUTH_PROVIDER only */
-	char		 actor[32];	/* "token:12", for the audit log */
+	char		 actor[32];	/* "token:12", "operator:3": audit log */
+	unsigned char	 token_hash[CRYPTO_SHA256_LEN];
 };
 
 struct request;
@@ -32,6 +35,12 @@ struct auth_cache;
 
 /* A new random token (out holds AUTH_TOKEN_LEN + 1) and its hash. */
 void		 auth_token_new(char *out, unsigned char hash[CRYPTO_SHA256_LEN]);
+/* A new console session token, "cls_..." the same way. */
+void		 auth_session_new(char *out,
+		    unsigned char hash[CRYPTO_SHA256_LEN]);
+/* Drop a token from the cache (signed out, revoked). */
+void		 auth_forget(struct auth_cache *,
+		    const unsigned char hash[CRYPTO_SHA256_LEN]);
 /* "\\x<hex>" for a bytea parameter; out holds 2 * 32 + 3. */
 void		 auth_hash_param(const unsigned char hash[CRYPTO_SHA256_LEN],
 		    char *out);

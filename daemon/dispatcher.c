@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "dispatcher.h"
+#include "events.h"
 #include "log.h"
 #include "notifier.h"
 #include "webhook.h"
@@ -27,6 +28,7 @@ struct dispatcher {
 	struct db_pool		*db;
 	struct db_pool		*listen;	/* one connection, LISTENing */
 	struct notifier		*notifier;
+	struct events_hub	*events;	/* told of careline_events */
 	char			 owner[96];
 
 	struct event		*due;		/* earliest due row */
@@ -404,9 +406,14 @@ dispatcher_notified(const char *channel, const char *payload, void *arg)
 
 	(void)payload;
 	/* NULL: reconnected, something may have been missed. */
-	if (channel == NULL)
+	if (channel == NULL) {
 		dispatcher_wake(d);
-	else if (strcmp(channel, "careline_deliveries") == 0)
+		if (d->events != NULL)
+			events_hub_notify(d->events);
+	} else if (strcmp(channel, "careline_events") == 0) {
+		if (d->events != NULL)
+			events_hub_notify(d->events);
+	} else if (strcmp(channel, "careline_deliveries") == 0)
 		dispatcher_claim(d);
 	else if (strcmp(channel, "careline_offers") == 0)
 		dispatcher_cycle(d);
@@ -417,7 +424,8 @@ dispatcher_new(struct event_base *base, const struct config *cfg,
     struct db_pool *db)
 {
 	static const char *const channels[] = {
-		"careline_deliveries", "careline_offers", NULL
+		"careline_deliveries", "careline_offers", "careline_events",
+		NULL
 	};
 	struct dispatcher	*d;
 	unsigned char		 rnd[4];
@@ -442,6 +450,12 @@ dispatcher_new(struct event_base *base, const struct config *cfg,
 	d->poll = event_new(base, -1, EV_PERSIST, dispatcher_poll_event, d);
 	d->flush = evtimer_new(base, dispatcher_flush_event, d);
 	return (d);
+}
+
+void
+dispatcher_set_events(struct dispatcher *d, struct events_hub *hub)
+{
+	d->events = hub;
 }
 
 void

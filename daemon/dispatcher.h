@@ -18,6 +18,9 @@ struct evbuffer;
 
 struct dispatcher *dispatcher_new(struct event_base *, const struct config *,
 		    struct db_pool *);
+struct events_hub;
+/* Where NOTIFY careline_events goes: the consoles' live feed. */
+void		 dispatcher_set_events(struct dispatcher *, struct events_hub *);
 void		 dispatcher_start(struct dispatcher *);
 /* Claim nothing more; in-flight attempts finish and are recorded. */
 void		 dispatcher_stop(struct dispatcher *);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include <libpq-fe.h>
 
@@ -15,12 +16,15 @@
 #include "config.h"
 #include "db.h"
 #include "dispatcher.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "notify.h"
+#include "password.h"
 #include "routes.h"
 #include "server.h"
+#include "static.h"
 #include "xmalloc.h"
 
 #ifndef CARELINE_VERSION
@@ -39,6 +43,8 @@ struct carelined {
 	struct metrics		*metrics;
 	struct db_pool		*db;
 	struct dispatcher	*dispatcher;
+	struct events_hub	*events;
+	struct static_files	*files;
 	struct server		*srv;
 	struct event		*sigterm, *sigint, *sighup;
 	struct event		*watchdog;
@@ -58,6 +64,9 @@ usage(FILE *f)
 	    "                 [--provider-id ID]  print a new API token once\n"
 	    "                                     (ROLE: operator, admin, "
 	    "provider)\n"
+	    "       carelined [-c FILE] --create-operator NAME [--role admin]\n"
+	    "                 a console account; the password is read from\n"
+	    "                 CARELINE_PASSWORD or the first line of stdin\n"
 	    "       carelined --check-config FILE  validate a configuration\n"
 	    "       carelined --version\n"
 	    "FILE defaults to %s; CARELINE_DATABASE_URL overrides "
@@ -93,6 +102,9 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Password threads report to the loop: it must outlive them. */
+	if (password_busy() > 0)
+		return;
 	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher)) {
 		log_info("stopping: all requests answered, all webhook "
 		    "attempts recorded");
@@ -219,6 +231,88 @@ main_create_token(struct config *cfg, const char *role, const char *name,
 	return (rc);
 }
 
+/* The password for a new account, from the environment or stdin. */
+static char *
+main_read_password(void)
+{
+	const char	*env = getenv("CARELINE_PASSWORD");
+	char		 line[PASSWORD_MAX_LEN + 2];
+	size_t		 n;
+
+	if (env != NULL)
+		return (xstrdup(env));
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "password (%d to %d characters): ",
+		    PASSWORD_MIN_LEN, PASSWORD_MAX_LEN);
+	if (fgets(line, sizeof line, stdin) == NULL)
+		return (NULL);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	return (xstrdup(line));
+}
+
+static int
+main_create_operator(struct config *cfg, const char *name, const char *role)
+{
+	const char	*params[4];
+	char		*password, *hash, *cause;
+	PGconn		*pg;
+	PGresult	*res;
+	int		 rc = 1;
+
+	if (role == NULL)
+		role = "operator";
+	if (strcmp(role, "operator") != 0 && strcmp(role, "admin") != 0) {
+		fprintf(stderr, "carelined: --role must be operator or admin\n");
+		return (2);
+	}
+	if ((password = main_read_password()) == NULL ||
+	    strlen(password) < PASSWORD_MIN_LEN ||
+	    strlen(password) > PASSWORD_MAX_LEN) {
+		fprintf(stderr, "carelined: the password must be %d to %d "
+		    "characters\n", PASSWORD_MIN_LEN, PASSWORD_MAX_LEN);
+		free(password);
+		return (2);
+	}
+	if (migrate_check(cfg, &cause) != 0) {
+		fprintf(stderr, "carelined: %s\n", cause);
+		free(cause);
+		free(password);
+		return (1);
+	}
+	password_init();
+	hash = password_hash(password);
+	explicit_bzero(password, strlen(password));
+	free(password);
+	if (hash == NULL) {
+		fprintf(stderr, "carelined: cannot hash the password\n");
+		return (1);
+	}
+	params[0] = "cli";
+	params[1] = name;
+	params[2] = hash;
+	params[3] = role;
+	pg = PQconnectdb(cfg->db_url);
+	res = PQexecParams(pg, "SELECT (x->>'status')::int, x->'body'->>'id', "
+	    "x->'body'->'error'->>'message' FROM careline_operator_create($1, "
+	    "$2, $3, $4) x", 4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+	    atoi(PQgetvalue(res, 0, 0)) == 201) {
+		printf("created %s account \"%s\" (id %s)\n", role, name,
+		    PQgetvalue(res, 0, 1));
+		rc = 0;
+	} else if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		fprintf(stderr, "carelined: %s\n", PQgetvalue(res, 0, 2));
+	else
+		fprintf(stderr, "carelined: could not create the account: %s",
+		    PQstatus(pg) != CONNECTION_OK ? PQerrorMessage(pg) :
+		    PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(pg);
+	free(hash);
+	return (rc);
+}
+
 static int
 main_run(struct config *cfg)
 {
@@ -234,20 +328,34 @@ main_run(struct config *cfg)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	if ((cl.files = static_load(cfg->static_dir, &cause)) == NULL) {
+		log_error("static.dir: %s", cause);
+		free(cause);
+		return (1);
+	}
+	password_init();
 
+	/* Password checks run on threads and wake the loop with an event. */
+	evthread_use_pthreads();
 	cl.base = event_base_new();
 	cl.metrics = metrics_new(nroutes);
 	cl.db = db_pool_new(cl.base, cfg, main_pool_ready, &cl);
 	cl.dispatcher = dispatcher_new(cl.base, cfg, cl.db);
+	cl.events = events_hub_new(cl.base, cl.db);
+	dispatcher_set_events(cl.dispatcher, cl.events);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
 	cl.srv->dispatcher = cl.dispatcher;
+	cl.srv->events = cl.events;
+	cl.srv->files = cl.files;
 	if (server_listen(cl.srv, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		server_free(cl.srv);
+		events_hub_free(cl.events);
 		dispatcher_free(cl.dispatcher);
 		db_pool_free(cl.db);
 		metrics_free(cl.metrics);
+		static_free(cl.files);
 		event_base_free(cl.base);
 		return (1);
 	}
@@ -260,12 +368,16 @@ main_run(struct config *cfg)
 	cl.watchdog = notify_watchdog_start(cl.base);
 	db_pool_start(cl.db);
 	dispatcher_start(cl.dispatcher);
+	events_hub_start(cl.events);
 
 	event_base_dispatch(cl.base);
 
+	events_hub_close_all(cl.events);
 	server_free(cl.srv);
+	events_hub_free(cl.events);
 	dispatcher_free(cl.dispatcher);
 	db_pool_free(cl.db);
+	static_free(cl.files);
 	metrics_free(cl.metrics);
 	if (cl.watchdog != NULL)
 		event_free(cl.watchdog);
@@ -283,13 +395,14 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_CHECK = 256, OPT_MIGRATE, OPT_VERSION, OPT_TOKEN, OPT_ROLE,
-	    OPT_NAME, OPT_PROVIDER };
+	    OPT_NAME, OPT_PROVIDER, OPT_OPERATOR };
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", required_argument, NULL, OPT_CHECK },
 		{ "migrate", no_argument, NULL, OPT_MIGRATE },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "create-token", no_argument, NULL, OPT_TOKEN },
+		{ "create-operator", required_argument, NULL, OPT_OPERATOR },
 		{ "role", required_argument, NULL, OPT_ROLE },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "provider-id", required_argument, NULL, OPT_PROVIDER },
@@ -298,6 +411,7 @@ main(int argc, char **argv)
 	};
 	const char	*path = CARELINE_CONFIG_FILE;
 	const char	*role = NULL, *name = NULL, *provider = NULL;
+	const char	*operator = NULL;
 	struct config	*cfg;
 	char		*cause;
 	int		 ch, migrate = 0, token = 0, rc;
@@ -322,6 +436,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_TOKEN:
 			token = 1;
+			break;
+		case OPT_OPERATOR:
+			operator = optarg;
 			break;
 		case OPT_ROLE:
 			role = optarg;
@@ -355,7 +472,9 @@ main(int argc, char **argv)
 	}
 	log_configure(cfg->log_level, cfg->log_format);
 
-	if (token)
+	if (operator != NULL)
+		rc = main_create_operator(cfg, operator, role);
+	else if (token)
 		rc = main_create_token(cfg, role, name, provider);
 	else if (migrate) {
 		rc = migrate_run(cfg, &cause) == 0 ? 0 : 1;

@@ -195,6 +195,30 @@ migrate_current(PGconn *pg, char **cause)
 	return (v);
 }
 
+/* 1 if this version is recorded, 0 if not, -1 on error. */
+static int
+migrate_applied(PGconn *pg, int version, char **cause)
+{
+	PGresult	*res;
+	char		 v[16];
+	const char	*params[1] = { v };
+	int		 found;
+
+	snprintf(v, sizeof v, "%d", version);
+	res = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version "
+	    "= $1", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		xasprintf(cause, "reading schema_migrations: %s",
+		    PQresultErrorMessage(res));
+		(*cause)[strcspn(*cause, "\n")] = '\0';
+		PQclear(res);
+		return (-1);
+	}
+	found = PQntuples(res) > 0;
+	PQclear(res);
+	return (found);
+}
+
 static int
 migrate_apply(PGconn *pg, const struct migration *m, char **cause)
 {
@@ -245,6 +269,7 @@ migrate_run(const struct config *cfg, char **cause)
 	struct migration	*m = NULL;
 	PGconn			*pg;
 	int			 n = 0, i, current, applied = 0, rc = -1;
+	int			 done;
 
 	if (migrate_list(cfg->sql_dir, &m, &n, cause) != 0)
 		return (-1);
@@ -264,13 +289,21 @@ migrate_run(const struct config *cfg, char **cause)
 		goto out;
 	if ((current = migrate_current(pg, cause)) < 0)
 		goto out;
+	/*
+	 * Every file not yet recorded, in order: a migration merged after a
+	 * higher-numbered one was applied still runs.
+	 */
 	for (i = 0; i < n; i++) {
-		if (m[i].version <= current)
+		if ((done = migrate_applied(pg, m[i].version, cause)) < 0)
+			goto out;
+		if (done)
 			continue;
 		if (migrate_apply(pg, &m[i], cause) != 0)
 			goto out;
 		printf("applied %s\n", m[i].name);
 		applied++;
+		if (m[i].version > current)
+			current = m[i].version;
 	}
 	if (applied == 0)
 		printf("nothing to apply: the schema is at version %d\n",

@@ -48,6 +48,14 @@ const struct route routes[] = {
 	{ POST, "/v1/deliveries/{id}/retry", api_deliveries_retry,
 	  ROUTE_ADMIN },
 
+	{ POST, "/v1/session", api_session_create, ROUTE_PUBLIC },
+	{ GET, "/v1/session", api_session_get, ROUTE_OPERATOR },
+	{ DELETE, "/v1/session", api_session_delete, ROUTE_OPERATOR },
+	{ POST, "/v1/operators", api_operators_create, ROUTE_ADMIN },
+	{ GET, "/v1/operators", api_operators_list, ROUTE_ADMIN },
+	{ GET, "/v1/events", api_events, ROUTE_OPERATOR },
+	{ POST, "/v1/ringing", api_ringing, ROUTE_OPERATOR },
+
 	{ POST, "/v1/tokens", api_tokens_create, ROUTE_ADMIN },
 	{ GET, "/v1/tokens", api_tokens_list, ROUTE_ADMIN },
 	{ DELETE, "/v1/tokens/{id}", api_tokens_revoke, ROUTE_ADMIN },

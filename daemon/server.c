@@ -16,6 +16,8 @@
 
 #include "auth.h"
 #include "config.h"
+#include "events.h"
+#include "static.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
@@ -90,6 +92,16 @@ request_reply_raw(struct request *r, int status, const char *ctype,
 	evbuffer_free(buf);
 
 	metrics_request(r->srv->metrics, r->route_idx, status,
+	    server_elapsed_us(&r->start));
+	r->srv->inflight--;
+	request_free(r);
+}
+
+void
+request_stream_start(struct request *r)
+{
+	evhttp_send_reply_start(r->req, 200, "OK");
+	metrics_request(r->srv->metrics, r->route_idx, 200,
 	    server_elapsed_us(&r->start));
 	r->srv->inflight--;
 	request_free(r);
@@ -177,6 +189,12 @@ server_dispatch(struct evhttp_request *req, void *arg)
 	idx = routes_match(evhttp_request_get_command(req), path, r->ids,
 	    &r->nids);
 	if (idx == -1) {
+		/* Not the API: perhaps one of the console's files. */
+		if ((evhttp_request_get_command(req) == EVHTTP_REQ_GET ||
+		    evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) &&
+		    strncmp(path, "/v1/", 4) != 0 && srv->files != NULL &&
+		    static_serve(r, srv->files, path) == 0)
+			return;
 		request_error(r, 404, "not_found", NULL, "no such resource");
 		return;
 	}
@@ -298,6 +316,9 @@ void
 server_drain(struct server *srv)
 {
 	srv->draining = 1;
+	/* Consoles reconnect elsewhere with Last-Event-ID. */
+	if (srv->events != NULL)
+		events_hub_close_all(srv->events);
 }
 
 void

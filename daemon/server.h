@@ -18,7 +18,9 @@
 struct config;
 struct db_pool;
 struct dispatcher;
+struct events_hub;
 struct metrics;
+struct static_files;
 struct route;
 
 struct server {
@@ -28,6 +30,8 @@ struct server {
 	struct metrics			*metrics;
 	struct auth_cache		*auth;
 	struct dispatcher		*dispatcher;	/* for /metrics */
+	struct events_hub		*events;
+	struct static_files		*files;		/* the console */
 	struct evhttp			*http;
 	struct evconnlistener		*listener;
 	struct event			*relisten;	/* after EMFILE */
@@ -60,6 +64,11 @@ void		 server_free(struct server *);
 void		 request_reply_json(struct request *, int status, json_t *);
 void		 request_reply_raw(struct request *, int status,
 		    const char *ctype, const char *data, size_t len);
+/*
+ * Begin a streamed 200 (Server-Sent Events): metrics are recorded and r
+ * is freed now; the evhttp request lives on with its new owner.
+ */
+void		 request_stream_start(struct request *);
 void		 request_error(struct request *, int status, const char *code,
 		    const char *field, const char *fmt, ...)
 		    __attribute__((format(printf, 5, 6)));

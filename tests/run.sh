@@ -17,12 +17,12 @@ pgport=$((20000 + RANDOM % 20000))
 
 cleanup() {
 	if [ -n "${KEEP:-}" ]; then
-		pkill -KILL -f -- "$tmp/" 2>/dev/null || true
+		pkill -KILL -f -- "$tmp/(carelined|receiver)-" 2>/dev/null || true
 		echo "kept $tmp (cluster $pgdir still running)"
 		return
 	fi
 	# Daemons a crashed test left behind: anything running from our tmp.
-	pkill -KILL -f -- "$tmp/" 2>/dev/null || true
+	pkill -KILL -f -- "$tmp/(carelined|receiver)-" 2>/dev/null || true
 	scripts/pg.sh destroy "$pgdir" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
 }

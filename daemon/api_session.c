@@ -1,0 +1,351 @@
+/*
+ * Operators signing in to the console (/v1/session), admins managing
+ * operator accounts (/v1/operators), and the PBX's caller-ID hook
+ * (/v1/ringing).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <sodium.h>
+
+#include "api.h"
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "events.h"
+#include "log.h"
+#include "password.h"
+#include "phone.h"
+#include "server.h"
+#include "xmalloc.h"
+
+static const struct jv_field api_login_fields[] = {
+	{ "name", JV_STRING, JV_REQUIRED, 1, 64, NULL },
+	{ "password", JV_STRING, JV_REQUIRED, 1, PASSWORD_MAX_LEN, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const char *const api_operator_roles[] = { "operator", "admin", NULL };
+
+static const struct jv_field api_operator_fields[] = {
+	{ "name", JV_STRING, JV_REQUIRED, 1, 64, NULL },
+	{ "password", JV_STRING, JV_REQUIRED, PASSWORD_MIN_LEN,
+	  PASSWORD_MAX_LEN, NULL },
+	{ "role", JV_ENUM, 0, 0, 0, api_operator_roles },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+static const struct jv_field api_ringing_fields[] = {
+	{ "phone", JV_PHONE, JV_REQUIRED, 0, 0, NULL },
+	{ NULL, 0, 0, 0, 0, NULL }
+};
+
+/* A sign-in in progress: it outlives two queries and a hash check. */
+struct api_login {
+	struct request	*r;
+	char		*password;
+	long long	 operator_id;	/* 0: no such operator */
+};
+
+static void
+api_login_free(struct api_login *l)
+{
+	if (l->password != NULL) {
+		sodium_memzero(l->password, strlen(l->password));
+		free(l->password);
+	}
+	free(l);
+}
+
+static void
+api_login_refused(struct request *r)
+{
+	request_error(r, 401, "invalid_credentials", NULL,
+	    "wrong name or password");
+}
+
+struct api_session_new {
+	struct request	*r;
+	char		 token[AUTH_TOKEN_LEN + 1];
+};
+
+static void
+api_session_started(const struct db_result *res, void *arg)
+{
+	struct api_session_new	*s = arg;
+	struct request		*r = s->r;
+	json_t			*body;
+	int			 status;
+
+	if (res->status != DB_OK || PQntuples(res->res) != 1) {
+		sodium_memzero(s->token, sizeof s->token);
+		free(s);
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot sign in now; try again");
+		return;
+	}
+	status = atoi(PQgetvalue(res->res, 0, 0));
+	body = json_loads(PQgetvalue(res->res, 0, 1), 0, NULL);
+	if (status == 201 && body != NULL)
+		json_object_set_new(body, "token", json_string(s->token));
+	sodium_memzero(s->token, sizeof s->token);
+	free(s);
+	if (body == NULL) {
+		request_error(r, 500, "internal", NULL,
+		    "unexpected answer from the database");
+		return;
+	}
+	request_reply_json(r, status, body);
+}
+
+static void
+api_login_checked(int ok, const char *unused, void *arg)
+{
+	struct api_login	*l = arg;
+	struct request		*r = l->r;
+	struct api_session_new	*s;
+	unsigned char		 hash[CRYPTO_SHA256_LEN];
+	char			 hashp[2 * CRYPTO_SHA256_LEN + 3], id[24];
+	char			 idle[16];
+	const char		*params[3];
+
+	(void)unused;
+	snprintf(id, sizeof id, "%lld", l->operator_id);
+	if (!ok || l->operator_id == 0) {
+		/* Operators are staff, not residents: their ids may be logged. */
+		log_warn("session: failed sign-in%s%s", l->operator_id != 0 ?
+		    " for operator " : " for an unknown name",
+		    l->operator_id != 0 ? id : "");
+		if (l->operator_id != 0) {
+			params[0] = id;
+			db_query(r->srv->db, "SELECT careline_login_failed($1)",
+			    1, params, NULL, NULL);
+		}
+		api_login_free(l);
+		api_login_refused(r);
+		return;
+	}
+	api_login_free(l);
+	s = xcalloc(1, sizeof *s);
+	s->r = r;
+	auth_session_new(s->token, hash);
+	auth_hash_param(hash, hashp);
+	snprintf(idle, sizeof idle, "%d", r->srv->cfg->auth_session_idle_ms /
+	    1000);
+	params[0] = id;
+	params[1] = hashp;
+	params[2] = idle;
+	if (db_query(r->srv->db, API_SQL("careline_session_start($1, "
+	    "$2::bytea, $3)"), 3, params, api_session_started, s) != 0) {
+		sodium_memzero(s->token, sizeof s->token);
+		free(s);
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot sign in now; try again");
+	}
+}
+
+static void
+api_login_found(const struct db_result *res, void *arg)
+{
+	struct api_login	*l = arg;
+	struct request		*r = l->r;
+	const char		*hash = NULL;
+	char			 wait[16];
+	int			 wait_s;
+
+	if (res->status != DB_OK) {
+		api_login_free(l);
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot sign in now; try again");
+		return;
+	}
+	if (PQntuples(res->res) == 1) {
+		l->operator_id = atoll(PQgetvalue(res->res, 0, 0));
+		hash = PQgetvalue(res->res, 0, 2);
+		wait_s = atoi(PQgetvalue(res->res, 0, 3));
+		if (wait_s > 0) {
+			/* Repeated failures: slow the guessing down. */
+			snprintf(wait, sizeof wait, "%d", wait_s);
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    r->req), "Retry-After", wait);
+			log_warn("session: sign-in for operator %lld refused "
+			    "for %d s after repeated failures",
+			    l->operator_id, wait_s);
+			api_login_free(l);
+			request_error(r, 429, "too_many_attempts", NULL,
+			    "too many failed sign-ins; wait %d s", wait_s);
+			return;
+		}
+	}
+	/* Unknown names are checked against a dummy: the same time taken. */
+	if (password_verify_async(r->srv->base, l->password, hash,
+	    api_login_checked, l) != 0) {
+		api_login_free(l);
+		request_error(r, 503, "busy", NULL,
+		    "too many sign-ins at once; try again");
+	}
+}
+
+void
+api_session_create(struct request *r)
+{
+	struct api_login	*l;
+	struct jv_error		 e;
+	json_t			*body;
+	const char		*params[1];
+
+	if (api_body(r, &body) != 0)
+		return;
+	if (jv_check(body, api_login_fields, 1, &e) != 0) {
+		json_decref(body);
+		api_fail(r, &e);
+		return;
+	}
+	l = xcalloc(1, sizeof *l);
+	l->r = r;
+	l->password = xstrdup(json_string_value(json_object_get(body,
+	    "password")));
+	params[0] = json_string_value(json_object_get(body, "name"));
+	if (db_query(r->srv->db, "SELECT id, role, password_hash, wait_s FROM "
+	    "careline_login_lookup($1)", 1, params, api_login_found, l) != 0) {
+		api_login_free(l);
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot sign in now; try again");
+	}
+	/* The password is in l only now; wipe jansson's copy. */
+	sodium_memzero((char *)json_string_value(json_object_get(body,
+	    "password")), json_string_length(json_object_get(body,
+	    "password")));
+	json_decref(body);
+}
+
+void
+api_session_get(struct request *r)
+{
+	char		 id[24];
+	const char	*params[1] = { id };
+
+	if (r->who.operator_id == 0) {
+		request_error(r, 404, "no_session", NULL,
+		    "this is an API token, not a console session");
+		return;
+	}
+	snprintf(id, sizeof id, "%lld", r->who.operator_id);
+	api_sql_reply(r, "SELECT 200, jsonb_build_object('operator', "
+	    "careline_operator_json($1))::text", 1, params);
+}
+
+void
+api_session_delete(struct request *r)
+{
+	char		 hashp[2 * CRYPTO_SHA256_LEN + 3];
+	const char	*params[1] = { hashp };
+
+	if (r->who.operator_id == 0) {
+		request_error(r, 404, "no_session", NULL,
+		    "this is an API token, not a console session");
+		return;
+	}
+	auth_forget(r->srv->auth, r->who.token_hash);
+	auth_hash_param(r->who.token_hash, hashp);
+	api_sql_reply(r, API_SQL("careline_session_end($1::bytea)"), 1, params);
+}
+
+/* A new operator account: the hash is made off the loop, then stored. */
+struct api_operator_new {
+	struct request	*r;
+	char		*name;
+	char		*role;
+};
+
+static void
+api_operator_hashed(int ok, const char *hash, void *arg)
+{
+	struct api_operator_new	*o = arg;
+	struct request		*r = o->r;
+	const char		*params[4];
+
+	if (!ok) {
+		request_error(r, 503, "busy", NULL, "cannot hash now");
+	} else {
+		params[0] = r->who.actor;
+		params[1] = o->name;
+		params[2] = hash;
+		params[3] = o->role;
+		api_sql_reply(r, API_SQL("careline_operator_create($1, $2, $3, "
+		    "$4)"), 4, params);
+	}
+	free(o->name);
+	free(o->role);
+	free(o);
+}
+
+void
+api_operators_create(struct request *r)
+{
+	struct api_operator_new	*o;
+	struct jv_error		 e;
+	json_t			*body;
+	const char		*role;
+
+	if (api_body(r, &body) != 0)
+		return;
+	if (jv_check(body, api_operator_fields, 1, &e) != 0) {
+		json_decref(body);
+		api_fail(r, &e);
+		return;
+	}
+	role = json_string_value(json_object_get(body, "role"));
+	o = xcalloc(1, sizeof *o);
+	o->r = r;
+	o->name = xstrdup(json_string_value(json_object_get(body, "name")));
+	o->role = xstrdup(role != NULL ? role : "operator");
+	if (password_hash_async(r->srv->base, json_string_value(
+	    json_object_get(body, "password")), api_operator_hashed, o) != 0) {
+		free(o->name);
+		free(o->role);
+		free(o);
+		request_error(r, 503, "busy", NULL,
+		    "too many password operations at once; try again");
+	}
+	sodium_memzero((char *)json_string_value(json_object_get(body,
+	    "password")), json_string_length(json_object_get(body,
+	    "password")));
+	json_decref(body);
+}
+
+void
+api_operators_list(struct request *r)
+{
+	api_sql_reply(r, "SELECT 200, careline_operator_list()::text", 0, NULL);
+}
+
+void
+api_ringing(struct request *r)
+{
+	struct jv_error	 e;
+	json_t		*body;
+	const char	*params[2];
+
+	if (api_body(r, &body) != 0)
+		return;
+	if (jv_check(body, api_ringing_fields, 1, &e) != 0) {
+		json_decref(body);
+		api_fail(r, &e);
+		return;
+	}
+	params[0] = r->who.actor;
+	params[1] = json_string_value(json_object_get(body, "phone"));
+	api_sql_reply(r, API_SQL("careline_ringing($1, $2)"), 2, params);
+	json_decref(body);
+}
+
+void
+api_events(struct request *r)
+{
+	events_subscribe(r, r->srv->events);
+}
