@@ -18,6 +18,7 @@ readonly PGDIR=$VAR/pg
 readonly CONF=$VAR/careline.yaml
 readonly TOKEN_FILE=$VAR/demo-operator.token
 readonly DAEMON=build/carelined
+readonly PASSWORD_FILE=$VAR/demo-operator.password
 readonly RECEIVER_PORT=${CARELINE_RECEIVER_PORT:-8089}
 readonly RECEIVER_URL=http://127.0.0.1:$RECEIVER_PORT/hooks
 
@@ -202,6 +203,26 @@ if "$DAEMON" --help 2>&1 | grep -q -- --create-token; then
 	fi
 fi
 
+# A console account to sign in with: "demo", its password kept in var/
+# like the token (the database has only its Argon2id hash). The seed
+# does not touch operators, so the account outlives reseeding.
+op_password=""
+if "$DAEMON" --help 2>&1 | grep -q -- --create-operator; then
+	has_demo=$(pg psql "$PGDIR" "$pg_port" -v ON_ERROR_STOP=1 -qtA -c \
+		"SELECT EXISTS (SELECT FROM operators WHERE lower(name) = 'demo')")
+	if [[ $has_demo != t || ! -s $PASSWORD_FILE ]]; then
+		if [[ $has_demo == t ]]; then
+			pg psql "$PGDIR" "$pg_port" -v ON_ERROR_STOP=1 -q -c \
+				"DELETE FROM operators WHERE lower(name) = 'demo'"
+		fi
+		op_password=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+		(umask 077 && printf '%s\n' "$op_password" >"$PASSWORD_FILE")
+		CARELINE_PASSWORD=$op_password "$DAEMON" -c "$CONF" \
+			--create-operator demo --role admin >/dev/null
+	fi
+	op_password=$(<"$PASSWORD_FILE")
+fi
+
 host=$conf_addr
 [[ $host == *:* ]] && host="[$host]"
 base="http://$host:$conf_port"
@@ -213,6 +234,9 @@ else
 	echo "  console:  $base/  (coming: not in this build yet)"
 fi
 echo "  health:   $base/healthz  $base/readyz  $base/metrics"
+if [[ -n $op_password ]]; then
+	echo "  console sign-in: demo / $op_password  (an admin account)"
+fi
 if [[ -n $token ]]; then
 	echo "  operator token (demo-operator): $token"
 else
