@@ -50,7 +50,7 @@ DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
 		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
-		   daemon/events.c daemon/static.c
+		   daemon/events.c daemon/static.c daemon/api_reports.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 
@@ -60,7 +60,8 @@ INTEG_TESTS	 = $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%, \
 		   $(wildcard tests/integration/test_*.c))
 HARNESS_OBJS	 = $(BUILD)/tests/harness.o
 
-all: $(BUILD)/carelined $(BUILD)/demo-receiver $(UNIT_TESTS) $(INTEG_TESTS)
+all: $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver \
+	$(UNIT_TESTS) $(INTEG_TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -76,6 +77,10 @@ $(BUILD)/libcareline.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/carelined: $(BUILD)/daemon/main.o $(BUILD)/libcareline.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The operators' command line.
+$(BUILD)/carelinectl: $(BUILD)/client/carelinectl.o $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A provider simulator for the demo and the fault-injection tests.
@@ -111,12 +116,15 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/bench.sh
 
-install: $(BUILD)/carelined
+install: $(BUILD)/carelined $(BUILD)/carelinectl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/migrations \
 	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(SYSCONFDIR)/careline \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
 	    $(DESTDIR)$(TMPFILESDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/www
 	install -m 0755 $(BUILD)/carelined $(DESTDIR)$(SBINDIR)/carelined
+	install -m 0755 $(BUILD)/carelinectl $(DESTDIR)$(BINDIR)/carelinectl
+	cp -R client/www/. $(DESTDIR)$(DATADIR)/www/
 	install -m 0644 sql/migrations/*.sql $(DESTDIR)$(DATADIR)/sql/migrations/
 	install -m 0644 sql/demo/*.sql $(DESTDIR)$(DATADIR)/sql/demo/
 	test -e $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml || \

@@ -170,3 +170,16 @@ api_sql_reply(struct request *r, const char *sql, int n,
 		request_error(r, 503, "database_unavailable", NULL,
 		    "the database is not answering; try again");
 }
+
+int
+api_is_date(const char *s)
+{
+	int	y, m, d;
+	char	tail;
+
+	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d,
+	    &tail) != 3 || s[4] != '-' || s[7] != '-')
+		return (0);
+	return (y >= 2000 && y <= 2100 && m >= 1 && m <= 12 && d >= 1 &&
+	    d <= 31);
+}

@@ -30,6 +30,8 @@ int	 api_args(struct request *, struct evkeyvalq *q,
 	    const char *const *allowed);
 /* A query argument as a positive id (0 when absent); -1: answered. */
 long long api_arg_id(struct request *, struct evkeyvalq *, const char *);
+/* YYYY-MM-DD. */
+int	 api_is_date(const char *);
 /*
  * Run sql, which must yield one row of (status int, body json text), and
  * answer with it. SQL errors become JSON errors with the right status.
@@ -70,5 +72,8 @@ void	 api_operators_create(struct request *);
 void	 api_operators_list(struct request *);
 void	 api_ringing(struct request *);
 void	 api_events(struct request *);
+void	 api_reports_get(struct request *);
+void	 api_clinics_nearest(struct request *);
+void	 api_residents_context(struct request *);
 
 #endif

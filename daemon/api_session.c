@@ -68,6 +68,13 @@ api_login_refused(struct request *r)
 	    "wrong name or password");
 }
 
+static void
+api_login_failed(const struct db_result *res, void *arg)
+{
+	(void)res;
+	api_login_refused(arg);
+}
+
 struct api_session_new {
 	struct request	*r;
 	char		 token[AUTH_TOKEN_LEN + 1];
@@ -120,13 +127,13 @@ api_login_checked(int ok, const char *unused, void *arg)
 		log_warn("session: failed sign-in%s%s", l->operator_id != 0 ?
 		    " for operator " : " for an unknown name",
 		    l->operator_id != 0 ? id : "");
-		if (l->operator_id != 0) {
-			params[0] = id;
-			db_query(r->srv->db, "SELECT careline_login_failed($1)",
-			    1, params, NULL, NULL);
-		}
 		api_login_free(l);
-		api_login_refused(r);
+		/* Answer once the failure counts, or a quick retry slips by. */
+		params[0] = id;
+		if (strcmp(id, "0") == 0 || db_query(r->srv->db,
+		    "SELECT careline_login_failed($1)", 1, params,
+		    api_login_failed, r) != 0)
+			api_login_refused(r);
 		return;
 	}
 	api_login_free(l);

@@ -1,3 +1,5 @@
+#include <sys/queue.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,15 +214,22 @@ auth_lookup_done(const struct db_result *res, void *arg)
 	auth_proceed(r);
 }
 
-/* Does the query string carry t=, a one-time link's secret? */
+/* Does the query string carry t, a one-time link's secret? */
 static int
 auth_has_link(struct request *r)
 {
-	const char	*q = evhttp_uri_get_query(
-			    evhttp_request_get_evhttp_uri(r->req));
+	const char		*q = evhttp_uri_get_query(
+				    evhttp_request_get_evhttp_uri(r->req));
+	struct evkeyvalq	 args;
+	int			 found;
 
-	return (q != NULL && (strncmp(q, "t=", 2) == 0 ||
-	    strstr(q, "&t=") != NULL));
+	/* Parsed as the handler will parse it, so both see the same key. */
+	TAILQ_INIT(&args);
+	if (q == NULL || evhttp_parse_query_str(q, &args) != 0)
+		return (0);
+	found = evhttp_find_header(&args, "t") != NULL;
+	evhttp_clear_headers(&args);
+	return (found);
 }
 
 void

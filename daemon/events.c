@@ -53,6 +53,12 @@ events_client_closed(struct evhttp_connection *evcon, void *arg)
 	struct events_client	*c = arg;
 
 	(void)evcon;
+	/*
+	 * A stream is never finished, so when its console hangs up libevent
+	 * detaches the request and leaves it to us.
+	 */
+	if (evhttp_request_get_connection(c->req) == NULL)
+		evhttp_request_free(c->req);
 	events_client_free(c);
 }
 

@@ -56,6 +56,18 @@ const struct route routes[] = {
 	{ GET, "/v1/events", api_events, ROUTE_OPERATOR },
 	{ POST, "/v1/ringing", api_ringing, ROUTE_OPERATOR },
 
+	{ GET, "/v1/residents/{id}/context", api_residents_context,
+	  ROUTE_OPERATOR },
+	{ GET, "/v1/clinics/nearest", api_clinics_nearest, ROUTE_OPERATOR },
+	{ GET, "/v1/reports/social-work", api_reports_get, ROUTE_OPERATOR },
+	{ GET, "/v1/reports/timebank", api_reports_get, ROUTE_OPERATOR },
+	{ GET, "/v1/reports/elderly-services", api_reports_get,
+	  ROUTE_OPERATOR },
+	{ GET, "/v1/reports/public-health", api_reports_get, ROUTE_OPERATOR },
+	{ GET, "/v1/reports/estates", api_reports_get, ROUTE_OPERATOR },
+	{ GET, "/v1/reports/wechat", api_reports_get, ROUTE_OPERATOR },
+	{ GET, "/v1/reports/hotline", api_reports_get, ROUTE_OPERATOR },
+
 	{ POST, "/v1/tokens", api_tokens_create, ROUTE_ADMIN },
 	{ GET, "/v1/tokens", api_tokens_list, ROUTE_ADMIN },
 	{ DELETE, "/v1/tokens/{id}", api_tokens_revoke, ROUTE_ADMIN },

@@ -180,6 +180,10 @@ if [[ $has_residents == f ]]; then
 	echo "run.sh: loading the demo district (Hetang, Zhuzhou)"
 	pg psql "$PGDIR" "$pg_port" -v ON_ERROR_STOP=1 -q \
 		-v receiver_url="$RECEIVER_URL" -f sql/demo/seed.sql >/dev/null
+	# The district's other programmes, with the report's figures, and
+	# the volunteers who take companionship calls.
+	pg psql "$PGDIR" "$pg_port" -v ON_ERROR_STOP=1 -q \
+		-v receiver_url="$RECEIVER_URL" -f sql/demo/programmes.sql >/dev/null
 	seeded=1
 else
 	echo "run.sh: keeping the data already in $PGDIR"

@@ -278,6 +278,26 @@ th_migrate(const char *dburl, char **out)
 	return (rc);
 }
 
+int
+th_psql_file(const char *dburl, const char *file, const char *vars)
+{
+	char	*cmd;
+	int	 rc;
+
+	xasprintf(&cmd, "psql '%s' -q -v ON_ERROR_STOP=1 %s -f '%s/%s' "
+	    ">/dev/null 2>'%s/psql.err'", dburl, vars, th.root, file, th.tmp);
+	rc = system(cmd);
+	free(cmd);
+	rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	if (rc != 0) {
+		xasprintf(&cmd, "cat '%s/psql.err' >&2", th.tmp);
+		if (system(cmd) != 0)
+			rc = -1;
+		free(cmd);
+	}
+	return (rc);
+}
+
 static int
 th_pg_script(const char *verb)
 {

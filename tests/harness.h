@@ -42,6 +42,8 @@ PGconn	*th_pg(const char *dburl);	/* aborts on failure */
 char	*th_pg_value(const char *dburl, const char *sql);
 int	 th_pg_exec(const char *dburl, const char *sql);
 
+/* Run an SQL file with psql (vars: "-v a=b" options or ""): exit status. */
+int	 th_psql_file(const char *dburl, const char *file, const char *vars);
 /* Stop or start the cluster under the daemons' feet (scripts/pg.sh). */
 int	 th_cluster_stop(void);
 int	 th_cluster_start(void);
