@@ -268,11 +268,15 @@ api_matches(struct request *r)
 	params[1] = service;
 	params[2] = at;
 	params[3] = match;
+	/* Where each candidate is and how it travels, for the plot. */
 	api_sql_reply(r, "SELECT 200, json_build_object('resident_id', "
 	    "$1::bigint, 'service', $2::text, 'at', coalesce($3::timestamptz, "
-	    "now()), 'candidates', coalesce(json_agg(m ORDER BY m.rank), "
-	    "'[]'))::text FROM careline_match($1, $2, coalesce($3::timestamptz, "
-	    "now()), $4::jsonb) m", 4, params);
+	    "now()), 'candidates', coalesce(json_agg(to_jsonb(m) || "
+	    "jsonb_build_object('lat', ST_Y(p.location::geometry), 'lon', "
+	    "ST_X(p.location::geometry), 'travel_mode', p.travel_mode) ORDER BY "
+	    "m.rank), '[]'))::text FROM careline_match($1, $2, coalesce("
+	    "$3::timestamptz, now()), $4::jsonb) m JOIN providers p ON p.id = "
+	    "m.provider_id", 4, params);
 	free(match);
 out:
 	evhttp_clear_headers(&q);

@@ -191,6 +191,9 @@ auth_lookup_done(const struct db_result *res, void *arg)
 	}
 	if (p->session) {
 		r->who.operator_id = atoll(PQgetvalue(pr, 0, 0));
+		/* What the session does is recorded under its own token. */
+		r->who.token_id = PQgetisnull(pr, 0, 3) ? 0 :
+		    atoll(PQgetvalue(pr, 0, 3));
 		snprintf(r->who.actor, sizeof r->who.actor, "operator:%lld",
 		    r->who.operator_id);
 	} else {
@@ -288,8 +291,8 @@ auth_request(struct request *r)
 	    1000);
 	params[1] = idle;
 	if (db_query(r->srv->db, p->session ?
-	    "SELECT id, name, role, NULL FROM careline_session_auth($1::bytea, "
-	    "$2)" : "SELECT id, name, role, provider_id FROM "
+	    "SELECT id, name, role, token_id FROM careline_session_auth("
+	    "$1::bytea, $2)" : "SELECT id, name, role, provider_id FROM "
 	    "careline_token_auth($1::bytea)", p->session ? 2 : 1, params,
 	    auth_lookup_done, p) != 0) {
 		free(p);

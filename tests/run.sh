@@ -115,6 +115,91 @@ for t in "$build"/tests/integration/test_*; do
 	case $t in *.d | *.o) continue ;; esac
 	wanted "$t" && run_binary "$t"
 done
+# A loopback port nobody listens on.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		if ! ss -ltnH "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# The console in real headless Chromium, against the demo district: the
+# cluster's own careline database, the demo receiver, a real carelined.
+run_browser() {
+	local name=browser log=$tmp/browser.log port rport conf bpid=0 rpid=0
+	local admin ok notok rc=0
+	echo "== $name"
+	port=$(free_port)
+	rport=$(free_port)
+	conf=$tmp/carelined-browser.yaml
+	cat >"$conf" <<-YAML
+		listen:
+		  port: $port
+		database:
+		  url: "$conninfo"
+		paths:
+		  sql_dir: $root/sql
+		static:
+		  dir: $root/client/www
+		offers:
+		  timeout: 60s
+		webhooks:
+		  allow_private_targets: true
+		  public_url: "http://127.0.0.1:$port"
+	YAML
+	{
+		"$build/carelined" -c "$conf" --migrate &&
+		psql "$conninfo" -q -v ON_ERROR_STOP=1 \
+		    -v receiver_url="http://127.0.0.1:$rport/hooks" \
+		    -f sql/demo/seed.sql &&
+		psql "$conninfo" -q -v ON_ERROR_STOP=1 \
+		    -v receiver_url="http://127.0.0.1:$rport/hooks" \
+		    -f sql/demo/programmes.sql &&
+		CARELINE_PASSWORD=browser-test-pw "$build/carelined" -c "$conf" \
+		    --create-operator browser --role admin
+	} >"$log" 2>&1 || rc=1
+	admin=$("$build/carelined" -c "$conf" --create-token --role admin \
+	    --name browser 2>>"$log") || rc=1
+	if ((rc == 0)); then
+		"$build/demo-receiver" --port "$rport" --accept-after 1s --quiet \
+		    >>"$log" 2>&1 &
+		rpid=$!
+		"$build/carelined" -c "$conf" >>"$log" 2>&1 &
+		bpid=$!
+		for _ in $(seq 100); do
+			curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+			sleep 0.1
+		done
+		CARELINE_URL="http://127.0.0.1:$port" CARELINE_OPERATOR=browser \
+		    CARELINE_PASSWORD=browser-test-pw CARELINE_ADMIN_TOKEN=$admin \
+		    CARELINE_SHOTS="$root/tests/out" \
+		    scripts/browser-test.sh >"$tmp/browser-tap.log" 2>&1 || rc=$?
+		kill "$bpid" "$rpid" 2>/dev/null
+		wait "$bpid" "$rpid" 2>/dev/null
+	fi
+	ok=$(grep -c '^ok ' "$tmp/browser-tap.log" 2>/dev/null || true)
+	notok=$(grep -c '^not ok ' "$tmp/browser-tap.log" 2>/dev/null || true)
+	grep -E '^(ok|not ok) ' "$tmp/browser-tap.log" 2>/dev/null | sed 's/^/   /'
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${notok:-0}))
+	if ((rc != 0)) && [[ ${notok:-0} -eq 0 ]]; then
+		echo "   the browser tests could not run (exit $rc):"
+		tail -n 30 "$log" "$tmp/browser-tap.log" 2>/dev/null | sed 's/^/   | /'
+		failed=$((failed + 1))
+		failures+=("$name")
+	elif [[ ${notok:-0} -gt 0 ]]; then
+		grep -vE '^(ok|not ok) ' "$tmp/browser-tap.log" | tail -n 30 | sed 's/^/   | /'
+		failures+=("$name")
+	fi
+}
+
+if [[ $only == "  " || $only == *" browser "* ]]; then
+	run_browser
+fi
 if [[ $only == "  " ]]; then
 	run_check systemd-exposure scripts/security-check.sh
 	run_check openapi-lint scripts/openapi-lint.sh

@@ -1,10 +1,16 @@
 -- sql/bench/dataset.sql — the benchmark district for `make bench`.
 --
---   psql -v ON_ERROR_STOP=1 -f sql/bench/dataset.sql
+--   psql -v ON_ERROR_STOP=1 [-v receiver_url=http://127.0.0.1:PORT/hooks] -f sql/bench/dataset.sql
+--
+-- With receiver_url every active provider gets the webhook endpoint
+-- receiver_url/<id> and one shared signing secret,
+-- 'whsec_' || base64(sha256('careline-bench')), as a stand-in receiver
+-- (build/demo-receiver --secret) needs; without it providers have none.
 --
 -- Loads into a freshly migrated database: 16 communities, 2,000 providers
 -- and 50,000 residents spread over Hetang district's built-up area
--- (27.84–27.92 N, 113.14–113.24 E). It empties every careline table first.
+-- (27.84–27.92 N, 113.14–113.24 E), and 200 days of history (50,000 calls
+-- with their offers and webhooks). It empties every careline table first.
 -- Deterministic: setseed() and generate_series, draws taken in id order, so
 -- the same PostgreSQL major version gives the same rows and ids.
 --
@@ -28,9 +34,15 @@
 -- with provider_hours, so the two cannot disagree.
 
 \set ON_ERROR_STOP 1
+\if :{?receiver_url}
+\else
+\set receiver_url ''
+\endif
 
 BEGIN;
 
+-- CASCADE also empties tables later migrations hang off these (events, ...).
+SET LOCAL client_min_messages = warning;
 TRUNCATE audit_log, delivery_attempts, deliveries, offers, calls, api_tokens,
          provider_hours, providers, residents, communities
     RESTART IDENTITY CASCADE;
@@ -190,6 +202,11 @@ LEFT JOIN bench_community c ON c.ord = p.community_ord
 LEFT JOIN communities co ON co.name = c.name
 ORDER BY p.n;
 
+UPDATE providers
+SET webhook_url    = rtrim(:'receiver_url', '/') || '/' || id,
+    webhook_secret = 'whsec_' || encode(sha256(convert_to('careline-bench', 'UTF8')), 'base64')
+WHERE :'receiver_url' <> '' AND active;
+
 -- Hours from the template's spans.
 INSERT INTO provider_hours (provider_id, dow, opens, closes)
 SELECT p.id, d.dow, (s ->> 2)::time, (s ->> 3)::time
@@ -269,6 +286,89 @@ LEFT JOIN communities co ON co.name = c.name
 ORDER BY x.n;
 
 -- ---------------------------------------------------------------------------
+-- History: 50,000 calls over the last 200 days (about 250 a day), so the
+-- planner sees the tables as they are in service, not empty. 85% completed
+-- (rank 1 accepted and done, ranks 2-5 never sent), 10% cancelled (rank 1
+-- offered and expired), 5% unmatched (no candidate). One delivered
+-- offer.created webhook with one attempt per sent offer, one audit row per
+-- call. The bench's own calls come after these (scripts/bench.sh removes
+-- them between runs by id).
+CREATE TEMP TABLE bench_cdraw ON COMMIT DROP AS
+SELECT n, random() AS r_res, random() AS r_svc, random() AS r_status, random() AS r_age,
+       random() AS r_prov, random() AS r_min, random() AS r_answer, random() AS r_done
+FROM generate_series(1, 50000) AS n
+ORDER BY n;
+
+CREATE TEMP TABLE bench_pool ON COMMIT DROP AS
+SELECT s.service, array_agg(p.id ORDER BY p.id) AS ids
+FROM unnest('{meal,housekeeping,daycare,companionship}'::text[]) AS s(service)
+JOIN providers p ON s.service = ANY (p.services) AND p.active
+GROUP BY s.service;
+
+CREATE TEMP TABLE bench_call ON COMMIT DROP AS
+SELECT d.n,
+       1 + floor(d.r_res * 50000)::bigint AS resident_id,
+       CASE WHEN d.r_svc < 0.55 THEN 'meal' WHEN d.r_svc < 0.85 THEN 'housekeeping'
+            WHEN d.r_svc < 0.93 THEN 'daycare' ELSE 'companionship' END AS service,
+       CASE WHEN d.r_status < 0.85 THEN 'completed' WHEN d.r_status < 0.95 THEN 'cancelled'
+            ELSE 'unmatched' END AS status,
+       -- Oldest first, so ids follow time.
+       date_trunc('second', now()) - make_interval(secs => (50001 - d.n) * 345.6) AS created_at,
+       d.r_prov, d.r_min, d.r_answer, d.r_done
+FROM bench_cdraw d;
+
+INSERT INTO calls (resident_id, caller_phone, service, wanted_at, notes, urgency, status,
+                   created_at, updated_at, closed_at)
+SELECT c.resident_id, r.phone, c.service, c.created_at, '',
+       CASE WHEN c.n % 20 = 0 THEN 'urgent' ELSE 'normal' END, c.status,
+       c.created_at, c.created_at + interval '2 hours',
+       CASE WHEN c.status IN ('completed', 'cancelled') THEN c.created_at + interval '2 hours' END
+FROM bench_call c
+JOIN residents r ON r.id = c.resident_id
+ORDER BY c.n;
+
+-- Calls got ids 1..50000 in n order (fresh identity).
+INSERT INTO offers (call_id, provider_id, rank, travel_minutes, status, respond_by,
+                    offered_at, answered_at, arrived_at, completed_at, created_at)
+SELECT c.n, pl.ids[1 + (floor(c.r_prov * cardinality(pl.ids))::int + k - 1) % cardinality(pl.ids)],
+       k, round((0.5 + c.r_min * 3 + k * 1.5)::numeric, 2),
+       CASE WHEN k > 1 THEN 'cancelled' WHEN c.status = 'completed' THEN 'accepted' ELSE 'expired' END,
+       CASE WHEN k = 1 THEN c.created_at + interval '2 minutes' END,
+       CASE WHEN k = 1 THEN c.created_at END,
+       CASE WHEN k = 1 AND c.status = 'completed'
+            THEN c.created_at + make_interval(secs => 5 + c.r_answer * 60) END,
+       CASE WHEN k = 1 AND c.status = 'completed' THEN c.created_at + interval '40 minutes' END,
+       CASE WHEN k = 1 AND c.status = 'completed' THEN c.created_at + interval '100 minutes' END,
+       c.created_at
+FROM bench_call c
+JOIN bench_pool pl ON pl.service = c.service
+CROSS JOIN generate_series(1, 5) AS k
+WHERE c.status <> 'unmatched'
+ORDER BY c.n, k;
+
+INSERT INTO deliveries (provider_id, offer_id, event_type, payload, status, attempts,
+                        next_attempt_at, created_at, delivered_at, last_http_status)
+SELECT o.provider_id, o.id, 'offer.created',
+       jsonb_build_object('type', 'offer.created', 'timestamp', o.offered_at,
+                          'data', jsonb_build_object('call_id', o.call_id, 'offer_id', o.id)),
+       'delivered', 1, o.offered_at, o.offered_at, o.offered_at + interval '150 milliseconds', 200
+FROM offers o
+WHERE o.offered_at IS NOT NULL
+ORDER BY o.id;
+
+INSERT INTO delivery_attempts (delivery_id, attempt, lease_token, started_at, finished_at,
+                               http_status, duration_ms)
+SELECT d.id, 1, 1, d.created_at, d.delivered_at, 200, 150
+FROM deliveries d
+ORDER BY d.id;
+
+INSERT INTO audit_log (at, actor, action, entity, entity_id, before, after)
+SELECT c.created_at, 'token:0', 'call.create', 'call', c.id, NULL,
+       jsonb_build_object('status', 'new', 'service', c.service, 'resident_id', c.resident_id)
+FROM calls c
+ORDER BY c.id;
+
+-- ---------------------------------------------------------------------------
 -- Refuse to commit a dataset that is not the one described above.
 DO $$
 DECLARE
@@ -278,7 +378,9 @@ BEGIN
        OR (SELECT count(*) FROM providers) <> 2000
        OR (SELECT count(*) FROM residents) <> 50000
        OR (SELECT min(id) FROM residents) <> 1
-       OR (SELECT max(id) FROM residents) <> 50000 THEN
+       OR (SELECT max(id) FROM residents) <> 50000
+       OR (SELECT count(*) FROM calls) <> 50000
+       OR (SELECT max(id) FROM calls) <> 50000 THEN
         RAISE EXCEPTION 'bench dataset: unexpected row counts or ids';
     END IF;
     IF EXISTS (SELECT 1 FROM residents WHERE NOT ST_Within(location::geometry, box))

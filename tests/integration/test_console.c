@@ -214,6 +214,36 @@ test_sign_in_use_sign_out(void **state)
 	json_decref(j);
 	assert_int_equal(th_api(d.url, tok, "GET", "/v1/calls?limit=1", NULL,
 	    NULL), 200);
+	/* A session logs calls like a token, Idempotency-Key and all. */
+	assert_int_equal(th_pg_exec(db, "INSERT INTO residents (name, phone, "
+	    "address, location) VALUES ('周老伯', '13900006666', '荷塘区', "
+	    "ST_SetSRID(ST_MakePoint(113.18, 27.87), 4326)::geography)"), 0);
+	{
+		struct th_response	 r1, r2;
+		char			*auth = xprintf("Authorization: Bearer %s",
+					    tok);
+		char			*u = xprintf("%s/v1/calls", d.url);
+		const char		*h[] = { auth, "Content-Type: "
+					    "application/json",
+					    "Idempotency-Key: console-1", NULL };
+		const char		*body = "{\"caller_phone\": "
+					    "\"13900006666\", \"service\": "
+					    "\"meal\"}";
+
+		assert_int_equal(th_http(&r1, "POST", u, body, h), 0);
+		assert_int_equal(r1.status, 201);
+		assert_int_equal(th_http(&r2, "POST", u, body, h), 0);
+		assert_int_equal(r2.status, 201);
+		assert_string_equal(r1.body, r2.body);
+		th_response_free(&r1);
+		th_response_free(&r2);
+		free(auth);
+		free(u);
+	}
+	n = th_pg_value(db, "SELECT count(*) FROM audit_log WHERE action = "
+	    "'call.create' AND actor LIKE 'operator:%'");
+	assert_string_equal(n, "1");
+	free(n);
 	/* Operators are not admins. */
 	assert_int_equal(th_api(d.url, tok, "GET", "/v1/providers", NULL,
 	    NULL), 403);

@@ -1,0 +1,51 @@
+// Every constant of the console in one place.
+
+// The district box (Hetang, Zhuzhou) the plot draws.
+export const DISTRICT = Object.freeze({
+	latMin: 27.84,
+	latMax: 27.92,
+	lonMin: 113.14,
+	lonMax: 113.24,
+	timeZone: 'Asia/Shanghai',
+	// Shanghai keeps +08:00 all year: a wanted time typed in the district's
+	// local form is sent with this offset.
+	utcOffset: '+08:00',
+});
+
+// Travel speeds (km/h) and the street-over-straight-line detour factor,
+// as carelined's matching.* defaults; the 15-minute care circle.
+export const TRAVEL = Object.freeze({
+	speedKmh: Object.freeze({ walk: 4, ebike: 15, car: 25, shuttle: 20 }),
+	detour: 1.3,
+	maxMinutes: 15,
+});
+
+export const SERVICES = Object.freeze(['meal', 'housekeeping', 'daycare', 'companionship']);
+export const OPEN_STATUSES = Object.freeze(['unmatched', 'new', 'offered', 'accepted']);
+export const MOBILITIES = Object.freeze(['walk', 'ebike', 'car', 'wheelchair', 'bedridden']);
+export const TRAVEL_MODES = Object.freeze(['walk', 'ebike', 'car', 'shuttle']);
+
+export const LIMITS = Object.freeze({
+	// An offer this close to its respond_by is shown as about to expire.
+	deadlineWarnS: 30,
+	// Calls per status loaded for the board.
+	boardPageSize: 100,
+	// Past calls shown on a resident's card.
+	residentCalls: 3,
+	// A call.ringing older than this (a replay after a reconnect) pops nothing.
+	ringingMaxAgeS: 120,
+	// Event stream: reconnect back-off and the silence after which the
+	// connection is taken for dead (keepalives come every 15 s).
+	sseBackoffMinMs: 1000,
+	sseBackoffMaxMs: 10000,
+	sseSilenceMs: 45000,
+	toastMs: 6000,
+	previewDelayMs: 250,
+});
+
+// Where the browser keeps things. The session token lives in
+// sessionStorage only (gone with the tab); the language is no secret.
+export const STORAGE = Object.freeze({
+	session: 'careline.session',
+	lang: 'careline.lang',
+});
