@@ -1,6 +1,6 @@
 /*
- * Argon2id (libsodium) off the event loop: a check takes ~0.1 s of CPU and
- * 64 MiB on purpose, so it runs on a short-lived thread and reports back
+ * Argon2id (libsodium) off the event loop: a check takes tens of ms of CPU
+ * and 19 MiB on purpose, so it runs on a short-lived thread and reports back
  * through an event. At most PASSWORD_MAX_JOBS at once.
  */
 #ifndef CARELINE_PASSWORD_H
