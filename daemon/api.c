@@ -97,7 +97,7 @@ api_arg_id(struct request *r, struct evkeyvalq *q, const char *key)
 }
 
 /* The status and error code a failed statement deserves. */
-static void
+void
 api_sql_error(struct request *r, const struct db_result *res)
 {
 	const char	*st = res->sqlstate;
@@ -182,4 +182,22 @@ api_is_date(const char *s)
 		return (0);
 	return (y >= 2000 && y <= 2100 && m >= 1 && m <= 12 && d >= 1 &&
 	    d <= 31);
+}
+
+int
+api_arg_time(struct request *r, struct evkeyvalq *q, const char *key,
+    const char **out)
+{
+	char	*v, *sp;
+
+	*out = v = (char *)evhttp_find_header(q, key);
+	/* An unescaped '+' in "+08:00" arrives as a space: take it back. */
+	if (v != NULL && (sp = strrchr(v, ' ')) != NULL && sp > v + 18)
+		*sp = '+';
+	if (*out != NULL && !jv_is_rfc3339(*out)) {
+		request_error(r, 400, "invalid_parameter", key,
+		    "%s must be an RFC 3339 time with an offset", key);
+		return (-1);
+	}
+	return (0);
 }

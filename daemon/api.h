@@ -30,6 +30,12 @@ int	 api_args(struct request *, struct evkeyvalq *q,
 	    const char *const *allowed);
 /* A query argument as a positive id (0 when absent); -1: answered. */
 long long api_arg_id(struct request *, struct evkeyvalq *, const char *);
+/* An RFC 3339 query argument (a '+' sent unescaped is taken back). */
+int	 api_arg_time(struct request *, struct evkeyvalq *, const char *,
+	    const char **);
+struct db_result;
+/* Answer a failed statement with the status and code it deserves. */
+void	 api_sql_error(struct request *, const struct db_result *);
 /* YYYY-MM-DD. */
 int	 api_is_date(const char *);
 /*

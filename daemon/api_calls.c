@@ -139,23 +139,6 @@ api_arg_choice(struct request *r, struct evkeyvalq *q, const char *key,
 	return (-1);
 }
 
-static int
-api_arg_time(struct request *r, struct evkeyvalq *q, const char *key,
-    const char **out)
-{
-	char	*v, *sp;
-
-	*out = v = (char *)evhttp_find_header(q, key);
-	/* An unescaped '+' in "+08:00" arrives as a space: take it back. */
-	if (v != NULL && (sp = strrchr(v, ' ')) != NULL && sp > v + 18)
-		*sp = '+';
-	if (*out != NULL && !jv_is_rfc3339(*out)) {
-		request_error(r, 400, "invalid_parameter", key,
-		    "%s must be an RFC 3339 time with an offset", key);
-		return (-1);
-	}
-	return (0);
-}
 
 void
 api_calls_list(struct request *r)

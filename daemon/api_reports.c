@@ -14,6 +14,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
+#include "config.h"
 #include "db.h"
 #include "server.h"
 #include "xmalloc.h"
@@ -87,6 +88,11 @@ api_report_csv(const struct db_result *res, void *arg)
 	size_t			 i, len;
 	int			 status;
 
+	if (res->status == DB_ERR_SQL) {
+		free(rep);
+		api_sql_error(r, res);
+		return;
+	}
 	if (res->status != DB_OK || PQntuples(res->res) != 1) {
 		free(rep);
 		request_error(r, 503, "database_unavailable", NULL,
@@ -153,7 +159,8 @@ api_reports_get(struct request *r)
 		    "from and to are dates: YYYY-MM-DD");
 		goto out;
 	}
-	p = json_object();
+	/* Days and hours are the district's. */
+	p = json_pack("{s:s}", "timezone", r->srv->cfg->district_timezone);
 	if (from != NULL)
 		json_object_set_new(p, "from", json_string(from));
 	if (to != NULL)
@@ -185,7 +192,7 @@ api_clinics_nearest(struct request *r)
 {
 	static const char *const allowed[] = { "resident_id", "at", NULL };
 	struct evkeyvalq	 q;
-	const char		*at, *params[2];
+	const char		*at, *params[3];
 	long long		 resident;
 	char			 rbuf[24];
 
@@ -198,17 +205,14 @@ api_clinics_nearest(struct request *r)
 		    "resident_id is required");
 		goto out;
 	}
-	at = evhttp_find_header(&q, "at");
-	if (at != NULL && !jv_is_rfc3339(at)) {
-		request_error(r, 400, "invalid_parameter", "at",
-		    "at must be an RFC 3339 time with an offset");
+	if (api_arg_time(r, &q, "at", &at) != 0)
 		goto out;
-	}
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
 	params[0] = rbuf;
 	params[1] = at;
+	params[2] = r->srv->cfg->district_timezone;
 	api_sql_reply(r, API_SQL("careline_clinic_nearest($1, "
-	    "coalesce($2::timestamptz, now()))"), 2, params);
+	    "coalesce($2::timestamptz, now()), $3)"), 3, params);
 out:
 	evhttp_clear_headers(&q);
 }

@@ -46,8 +46,11 @@ AS $$
 DECLARE
     v_session sessions;
 BEGIN
-    SELECT * INTO v_session FROM sessions s
+    -- Revoking the session's token (DELETE /v1/tokens/{id}) ends it too.
+    SELECT s.* INTO v_session FROM sessions s
+    LEFT JOIN api_tokens t ON t.id = s.token_id
     WHERE s.token_hash = p_hash AND s.revoked_at IS NULL
+      AND t.revoked_at IS NULL
       AND s.last_seen_at > now() - p_idle_s * interval '1 second';
     IF NOT FOUND THEN
         RETURN;
