@@ -13,6 +13,13 @@
 #include "log.h"
 #include "xmalloc.h"
 
+/*
+ * Distinct statements prepared per connection on first use: all of
+ * carelined's SQL is fixed text, so this bounds a small set. Past it,
+ * statements go unnamed (parsed every time), which is only slower.
+ */
+#define DB_MAX_STATEMENTS	96
+
 /* How often queued queries are checked against database.queue_timeout. */
 #define DB_SWEEP_MS	100
 
@@ -41,6 +48,7 @@ struct db_query {
 	int			 nparams;
 	char			**params;
 	enum db_internal	 internal;
+	int			 stmt;	/* index of its prepared name, or -1 */
 	db_cb			 cb;
 	void			*arg;
 	struct timespec		 queued;
@@ -59,6 +67,8 @@ struct db_conn {
 	struct db_query		*q;		/* running query */
 	PGresult		*res;		/* its result so far */
 	int			 pending_notify;
+	int			 preparing;	/* q's Prepare is in flight */
+	unsigned char		 prepared[DB_MAX_STATEMENTS];
 };
 
 struct db_pool {
@@ -74,6 +84,8 @@ struct db_pool {
 	struct db_stats		 stats;
 	char			*options;	/* libpq "options" we add */
 	char			*listen_sql;	/* "LISTEN a; LISTEN b" or NULL */
+	char			*stmts[DB_MAX_STATEMENTS];	/* their SQL */
+	int			 nstmts;
 	db_notify_cb		 notify_cb;
 	void			*notify_arg;
 };
@@ -196,6 +208,9 @@ dbc_fail(struct db_conn *c, const char *why)
 	c->pg = NULL;
 	c->state = DBC_DOWN;
 	c->flushing = 0;
+	c->preparing = 0;
+	/* A new session knows no prepared statements. */
+	memset(c->prepared, 0, sizeof c->prepared);
 	if (was_up)
 		pool->stats.reconnects++;
 	dbc_schedule_reconnect(c);
@@ -231,21 +246,30 @@ dbc_timer(evutil_socket_t fd, short what, void *arg)
 static void
 dbc_send(struct db_conn *c, struct db_query *q)
 {
+	char	name[32];
 	int	ok;
 
 	c->q = q;
 	c->state = q->internal != DB_USER ? DBC_WARMING : DBC_BUSY;
+	snprintf(name, sizeof name, "careline_%d", q->stmt);
 	/* LISTEN may name several channels: the simple protocol takes that. */
 	if (q->internal == DB_LISTEN)
 		ok = PQsendQuery(c->pg, q->sql);
-	else
+	else if (q->internal != DB_USER || q->stmt < 0)
 		ok = PQsendQueryParams(c->pg, q->sql, q->nparams, NULL,
+		    (const char *const *)q->params, NULL, NULL, 0);
+	else if (!c->prepared[q->stmt]) {
+		/* Parse and plan once per connection; dbc_done executes. */
+		c->preparing = 1;
+		ok = PQsendPrepare(c->pg, name, q->sql, q->nparams, NULL);
+	} else
+		ok = PQsendQueryPrepared(c->pg, name, q->nparams,
 		    (const char *const *)q->params, NULL, NULL, 0);
 	if (!ok) {
 		dbc_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
-	if (q->internal == DB_USER)
+	if (q->internal == DB_USER && !c->preparing)
 		c->pool->stats.queries++;
 	c->flushing = 1;
 	dbc_event(PQsocket(c->pg), EV_WRITE, c);
@@ -306,9 +330,21 @@ dbc_done(struct db_conn *c)
 	PGresult	*res = c->res;
 	ExecStatusType	 st;
 
+	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (c->preparing) {
+		c->preparing = 0;
+		if (st == PGRES_COMMAND_OK) {
+			/* Prepared: now run it, on the same connection. */
+			c->prepared[q->stmt] = 1;
+			PQclear(res);
+			c->res = NULL;
+			dbc_send(c, q);
+			return;
+		}
+		/* A statement that does not parse: its error is the answer. */
+	}
 	c->q = NULL;
 	c->res = NULL;
-	st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (q->internal != DB_USER) {
 		enum db_internal	was = q->internal;
 
@@ -579,7 +615,25 @@ db_pool_free(struct db_pool *pool)
 	free(pool->conns);
 	free(pool->options);
 	free(pool->listen_sql);
+	for (i = 0; i < pool->nstmts; i++)
+		free(pool->stmts[i]);
 	free(pool);
+}
+
+/* The prepared-statement slot for this SQL text, or -1 when all are used. */
+static int
+db_statement(struct db_pool *pool, const char *sql)
+{
+	int	i;
+
+	for (i = 0; i < pool->nstmts; i++) {
+		if (strcmp(pool->stmts[i], sql) == 0)
+			return (i);
+	}
+	if (pool->nstmts == DB_MAX_STATEMENTS)
+		return (-1);
+	pool->stmts[pool->nstmts] = xstrdup(sql);
+	return (pool->nstmts++);
 }
 
 void
@@ -618,6 +672,7 @@ db_query(struct db_pool *pool, const char *sql, int nparams,
 		q->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
 	q->cb = cb;
 	q->arg = arg;
+	q->stmt = db_statement(pool, sql);
 	clock_gettime(CLOCK_MONOTONIC, &q->queued);
 
 	for (i = 0; i < pool->nconns; i++) {
