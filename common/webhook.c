@@ -103,11 +103,21 @@ webhook_addr_private(const struct sockaddr *sa)
 		return (1);
 	sin6 = (const struct sockaddr_in6 *)sa;
 	b = sin6->sin6_addr.s6_addr;
+	/* IPv4 inside IPv6: mapped, compatible, NAT64 (64:ff9b::/96). */
 	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) ||
-	    IN6_IS_ADDR_V4COMPAT(&sin6->sin6_addr)) {
+	    IN6_IS_ADDR_V4COMPAT(&sin6->sin6_addr) ||
+	    (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b &&
+	    memcmp(b + 4, "\0\0\0\0\0\0\0\0", 8) == 0)) {
 		a = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
 		    (uint32_t)b[14] << 8 | b[15];
 		return (webhook_v4_private(a));
+	}
+	/* 6to4 (2002::/16) carries an IPv4 address in bytes 2..5. */
+	if (b[0] == 0x20 && b[1] == 0x02) {
+		a = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 |
+		    (uint32_t)b[4] << 8 | b[5];
+		if (webhook_v4_private(a))
+			return (1);
 	}
 	return (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ||
 	    IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) ||

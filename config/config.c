@@ -726,6 +726,12 @@ config_check(struct config_parser *cp)
 		return (config_fail(cp, config_line(cp,
 		    "database.reconnect_min"), "database.reconnect_min",
 		    "must not exceed database.reconnect_max"));
+	/* A lease must outlast an attempt, or two could run at once. */
+	if (c->webhook_lease_ms <= c->webhook_timeout_ms +
+	    c->webhook_connect_timeout_ms)
+		return (config_fail(cp, config_line(cp, "webhooks.lease"),
+		    "webhooks.lease", "must be longer than webhooks.timeout "
+		    "plus webhooks.connect_timeout"));
 	if (strncmp(c->webhook_public_url, "http://", 7) != 0 &&
 	    strncmp(c->webhook_public_url, "https://", 8) != 0)
 		return (config_fail(cp, config_line(cp, "webhooks.public_url"),

@@ -39,7 +39,7 @@ api_csv_field(struct evbuffer *out, json_t *v)
 		return;
 	/* A leading =, +, - or @ in text is a formula to a spreadsheet. */
 	formula = json_is_string(v) && s[0] != '\0' &&
-	    strchr("=+-@", s[0]) != NULL;
+	    strchr("=+-@\t\r", s[0]) != NULL;
 	if (strpbrk(s, ",\"\r\n") == NULL && !formula) {
 		evbuffer_add(out, s, strlen(s));
 	} else {

@@ -84,6 +84,7 @@ struct db_pool {
 	struct db_stats		 stats;
 	char			*options;	/* libpq "options" we add */
 	char			*listen_sql;	/* "LISTEN a; LISTEN b" or NULL */
+	int			 closing;	/* being freed: refuse queries */
 	char			*stmts[DB_MAX_STATEMENTS];	/* their SQL */
 	int			 nstmts;
 	db_notify_cb		 notify_cb;
@@ -275,14 +276,28 @@ dbc_send(struct db_conn *c, struct db_query *q)
 	dbc_event(PQsocket(c->pg), EV_WRITE, c);
 }
 
+/*
+ * Server notices would go raw to stderr, breaking one-line logs; their
+ * text may quote data, so only the fact is logged.
+ */
+static void
+dbc_notice(void *arg, const char *message)
+{
+	struct db_conn	*c = arg;
+
+	(void)message;
+	log_debug("database: connection %d: a notice from the server", c->idx);
+}
+
 static void
 dbc_connected(struct db_conn *c)
 {
 	struct db_query	*q;
 
 	PQsetnonblocking(c->pg, 1);
+	PQsetNoticeProcessor(c->pg, dbc_notice, c);
 	c->backoff_ms = 0;
-	evtimer_del(c->timer);
+	/* The connect timer runs on: a warm-up that hangs is a failure too. */
 	q = xcalloc(1, sizeof *q);
 	q->sql = xstrdup(DB_WARMUP_SQL);
 	q->internal = DB_WARMUP;
@@ -596,15 +611,32 @@ db_pool_free(struct db_pool *pool)
 
 	if (pool == NULL)
 		return;
+	/*
+	 * Callbacks below may try to query again: nothing may reach a
+	 * connection from here on.
+	 */
+	pool->closing = 1;
+	for (i = 0; i < pool->nconns; i++) {
+		c = &pool->conns[i];
+		event_del(c->ev);
+		evtimer_del(c->timer);
+		if (c->state != DBC_BUSY)
+			c->state = DBC_DOWN;
+	}
 	while ((q = TAILQ_FIRST(&pool->queue)) != NULL) {
 		TAILQ_REMOVE(&pool->queue, q, entry);
 		db_query_finish(q, DB_ERR_SHUTDOWN, NULL, "shutting down");
 	}
 	for (i = 0; i < pool->nconns; i++) {
 		c = &pool->conns[i];
-		if (c->q != NULL)
-			db_query_finish(c->q, DB_ERR_SHUTDOWN, NULL,
+		c->state = DBC_DOWN;
+		if (c->q != NULL) {
+			struct db_query	*running = c->q;
+
+			c->q = NULL;
+			db_query_finish(running, DB_ERR_SHUTDOWN, NULL,
 			    "shutting down");
+		}
 		PQclear(c->res);
 		if (c->pg != NULL)
 			PQfinish(c->pg);
@@ -661,7 +693,7 @@ db_query(struct db_pool *pool, const char *sql, int nparams,
 	struct db_query	*q;
 	int		 i;
 
-	if (db_pool_usable(pool) == 0 ||
+	if (pool->closing || db_pool_usable(pool) == 0 ||
 	    pool->nqueued >= pool->cfg->db_queue_max)
 		return (-1);
 	q = xcalloc(1, sizeof *q);

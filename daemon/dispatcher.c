@@ -192,6 +192,9 @@ dispatcher_claimed(const struct db_result *res, void *arg)
 		return;
 	}
 	n = PQntuples(res->res);
+	/* Stopping: what was just claimed is left to its lease. */
+	if (d->stopping)
+		return;
 	d->claimed += (uint64_t)n;
 	for (i = 0; i < n; i++) {
 		job = dispatcher_job(res->res, i);
@@ -241,11 +244,13 @@ dispatcher_claim(struct dispatcher *d)
 	params[0] = d->owner;
 	params[1] = limit;
 	params[2] = lease;
+	/* Set first: a failure may call back before db_query returns. */
+	d->claiming = 1;
 	if (db_query(d->db, "SELECT id, event_id, lease_token, attempt, "
 	    "event_type, url, secret, secret_previous, payload FROM "
 	    "careline_deliveries_claim($1, $2, $3)", 3, params,
-	    dispatcher_claimed, d) == 0)
-		d->claiming = 1;
+	    dispatcher_claimed, d) != 0)
+		d->claiming = 0;
 }
 
 static void
@@ -282,19 +287,25 @@ dispatcher_flush(struct dispatcher *d)
 
 	if (d->recording || json_array_size(d->results) == 0)
 		return;
-	batch = d->results;
-	d->results = json_array();
+	/* At most one batch per statement; the rest waits its turn. */
+	batch = json_array();
+	while (json_array_size(batch) < DISPATCH_RECORD_BATCH &&
+	    json_array_size(d->results) > 0) {
+		json_array_append(batch, json_array_get(d->results, 0));
+		json_array_remove(d->results, 0);
+	}
 	text = json_dumps(batch, JSON_COMPACT);
 	json_decref(batch);
 	p = dispatch_params(d->cfg);
 	params[0] = text;
 	params[1] = p;
+	d->recording = 1;
 	if (db_query(d->db, "SELECT careline_deliveries_record($1::jsonb, "
-	    "$2::jsonb)::text", 2, params, dispatcher_recorded, d) == 0)
-		d->recording = 1;
-	else
+	    "$2::jsonb)::text", 2, params, dispatcher_recorded, d) != 0) {
+		d->recording = 0;
 		log_warn("dispatcher: cannot record results now; the "
 		    "attempts will be made again when their leases lapse");
+	}
 	free(text);
 	free(p);
 }
@@ -354,10 +365,11 @@ dispatcher_cycle(struct dispatcher *d)
 	}
 	p = dispatch_params(d->cfg);
 	params[0] = p;
+	d->cycling = 1;
 	if (db_query(d->db, "SELECT careline_offers_expire($1::jsonb)::text, "
 	    "extract(epoch FROM careline_next_due() - clock_timestamp())",
-	    1, params, dispatcher_cycled, d) == 0)
-		d->cycling = 1;
+	    1, params, dispatcher_cycled, d) != 0)
+		d->cycling = 0;
 	free(p);
 }
 
@@ -483,7 +495,7 @@ int
 dispatcher_idle(const struct dispatcher *d)
 {
 	return (notifier_in_flight(d->notifier) == 0 && !d->recording &&
-	    json_array_size(d->results) == 0);
+	    !d->claiming && !d->cycling && json_array_size(d->results) == 0);
 }
 
 void

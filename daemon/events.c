@@ -140,10 +140,11 @@ events_fetch(struct events_hub *hub)
 	}
 	snprintf(after, sizeof after, "%lld", hub->last_id);
 	snprintf(limit, sizeof limit, "%d", EVENTS_BATCH);
+	hub->fetching = 1;
 	if (db_query(hub->db, "SELECT id, type, json FROM "
 	    "careline_events_since($1, $2)", 2, params, events_fetched,
-	    hub) == 0)
-		hub->fetching = 1;
+	    hub) != 0)
+		hub->fetching = 0;
 }
 
 static void

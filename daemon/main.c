@@ -372,11 +372,18 @@ main_run(struct config *cfg)
 
 	event_base_dispatch(cl.base);
 
+	/* Password threads report to this loop: let them land first. */
+	while (password_busy() > 0)
+		event_base_loop(cl.base, EVLOOP_ONCE);
 	events_hub_close_all(cl.events);
+	/*
+	 * The pool first: its callbacks (failed with DB_ERR_SHUTDOWN) still
+	 * find the requests, the dispatcher and the hub they belong to.
+	 */
+	db_pool_free(cl.db);
 	server_free(cl.srv);
 	events_hub_free(cl.events);
 	dispatcher_free(cl.dispatcher);
-	db_pool_free(cl.db);
 	static_free(cl.files);
 	metrics_free(cl.metrics);
 	if (cl.watchdog != NULL)

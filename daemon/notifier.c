@@ -185,7 +185,8 @@ notifier_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	struct notify_job	*job = arg;
 
 	(void)purpose;
-	if (job->refused == -1 && webhook_addr_private(&a->addr)) {
+	/* Every address curl tries, not only the first. */
+	if (job->check_target && webhook_addr_private(&a->addr)) {
 		job->refused = 1;
 		return (CURL_SOCKET_BAD);
 	}
@@ -210,8 +211,7 @@ notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
 
 	ms = notifier_ms_since(&job->started);
 	job->duration_ms = ms;
-	if (job->refused == 1) {
-		job->http_status = 0;
+	if (job->refused && job->http_status == 0) {
 		job->outcome = WEBHOOK_DEAD;
 		snprintf(job->error, sizeof job->error, "target address not "
 		    "allowed (private, loopback or link-local)");
@@ -268,7 +268,8 @@ notifier_send(struct notifier *n, struct notify_job *job)
 	clock_gettime(CLOCK_MONOTONIC, &job->started);
 	job->retry_after_ms = -1;
 	job->max_received = (size_t)cfg->webhook_max_response_bytes;
-	job->refused = cfg->webhook_allow_private ? 0 : -1;
+	job->check_target = !cfg->webhook_allow_private;
+	job->refused = 0;
 	e = curl_easy_init();
 	h = curl_slist_append(h, "Content-Type: application/json");
 	snprintf(line, sizeof line, "webhook-id: %s", job->event_id);
@@ -283,6 +284,8 @@ notifier_send(struct notifier *n, struct notify_job *job)
 	curl_easy_setopt(e, CURLOPT_URL, job->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* No proxy from the environment: the target check must see it. */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->payload);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(job->payload));

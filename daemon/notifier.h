@@ -47,7 +47,8 @@ struct notify_job {
 	void			*headers;
 	size_t			 received;
 	size_t			 max_received;
-	int			 refused;	/* target address not allowed */
+	int			 check_target;	/* refuse private addresses */
+	int			 refused;	/* one was refused */
 };
 
 struct notifier_stats {

@@ -115,13 +115,48 @@ request_reply_json(struct request *r, int status, json_t *body)
 	s = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (s == NULL) {
-		request_reply_raw(r, 500, "application/json",
-		    "{\"error\":{\"code\":\"internal\",\"message\":"
-		    "\"could not encode the response\"}}", 68);
+		static const char fallback[] = "{\"error\":{\"code\":"
+		    "\"internal\",\"message\":\"could not encode the "
+		    "response\"}}";
+
+		request_reply_raw(r, 500, "application/json", fallback,
+		    sizeof fallback - 1);
 		return;
 	}
 	request_reply_raw(r, status, "application/json", s, strlen(s));
 	free(s);
+}
+
+/* Replace bytes that are not valid UTF-8 with '?', in place. */
+static void
+server_utf8_clean(char *s)
+{
+	unsigned char	*p = (unsigned char *)s;
+	int		 n, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80)
+			n = 0;
+		else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+			n = 1;
+		else if ((*p & 0xf0) == 0xe0)
+			n = 2;
+		else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+			n = 3;
+		else {
+			*p++ = '?';
+			continue;
+		}
+		for (i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		}
+		if (i <= n) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
 }
 
 void
@@ -135,9 +170,16 @@ request_error(struct request *r, int status, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* Messages and fields may quote input: keep them valid UTF-8. */
+	server_utf8_clean(msg);
 	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
-	if (field != NULL)
-		json_object_set_new(err, "field", json_string(field));
+	if (field != NULL) {
+		char	f[128];
+
+		snprintf(f, sizeof f, "%s", field);
+		server_utf8_clean(f);
+		json_object_set_new(err, "field", json_string(f));
+	}
 	if (status == 401)
 		evhttp_add_header(evhttp_request_get_output_headers(r->req),
 		    "WWW-Authenticate", "Bearer realm=\"careline\"");

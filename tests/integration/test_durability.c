@@ -161,9 +161,9 @@ test_kill9_with_deliveries_in_flight(void **state)
 	    " --hang-rate 1"), 0);
 	world(NCALLS_CRASH, hang.url, res);
 	assert_int_equal(th_daemon_start(&a, db, "offers:\n  timeout: 60s\n"
-	    "webhooks:\n  allow_private_targets: true\n  timeout: 30s\n"
-	    "  lease: 2s\n  public_url: \"http://127.0.0.1:@PORT@\"\n", 2,
-	    NULL), 0);
+	    "webhooks:\n  allow_private_targets: true\n  timeout: 8s\n"
+	    "  connect_timeout: 500ms\n  lease: 9s\n"
+	    "  public_url: \"http://127.0.0.1:@PORT@\"\n", 2, NULL), 0);
 	for (i = 0; i < NCALLS_CRASH; i++)
 		post_call(&a, res[i], i);
 	/* All of them on the wire, none answered. */
@@ -185,12 +185,12 @@ test_kill9_with_deliveries_in_flight(void **state)
 	sql(q);
 	free(q);
 	assert_int_equal(th_daemon_start(&b, db, "offers:\n  timeout: 60s\n"
-	    "webhooks:\n  allow_private_targets: true\n  lease: 2s\n"
-	    "  poll_interval: 200ms\n"
+	    "webhooks:\n  allow_private_targets: true\n  timeout: 1s\n"
+	    "  connect_timeout: 500ms\n  lease: 2s\n  poll_interval: 200ms\n"
 	    "  public_url: \"http://127.0.0.1:@PORT@\"\n", 2, NULL), 0);
 	assert_int_equal(th_pg_wait(db, "SELECT count(*) FROM deliveries "
 	    "WHERE status = 'delivered' AND event_type = 'offer.created'",
-	    "20", 15000), 0);
+	    "20", 30000), 0);
 	assert_true(all_events_seen(&good, "offer.created"));
 	assert_int_equal(th_daemon_signal_wait(&b, SIGTERM, 10000), 0);
 	th_daemon_cleanup(&b);

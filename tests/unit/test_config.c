@@ -253,6 +253,14 @@ test_key_given_twice(void **state)
 }
 
 static void
+test_lease_outlasts_an_attempt(void **state)
+{
+	expect_cause(state, "webhooks:\n  timeout: 10s\n  lease: 5s\n",
+	    ":3: webhooks.lease: must be longer than webhooks.timeout plus "
+	    "webhooks.connect_timeout");
+}
+
+static void
 test_dotted_key_refused(void **state)
 {
 	expect_cause(state, "listen.port: 9000\n",
@@ -795,6 +803,7 @@ main(void)
 		T(test_top_level_not_mapping),
 		T(test_key_given_twice),
 		T(test_dotted_key_refused),
+		T(test_lease_outlasts_an_attempt),
 		T(test_alias_refused),
 		T(test_duration),
 		T(test_size),

@@ -120,6 +120,12 @@ test_private_targets(void **state)
 	assert_true(private6("::ffff:127.0.0.1"));
 	assert_true(private6("::ffff:10.0.0.1"));
 	assert_false(private6("2400:3200::1"));
+	/* IPv4 inside IPv6 by NAT64 and 6to4. */
+	assert_true(private6("64:ff9b::a00:1"));
+	assert_true(private6("64:ff9b::7f00:1"));
+	assert_false(private6("64:ff9b::808:808"));
+	assert_true(private6("2002:c0a8:101::1"));
+	assert_false(private6("2002:808:808::1"));
 	assert_false(private6("::ffff:8.8.8.8"));
 }
 
