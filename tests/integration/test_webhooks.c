@@ -540,6 +540,84 @@ test_expired_link_refused(void **state)
 	th_receiver_stop(&rv);
 }
 
+static void
+test_secret_rotation_signs_with_both(void **state)
+{
+	struct th_receiver	 old_rv, new_rv;
+	const char		*urls[1];
+	long long		 prov[1], resident, call;
+	json_t			*j;
+	char			*path, *args, *q, *body;
+
+	(void)state;
+	assert_int_equal(th_receiver_start(&old_rv, "--secret " TEST_SECRET
+	    " --ignore-rate 1"), 0);
+	urls[0] = old_rv.url;
+	resident = world(1, urls, prov);
+	path = xprintf("/v1/providers/%lld/rotate-secret", prov[0]);
+	assert_int_equal(th_api(d.url, admin, "POST", path, NULL, &j), 200);
+	args = xprintf("--secret %s --ignore-rate 1", json_string_value(
+	    json_object_get(j, "webhook_secret")));
+	json_decref(j);
+	free(path);
+	/* A receiver still on the old secret accepts the new signatures. */
+	call = call_for(&d, resident);
+	assert_int_equal(th_receiver_wait(&old_rv, "offer.created", 1, 3000),
+	    0);
+	assert_int_equal(th_receiver_count(&old_rv, "\"valid\":true"), 1);
+	/* So does one that already has the new secret. */
+	assert_int_equal(th_receiver_start(&new_rv, args), 0);
+	q = xprintf("UPDATE providers SET webhook_url = '%s/%lld' WHERE id = "
+	    "%lld", new_rv.url, prov[0], prov[0]);
+	sql(q);
+	free(q);
+	body = xprintf("{\"caller_phone\": \"139%08d\", \"resident_id\": "
+	    "%lld, \"service\": \"meal\", \"duplicate_ok\": true}",
+	    phone_seq, resident);
+	assert_int_equal(th_api(d.url, oper, "POST", "/v1/calls", body, NULL),
+	    201);
+	assert_int_equal(th_receiver_wait(&new_rv, "offer.created", 1, 3000),
+	    0);
+	assert_int_equal(th_receiver_count(&new_rv, "\"valid\":true"), 1);
+	(void)call;
+	free(body);
+	free(args);
+	th_receiver_stop(&old_rv);
+	th_receiver_stop(&new_rv);
+}
+
+static void
+test_gone_retires_the_endpoint(void **state)
+{
+	struct th_receiver	 rv;
+	const char		*urls[1];
+	long long		 prov[1], call;
+	char			*v;
+
+	(void)state;
+	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
+	    " --status 410"), 0);
+	urls[0] = rv.url;
+	call = call_for(&d, world(1, urls, prov));
+	assert_int_equal(wait_val("dead", 5000, "SELECT d.status FROM "
+	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
+	    "= %lld AND d.event_type = 'offer.created'", call), 0);
+	/* One attempt: 410 is final, and the endpoint is retired. */
+	v = val("SELECT attempts FROM deliveries d JOIN offers o ON o.id = "
+	    "d.offer_id WHERE o.call_id = %lld", call);
+	assert_string_equal(v, "1");
+	free(v);
+	v = val("SELECT (endpoint_disabled_at IS NOT NULL)::text || ':' || "
+	    "(SELECT count(*) FROM events WHERE type = "
+	    "'provider.endpoint_disabled') FROM providers WHERE id = %lld",
+	    prov[0]);
+	assert_string_equal(v, "true:1");
+	free(v);
+	assert_int_equal(wait_val("unmatched", 5000, "SELECT status FROM "
+	    "calls WHERE id = %lld", call), 0);
+	th_receiver_stop(&rv);
+}
+
 int
 main(void)
 {
@@ -553,6 +631,8 @@ main(void)
 		cmocka_unit_test(test_accept_race_one_winner),
 		cmocka_unit_test(test_provider_token_only_its_own),
 		cmocka_unit_test(test_expired_link_refused),
+		cmocka_unit_test(test_secret_rotation_signs_with_both),
+		cmocka_unit_test(test_gone_retires_the_endpoint),
 	};
 
 	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
