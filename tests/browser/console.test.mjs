@@ -157,6 +157,34 @@ async function pickResident() {
 	throw new Error('no seeded resident with 3 meal providers in reach (is the demo district loaded?)');
 }
 
+// A seeded resident alone on their number whose estate has no property
+// management and governs itself (a committee on file), in a WeChat group.
+async function pickSelfGoverning(excludeId) {
+	const surnames = ['王', '李', '张', '刘', '陈', '周', '谭', '罗', '彭', '唐', '黄', '赵', '吴', '杨'];
+	let tries = 0;
+	for (const s of surnames) {
+		const { items } = await adminApi('GET', `/v1/residents?${new URLSearchParams({ name: s, limit: '50' })}`);
+		for (const r of items) {
+			if (r.id === excludeId || tries >= 400) continue;
+			tries++;
+			const ctx = await adminApi('GET', `/v1/residents/${r.id}/context`);
+			const e = ctx.estate;
+			if (!e || e.has_property_management !== false || !e.committee || !ctx.wechat_group) continue;
+			const same = await adminApi('GET', `/v1/residents?${new URLSearchParams({ phone: r.phone })}`);
+			if (same.items.length === 1) return { r, ctx };
+		}
+	}
+	throw new Error('no seeded resident in a self-governing estate (is sql/demo/programmes.sql loaded?)');
+}
+
+// HH:MM of an instant in the district (the console must show this, whatever
+// the browser's own zone).
+function districtHhmm(iso) {
+	return new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(iso));
+}
+
+const DUTIES_ZH = { cleaning: '保洁', security: '保安', upkeep: '保运转' };
+
 async function cancelOpenCalls(residentId) {
 	const { items } = await adminApi('GET', `/v1/calls?${new URLSearchParams({ resident_id: String(residentId), limit: '100' })}`);
 	for (const c of items) {
@@ -207,6 +235,7 @@ const text = (page, sel) => page.locator(sel).first().textContent();
 // ---- The tests ------------------------------------------------------------
 
 let resident;
+let selfGov;
 let far;
 let page;
 let callId;
@@ -333,7 +362,8 @@ async function main() {
 			lon: 113.6,
 			mobility: 'walk',
 		});
-		diag(`resident #${resident.id}, far resident #${far.id}, wanted ${WANTED.rfc3339}`);
+		selfGov = await pickSelfGoverning(resident.id);
+		diag(`resident #${resident.id}, far resident #${far.id}, self-governing estate's resident #${selfGov.r.id}, wanted ${WANTED.rfc3339}`);
 	});
 
 	context = await chromium.launchPersistentContext(userDataDir, {
@@ -407,6 +437,16 @@ async function main() {
 		assert(card.includes(resident.address), 'the card has the address');
 		assert(card.includes(resident.community), 'the card has the community');
 		await page.locator('#resident-card .history-list, #resident-card .history p').first().waitFor();
+		// The demo links every resident to an estate and a WeChat group.
+		const ctx = await adminApi('GET', `/v1/residents/${resident.id}/context`);
+		assert(ctx.estate && ctx.wechat_group, 'the context has both: ' + JSON.stringify(ctx));
+		await page.locator('#resident-estate').waitFor({ timeout: 10000 });
+		await page.locator('#resident-wechat').waitFor({ timeout: 10000 });
+		assert((await text(page, '#resident-estate')).includes(ctx.estate.name), 'the estate line names the estate');
+		const wechat = await text(page, '#resident-wechat');
+		assert(wechat === `${ctx.wechat_group.name} · ${ctx.wechat_group.members} 人`, 'the WeChat line: ' + wechat);
+		assert(!/\b(null|undefined|NaN)\b/.test(await text(page, '#resident-card')), 'no empty value shows as null/undefined');
+		assert(await page.evaluate(() => document.activeElement.id === 'lookup-q'), 'the number keeps the focus');
 	});
 
 	await test('log a meal call from the keyboard (Tab, 1, Ctrl+Enter)', async () => {
@@ -537,6 +577,91 @@ async function main() {
 		assert((await page.locator('#plot .plot-pick').count()) === 1, 'the pick is drawn');
 		await shot(page, 'register');
 		await page.click('#register-cancel');
+	});
+
+	await test('the card without estate or group, and with its context failing, stays whole', async () => {
+		// The far resident is linked to nothing: both parts null.
+		let answered = page.waitForResponse((r) => r.url().includes(`/v1/residents/${far.id}/context`));
+		await page.keyboard.press('F2');
+		await page.keyboard.type(far.phone);
+		await page.keyboard.press('Enter');
+		const res = await answered;
+		assert(res.status() === 200, 'context answers 200, not ' + res.status());
+		await page.locator('#resident-card .history-list, #resident-card .history p').first().waitFor({ timeout: 10000 });
+		await page.waitForTimeout(200);
+		assert((await text(page, '#resident-card .phone')) === far.phone, 'the card shows the far resident');
+		assert((await page.locator('#resident-estate, #resident-wechat').count()) === 0, 'no estate or WeChat line');
+		// A 404 from the context: the card shows without those lines.
+		const pattern = '**/v1/residents/*/context';
+		await page.route(pattern, (route) =>
+			route.fulfill({ status: 404, contentType: 'application/json', body: '{"error":{"code":"resident_not_found","message":"test"}}' }),
+		);
+		try {
+			const before = consoleErrors.length;
+			answered = page.waitForResponse((r) => r.url().includes(`/v1/residents/${selfGov.r.id}/context`));
+			await page.keyboard.press('F2');
+			await page.keyboard.type(selfGov.r.phone);
+			await page.keyboard.press('Enter');
+			assert((await answered).status() === 404, 'the context answered 404');
+			await page.locator('#resident-card .history-list, #resident-card .history p').first().waitFor({ timeout: 10000 });
+			await page.waitForTimeout(200);
+			assert((await text(page, '#resident-name')) === selfGov.r.name, 'the card names the resident');
+			assert((await text(page, '#resident-card')).includes(selfGov.r.address), 'with the address');
+			assert((await page.locator('#resident-estate, #resident-wechat').count()) === 0, 'no estate or WeChat line');
+			// The browser's own note of the 404 is no error of the console.
+			consoleErrors.splice(before, consoleErrors.length - before, ...consoleErrors.slice(before).filter((m) => !/Failed to load resource.*404/.test(m)));
+		} finally {
+			await page.unroute(pattern);
+		}
+	});
+
+	await test("a self-governing estate's card: the committee and the WeChat group", async () => {
+		const { r, ctx } = selfGov;
+		await page.keyboard.press('F2');
+		await page.keyboard.type(r.phone);
+		await page.keyboard.press('Enter');
+		await page.locator('#resident-estate .estate-gov').waitFor({ timeout: 10000 });
+		assert((await text(page, '#resident-name')) === r.name, 'the card names the resident');
+		const c = ctx.estate.committee;
+		const duties = c.duties.map((d) => DUTIES_ZH[d]).join('/');
+		const estate = await text(page, '#resident-estate');
+		assert(estate === `${ctx.estate.name} · 无物业 · 自治小组：${c.contact} ${c.phone}（${duties}）`, 'the estate and its self-governance: ' + estate);
+		assert(await page.locator('#resident-estate .estate-gov').isVisible(), 'the committee shown');
+		const wechat = await text(page, '#resident-wechat');
+		assert(wechat === `${ctx.wechat_group.name} · ${ctx.wechat_group.members} 人`, 'the WeChat line: ' + wechat);
+	});
+
+	await test('a health question (H) shows the nearest mobile clinic and its next visit', async () => {
+		const want = await adminApi('GET', `/v1/clinics/nearest?${new URLSearchParams({ resident_id: String(selfGov.r.id) })}`);
+		assert(want.clinic && want.next_visit, 'the demo clinic has a next session: ' + JSON.stringify(want));
+		assert((await text(page, '.keys')).includes('H：健康咨询'), 'the shortcut is in the key help');
+		assert((await page.locator('#clinic-ask kbd').textContent()) === 'H', 'the button shows its key');
+		// From the number: Tab to the service, then H.
+		await page.keyboard.press('Tab');
+		assert(await page.evaluate(() => document.activeElement.name === 'service'), 'Tab still goes to the service');
+		await page.keyboard.press('h');
+		await page.locator('#clinic-next[data-at]').waitFor({ timeout: 10000 });
+		assert(await page.evaluate(() => document.activeElement.name === 'service'), 'H leaves the focus where it was');
+		assert((await text(page, '#clinic-name strong')) === want.clinic.name, 'the nearest clinic point is named');
+		const name = await text(page, '#clinic-name');
+		assert(/\d+ 米|\d+\.\d 公里/.test(name), 'with its distance: ' + name);
+		const next = await text(page, '#clinic-next');
+		const hhmm = districtHhmm(want.next_visit);
+		assert(next.includes(`${hhmm}–${districtHhmm(want.next_visit_ends)}`), `the next visit in district time (${hhmm}): ${next}`);
+		const services = await text(page, '#clinic-services');
+		assert(want.clinic.services.length && services.includes(want.clinic.services[0].name), 'the services: ' + services);
+		assert((await page.locator('#plot .plot-clinic').count()) === 1, 'the clinic is marked on the plot');
+		assert(await page.locator('#legend-clinic').isVisible(), 'and in the legend');
+		assert((await page.locator('#resident-estate, #resident-wechat').count()) === 2, 'the estate and WeChat lines stay');
+		assert(!/\b(null|undefined|NaN)\b/.test(await text(page, '#resident-card')), 'no empty value shows as null/undefined');
+		await shot(page, 'card');
+		// In English too (every string in both dictionaries).
+		await page.click('.top-right .lang-toggle');
+		assert((await text(page, '#clinic-title')).startsWith('Health question'), 'the answer in English');
+		assert((await text(page, '#resident-wechat')).endsWith(' members'), 'the WeChat line in English');
+		await shot(page, 'card-en');
+		await page.click('.top-right .lang-toggle');
+		assert((await text(page, '#clinic-title')).startsWith('健康咨询'), 'back in Chinese');
 	});
 
 	await test('switch to English and back', async () => {

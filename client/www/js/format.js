@@ -17,6 +17,9 @@ function fmt(kind) {
 			date: { ...base, month: '2-digit', day: '2-digit' },
 			full: { ...base, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' },
 			day: { timeZone: DISTRICT.timeZone, year: 'numeric', month: '2-digit', day: '2-digit' },
+			weekday: { timeZone: DISTRICT.timeZone, weekday: 'short' },
+			// Names of ISO weekdays (below), read from UTC dates.
+			dow: { timeZone: 'UTC', weekday: 'short' },
 		}[kind];
 		f = new Intl.DateTimeFormat(locale(), opts);
 		cache.set(key, f);
@@ -46,6 +49,32 @@ export function when(iso) {
 export function full(iso) {
 	const d = parse(iso);
 	return d ? fmt('full').format(d) : '—';
+}
+
+// A session in the district's local form: "今天 周五 08:30–11:30",
+// "12/04 周五 08:30–11:30" another day.
+export function session(startIso, endIso) {
+	const a = parse(startIso);
+	if (!a) return '—';
+	const now = serverNow();
+	let day = fmt('date').format(a);
+	if (sameDay(a, new Date(now))) day = t('clinic.today');
+	else if (sameDay(a, new Date(now + 24 * 3600 * 1000))) day = t('clinic.tomorrow');
+	const b = parse(endIso);
+	return `${day} ${fmt('weekday').format(a)} ${fmt('short').format(a)}${b ? '–' + fmt('short').format(b) : ''}`;
+}
+
+// An ISO weekday (1 = Monday … 7 = Sunday) by name: "周一", "Mon".
+export function weekdayName(dow) {
+	// 1 January 2024 was a Monday.
+	return fmt('dow').format(new Date(Date.UTC(2024, 0, Number(dow))));
+}
+
+// "350 m", "1.2 km".
+export function distance(m) {
+	const n = Number(m);
+	if (m === null || m === undefined || !Number.isFinite(n)) return '—';
+	return n < 1000 ? t('unit.m', { n: Math.round(n) }) : t('unit.km', { n: (n / 1000).toFixed(1) });
 }
 
 export function minutes(n) {

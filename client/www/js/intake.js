@@ -1,12 +1,14 @@
 // Call intake, keyboard first: the caller's number -> the resident's card
 // (or a quick registration) -> service, time, notes, urgency -> submit ->
-// the ranked candidates and the offer's progress, live.
+// the ranked candidates and the offer's progress, live. The card also shows
+// the resident's estate and WeChat group, and answers a health question
+// (H) with the nearest mobile clinic point.
 
 import { api, ApiError, newIdempotencyKey } from './api.js';
 import { SERVICES, MOBILITIES, LIMITS } from './config.js';
 import { h, $, $$, clear, isTyping } from './dom.js';
-import { t, onLangChange } from './i18n.js';
-import { when, full, minutes, countdown, secondsUntil, localInputToRfc3339 } from './format.js';
+import { t, tMaybe, onLangChange } from './i18n.js';
+import { when, full, minutes, countdown, secondsUntil, localInputToRfc3339, session, weekdayName, distance } from './format.js';
 import { createPlot } from './plot.js';
 import * as store from './store.js';
 import { chip, flags, describeEvent, errorText, showError, toast, serviceLabel } from './ui.js';
@@ -16,6 +18,11 @@ const state = {
 	resident: null,
 	results: [],
 	history: null,
+	// GET /v1/residents/{id}/context: null while loading or when it failed
+	// (the card then shows neither line), else its body.
+	context: null,
+	// The health question: null, {loading}, {data} or {error}.
+	clinic: null,
 	preview: null,
 	callId: null,
 	idemKey: null,
@@ -31,6 +38,7 @@ let plot;
 let previewTimer = null;
 let previewSeq = 0;
 let lookupSeq = 0;
+let clinicSeq = 0;
 let lastSaid = '';
 let openDetail = () => {};
 
@@ -42,7 +50,7 @@ export function initIntake({ onOpenDetail }) {
 		'lookup-form', 'lookup-q', 'lookup-error', 'lookup-results', 'resident-card', 'register-form',
 		'register-error', 'register-cancel', 'call-form', 'service-options', 'call-wanted', 'call-urgent',
 		'call-notes', 'call-error', 'call-duplicate', 'call-submit', 'call-reset', 'progress-body', 'plot-note',
-		'reg-mobility', 'reg-lat', 'reg-lon', 'reg-phone', 'reg-name',
+		'reg-mobility', 'reg-lat', 'reg-lon', 'reg-phone', 'reg-name', 'legend-clinic', 'announcer',
 	]) {
 		el[id] = document.getElementById(id);
 	}
@@ -147,13 +155,18 @@ export function focusPhone() {
 	el['lookup-q'].select();
 }
 
-// Keys while the intake is on screen: 1-4 pick the service (outside text
-// fields), Ctrl+Enter submits the call.
+// Keys while the intake is on screen: 1-4 pick the service and H asks the
+// health question (outside text fields), Ctrl+Enter submits the call.
 export function handleKey(e) {
 	if (el['call-form'].hidden) return false;
 	if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
 		e.preventDefault();
 		submitCall();
+		return true;
+	}
+	if ((e.key === 'h' || e.key === 'H') && !e.ctrlKey && !e.altKey && !e.metaKey && !isTyping(e.target)) {
+		e.preventDefault();
+		if (!e.repeat) askClinic();
 		return true;
 	}
 	if (!e.ctrlKey && !e.altKey && !e.metaKey && /^[1-4]$/.test(e.key) && !isTyping(e.target)) {
@@ -218,10 +231,14 @@ function selectResident(r, focusService = false) {
 	state.results = state.results.length > 1 ? state.results : [];
 	state.registering = false;
 	state.history = null;
+	state.context = null;
+	state.clinic = null;
 	state.preview = null;
+	clinicSeq++;
 	hideRegister(false);
 	render();
 	loadHistory();
+	loadContext();
 	schedulePreview();
 	if (focusService) focusServiceGroup();
 }
@@ -243,6 +260,48 @@ async function loadHistory() {
 		state.history = err;
 	}
 	renderCard();
+}
+
+// The estate and WeChat lines: best effort; a 404 or an error leaves the
+// card as it is.
+async function loadContext() {
+	const r = state.resident;
+	if (!r) return;
+	try {
+		const res = await api('GET', `/v1/residents/${encodeURIComponent(r.id)}/context`);
+		if (state.resident !== r) return;
+		state.context = res && typeof res === 'object' ? res : null;
+	} catch {
+		return;
+	}
+	renderCard();
+}
+
+// A health question: the nearest mobile clinic point and its next session.
+async function askClinic() {
+	const r = state.resident;
+	if (!r) return;
+	const seq = ++clinicSeq;
+	state.clinic = { loading: true };
+	renderCard();
+	try {
+		const data = await api('GET', '/v1/clinics/nearest', { query: { resident_id: r.id } });
+		if (seq !== clinicSeq || state.resident !== r) return;
+		state.clinic = data && data.clinic ? { data } : { error: null };
+		if (state.clinic.data) {
+			el.announcer.textContent = t('clinic.said', {
+				name: data.clinic.name,
+				distance: distance(data.clinic.distance_m),
+				next: data.next_visit ? session(data.next_visit, data.next_visit_ends) : t('clinic.noNext'),
+			});
+		}
+	} catch (err) {
+		if (seq !== clinicSeq || state.resident !== r) return;
+		if (err instanceof ApiError && err.status === 401) return;
+		state.clinic = { error: err };
+	}
+	renderCard();
+	drawPlot();
 }
 
 function schedulePreview() {
@@ -273,11 +332,12 @@ async function preview() {
 
 export function newCall(focus = true, keepQuery = false) {
 	Object.assign(state, {
-		callerPhone: '', resident: null, results: [], history: null, preview: null, callId: null,
+		callerPhone: '', resident: null, results: [], history: null, context: null, clinic: null, preview: null, callId: null,
 		idemKey: null, idemBody: null, duplicateOk: false, registering: false, pick: null,
 	});
 	state.distances.clear();
 	previewSeq++;
+	clinicSeq++;
 	if (!keepQuery) el['lookup-q'].value = '';
 	el['call-form'].reset();
 	el['register-form'].reset();
@@ -505,6 +565,8 @@ function renderResults() {
 function renderCard() {
 	const card = el['resident-card'];
 	const r = state.resident;
+	// The card is redrawn whole: the health button keeps the focus it had.
+	const refocus = document.activeElement && document.activeElement.id === 'clinic-ask';
 	clear(card);
 	if (!r) {
 		card.hidden = true;
@@ -512,6 +574,23 @@ function renderCard() {
 	}
 	card.hidden = false;
 	const community = r.community ? (r.street ? `${r.community} · ${r.street}` : r.community) : t('resident.noCommunity');
+	// Out of the Tab order (Tab goes from the number to the service, as
+	// before): H asks from the keyboard, the button is for the mouse.
+	const ask = h(
+		'button',
+		{
+			type: 'button',
+			id: 'clinic-ask',
+			class: 'ghost small card-action',
+			tabindex: '-1',
+			'aria-keyshortcuts': 'H',
+			'aria-busy': state.clinic && state.clinic.loading ? 'true' : null,
+			on: { click: () => askClinic() },
+		},
+		h('span', { text: t('clinic.ask') }),
+		' ',
+		h('kbd', { text: 'H' }),
+	);
 	card.append(
 		h(
 			'div',
@@ -519,6 +598,7 @@ function renderCard() {
 			h('h3', { id: 'resident-name', class: 'resident-name', text: r.name }),
 			h('span', { class: 'muted', text: `#${r.id}` }),
 			h('span', { class: 'flags' }, flags(r)),
+			ask,
 		),
 		h(
 			'dl',
@@ -529,10 +609,13 @@ function renderCard() {
 			h('dd', { text: r.address }),
 			h('dt', { text: t('resident.community') }),
 			h('dd', { text: community }),
+			contextFacts(state.context),
 			h('dt', { text: t('resident.mobility') }),
 			h('dd', { text: t('mobility.' + r.mobility) }),
 		),
 	);
+	if (state.clinic) card.append(clinicBlock(state.clinic));
+	if (refocus) document.getElementById('clinic-ask').focus();
 	const hist = h('div', { class: 'history' }, h('h4', { text: t('resident.lastCalls') }));
 	if (state.history === null) hist.append(h('p', { class: 'muted', text: t('common.loading') }));
 	else if (state.history instanceof Error) hist.append(h('p', { class: 'form-error', text: errorText(state.history) }));
@@ -554,6 +637,84 @@ function renderCard() {
 		hist.append(ul);
 	}
 	card.append(hist);
+}
+
+// 小区 and 微信群: whatever of the context there is.
+function contextFacts(ctx) {
+	if (!ctx) return null;
+	const out = [];
+	const e = ctx.estate;
+	if (e && e.name) {
+		const dd = h('dd', { id: 'resident-estate' }, h('span', { class: 'estate-name', text: e.name }));
+		if (e.has_property_management === false) {
+			// "无物业 · 自治小组：<contact> <phone>（duties）": 无物业 after the
+			// name, the committee on a line of its own.
+			dd.append(h('span', { class: 'estate-pm', text: ` · ${t('estate.noPm')}` }));
+			const c = e.committee;
+			if (c && (c.contact || c.phone)) {
+				const duties = (Array.isArray(c.duties) ? c.duties : []).map((d) => tMaybe('duty.' + d) || String(d));
+				dd.append(
+					h(
+						'span',
+						{ class: 'estate-gov' },
+						h('span', { class: 'visually-hidden', text: ' · ' }),
+						h('span', { class: 'nowrap', text: t('estate.committee', { contact: c.contact || '' }) }),
+						' ',
+						h('span', { class: 'phone nowrap', text: c.phone || '' }),
+						duties.length ? h('span', { class: 'nowrap', text: t('estate.duties', { duties: duties.join('/') }) }) : null,
+					),
+				);
+			}
+		}
+		out.push(h('dt', { text: t('resident.estate') }), dd);
+	}
+	const g = ctx.wechat_group;
+	if (g && g.name) {
+		const n = Number(g.members);
+		out.push(
+			h('dt', { text: t('resident.wechat') }),
+			h('dd', { id: 'resident-wechat', text: Number.isFinite(n) && g.members !== null ? `${g.name} · ${t('resident.members', { n })}` : g.name }),
+		);
+	}
+	return out;
+}
+
+// The answer to a health question, under the facts.
+function clinicBlock(q) {
+	const box = h('section', { id: 'clinic-answer', class: 'clinic-answer', 'aria-labelledby': 'clinic-title' });
+	box.append(h('h4', { id: 'clinic-title', text: t('clinic.title') }));
+	if (q.loading) {
+		box.append(h('p', { class: 'muted', text: t('common.loading') }));
+		return box;
+	}
+	if (!q.data) {
+		box.append(h('p', { class: 'form-error', text: q.error ? errorText(q.error) : t('error.no_clinic') }));
+		return box;
+	}
+	const { clinic: c, next_visit: next, next_visit_ends: ends } = q.data;
+	const services = (c.services || []).map((s) => tMaybe('clinicService.' + s.code) || s.name || s.code);
+	// Each session unbroken across lines (no-break space, word joiners).
+	const weekly = (c.schedule || []).map((s) => `${weekdayName(s.dow)}\u00a0${s.opens}\u2060–\u2060${s.closes}`);
+	// The estate only when the point's name does not already say it.
+	const where = [c.estate && !String(c.name).includes(c.estate) ? c.estate : null, distance(c.distance_m)].filter(Boolean).join(' · ');
+	box.append(
+		h(
+			'dl',
+			{ class: 'facts clinic-facts' },
+			h('dt', { text: t('clinic.point') }),
+			h('dd', { id: 'clinic-name' }, h('strong', { text: c.name }), h('span', { class: 'muted', text: ` · ${where}` })),
+			h('dt', { text: t('clinic.next') }),
+			h(
+				'dd',
+				{ id: 'clinic-next', class: next ? 'clinic-next' : 'muted', dataset: next ? { at: next } : null },
+				next ? session(next, ends) : t('clinic.noNext'),
+				weekly.length ? h('span', { class: 'clinic-weekly', text: t('clinic.weekly', { list: weekly.join(t('list.sep')) }) }) : null,
+			),
+			services.length ? h('dt', { text: t('clinic.services') }) : null,
+			services.length ? h('dd', { id: 'clinic-services', text: services.join(t('list.sep')) }) : null,
+		),
+	);
+	return box;
 }
 
 function candidateRow(c, live) {
@@ -664,6 +825,7 @@ function renderProgress() {
 function drawPlot() {
 	if (!plot) return;
 	if (state.registering) {
+		el['legend-clinic'].hidden = true;
 		plot.draw({ resident: null, candidates: [], pick: state.pick });
 		return;
 	}
@@ -675,7 +837,10 @@ function drawPlot() {
 			typeof c.distance_m === 'number' || !state.distances.has(c.provider_id) ? c : { ...c, distance_m: state.distances.get(c.provider_id) },
 		);
 	}
-	plot.draw({ resident: r ? { lat: r.lat, lon: r.lon, name: r.name } : null, candidates, pick: null });
+	const c = r && state.clinic && state.clinic.data ? state.clinic.data.clinic : null;
+	const clinic = c && typeof c.lat === 'number' && typeof c.lon === 'number' ? { lat: c.lat, lon: c.lon, name: c.name } : null;
+	el['legend-clinic'].hidden = !clinic;
+	plot.draw({ resident: r ? { lat: r.lat, lon: r.lon, name: r.name } : null, candidates, pick: null, clinic });
 }
 
 // Once a second: countdowns of the offers on screen.

@@ -1,6 +1,7 @@
 // The district plot, drawn by the page itself as SVG (no map tiles): an
 // equirectangular projection of the district box, the resident, the
-// candidates numbered by rank, and the 15-minute reach of the fastest one.
+// candidates numbered by rank, the 15-minute reach of the fastest one, and
+// the nearest mobile clinic point when a health question asked for it.
 
 import { DISTRICT, TRAVEL } from './config.js';
 import { svg, clear } from './dom.js';
@@ -130,10 +131,10 @@ function north() {
 
 // createPlot(svgEl, {onPick(lat, lon)}) -> {draw(model), setPicking(on)}
 // model: {resident: {lat, lon, name}|null, candidates: [...],
-//         pick: {lat, lon}|null, caption(el)}.
+//         pick: {lat, lon}|null, clinic: {lat, lon, name}|null}.
 export function createPlot(el, { onPick, onSummary } = {}) {
 	let picking = false;
-	let last = { resident: null, candidates: [], pick: null };
+	let last = { resident: null, candidates: [], pick: null, clinic: null };
 
 	el.setAttribute('viewBox', `${-PAD.l} ${-PAD.t} ${W + PAD.l + PAD.r} ${H + PAD.t + PAD.b}`);
 	el.setAttribute('preserveAspectRatio', 'xMidYMid meet');
@@ -151,8 +152,8 @@ export function createPlot(el, { onPick, onSummary } = {}) {
 	});
 
 	function draw(model = last) {
-		last = { resident: null, candidates: [], pick: null, ...model };
-		const { resident, candidates, pick } = last;
+		last = { resident: null, candidates: [], pick: null, clinic: null, ...model };
+		const { resident, candidates, pick, clinic } = last;
 		clear(el);
 		const summary = [];
 		el.append(svg('title', { text: t('plot.title') }));
@@ -204,6 +205,22 @@ export function createPlot(el, { onPick, onSummary } = {}) {
 				);
 			}
 			el.append(links, marks);
+			if (clinic && inBox(clinic.lat, clinic.lon)) {
+				// A pin with a cross: its tip on the point, so the resident's
+				// mark (usually a few metres away) does not hide it.
+				const q = project(clinic.lat, clinic.lon);
+				el.append(
+					svg(
+						'g',
+						{ class: 'plot-clinic', transform: `translate(${fixed(q.x)} ${fixed(q.y)})` },
+						svg('title', { text: t('plot.clinicAt', { name: clinic.name || '' }) }),
+						svg('path', { class: 'stem', d: 'M0 0 L-8 -20 H8 Z' }),
+						svg('rect', { x: -18, y: -54, width: 36, height: 36, rx: 7 }),
+						svg('path', { class: 'cross', d: 'M-4 -47 h8 v7 h7 v8 h-7 v7 h-8 v-7 h-7 v-8 h7 Z' }),
+					),
+				);
+				summary.push(t('plot.clinicAt', { name: clinic.name || '' }));
+			}
 			el.append(
 				svg(
 					'g',
