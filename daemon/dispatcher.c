@@ -38,6 +38,7 @@ struct dispatcher {
 	int			 claiming, claim_again;
 	int			 cycling, cycle_again;
 	int			 recording;
+	int			 batch_moved_due;	/* it had retries or dead */
 	int			 stopping;
 	json_t			*results;	/* waiting to be recorded */
 
@@ -233,8 +234,13 @@ dispatcher_claim(struct dispatcher *d)
 		d->claim_again = 1;
 		return;
 	}
+	/*
+	 * Results not yet recorded count against the cap too: when recording
+	 * lags, claiming waits, memory stays bounded and no backlog outlives
+	 * its leases.
+	 */
 	slots = d->cfg->webhook_max_in_flight -
-	    notifier_in_flight(d->notifier);
+	    notifier_in_flight(d->notifier) - (int)json_array_size(d->results);
 	if (slots <= 0)
 		return;		/* dispatcher_sent claims as slots free up */
 	if (slots > DISPATCH_CLAIM_MAX)
@@ -271,10 +277,13 @@ dispatcher_recorded(const struct db_result *res, void *arg)
 		/* The leases lapse and the attempts are made again. */
 		log_warn("dispatcher: recording results failed: %s %s",
 		    res->sqlstate, res->message);
+	/* Retries and dead letters move the next due time; deliveries not. */
+	if (d->batch_moved_due) {
+		d->batch_moved_due = 0;
+		dispatcher_cycle(d);
+	}
 	if (json_array_size(d->results) > 0)
 		dispatcher_flush(d);
-	/* Retries and dead letters move the next due time. */
-	dispatcher_cycle(d);
 	dispatcher_claim(d);
 }
 
@@ -283,7 +292,7 @@ dispatcher_flush(struct dispatcher *d)
 {
 	const char	*params[2];
 	char		*text, *p;
-	json_t		*batch;
+	json_t		*batch, *r;
 
 	if (d->recording || json_array_size(d->results) == 0)
 		return;
@@ -291,7 +300,11 @@ dispatcher_flush(struct dispatcher *d)
 	batch = json_array();
 	while (json_array_size(batch) < DISPATCH_RECORD_BATCH &&
 	    json_array_size(d->results) > 0) {
-		json_array_append(batch, json_array_get(d->results, 0));
+		r = json_array_get(d->results, 0);
+		if (strcmp(json_string_value(json_object_get(r, "outcome")),
+		    "delivered") != 0)
+			d->batch_moved_due = 1;
+		json_array_append(batch, r);
 		json_array_remove(d->results, 0);
 	}
 	text = json_dumps(batch, JSON_COMPACT);

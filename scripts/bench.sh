@@ -587,3 +587,4 @@ echo "pool_size $pool_size; statements per POST ${R[c8.qpr]} / ${R[c32.qpr]} (c=
 	"pgbench SQL same as carelined's: $SAME_SQL"
 echo "CPU during the carelined runs: carelined ${R[c8.cd]}% / ${R[c32.cd]}%," \
 	"PostgreSQL ${R[c8.cpg]}% / ${R[c32.cpg]}%, rest ${R[c8.coth]}% / ${R[c32.coth]}% of one CPU (of $((ncpu * 100))%)"
+scripts/bench-webhooks.sh
