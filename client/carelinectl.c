@@ -1362,6 +1362,36 @@ ctl_more(struct ctl *c, json_t *j)
 		    next);
 }
 
+/*
+ * GET a list: base plus the query built in q (freed here). Under --json
+ * the answer is already printed and *out is NULL; otherwise *out holds it
+ * for a table and ctl_list_done ends the command.
+ */
+static int
+ctl_list_get(struct ctl *c, const char *base, char *q, json_t **out)
+{
+	char	*path;
+	int	 rc;
+
+	path = xprintf("%s%s", base, q != NULL ? q : "");
+	free(q);
+	rc = ctl_api(c, "GET", path, NULL, out);
+	free(path);
+	if (rc != CTL_EXIT_OK || c->json) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return (rc);
+}
+
+static int
+ctl_list_done(struct ctl *c, json_t *j)
+{
+	ctl_more(c, j);
+	json_decref(j);
+	return (CTL_EXIT_OK);
+}
+
 /* ---------------------------------------------------------------------
  * Calls.
  */
@@ -1584,7 +1614,7 @@ ctl_cmd_calls(struct ctl *c)
 {
 	struct ctl_table	*t;
 	json_t			*j, *items, *o, *res;
-	char			*q = NULL, *path;
+	char			*q = NULL;
 	char			 b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
 	char			 w[64], l[64];
 	size_t			 i;
@@ -1595,14 +1625,9 @@ ctl_cmd_calls(struct ctl *c)
 	ctl_query(c, &q, "resident_id", c->opt[OPT_RESIDENT]);
 	ctl_query(c, &q, "limit", c->opt[OPT_LIMIT]);
 	ctl_query(c, &q, "cursor", c->opt[OPT_CURSOR]);
-	path = xprintf("/v1/calls%s", q != NULL ? q : "");
-	free(q);
-	rc = ctl_api(c, "GET", path, NULL, &j);
-	free(path);
-	if (rc != CTL_EXIT_OK || c->json) {
-		json_decref(j);
+	if ((rc = ctl_list_get(c, "/v1/calls", q, &j)) != CTL_EXIT_OK ||
+	    j == NULL)
 		return (rc);
-	}
 	items = json_object_get(j, "items");
 	if (json_array_size(items) == 0)
 		printf("no calls\n");
@@ -1624,9 +1649,7 @@ ctl_cmd_calls(struct ctl *c)
 		ctl_table_print(t, stdout);
 		ctl_table_free(t);
 	}
-	ctl_more(c, j);
-	json_decref(j);
-	return (CTL_EXIT_OK);
+	return (ctl_list_done(c, j));
 }
 
 /* ---------------------------------------------------------------------
@@ -1639,7 +1662,7 @@ ctl_cmd_resident_find(struct ctl *c)
 	struct ctl_table	*t;
 	json_t			*j, *items, *o;
 	const char		*flags[3];
-	char			*q = NULL, *path, fl[64];
+	char			*q = NULL, fl[64];
 	char			 b1[32], b2[32], b3[32], b4[32], b5[32];
 	char			 b6[32];
 	size_t			 i, k;
@@ -1652,14 +1675,9 @@ ctl_cmd_resident_find(struct ctl *c)
 	ctl_query(c, &q, "name", c->opt[OPT_NAME]);
 	ctl_query(c, &q, "limit", c->opt[OPT_LIMIT]);
 	ctl_query(c, &q, "cursor", c->opt[OPT_CURSOR]);
-	path = xprintf("/v1/residents%s", q);
-	free(q);
-	rc = ctl_api(c, "GET", path, NULL, &j);
-	free(path);
-	if (rc != CTL_EXIT_OK || c->json) {
-		json_decref(j);
+	if ((rc = ctl_list_get(c, "/v1/residents", q, &j)) != CTL_EXIT_OK ||
+	    j == NULL)
 		return (rc);
-	}
 	items = json_object_get(j, "items");
 	if (json_array_size(items) == 0)
 		printf("no resident found\n");
@@ -1768,7 +1786,7 @@ ctl_cmd_provider_list(struct ctl *c)
 {
 	struct ctl_table	*t;
 	json_t			*j, *items, *o;
-	char			*q = NULL, *path, *sv;
+	char			*q = NULL, *sv;
 	char			 b1[32], b2[32], b3[32], b4[32], b5[96];
 	char			 b6[32];
 	size_t			 i;
@@ -1778,14 +1796,9 @@ ctl_cmd_provider_list(struct ctl *c)
 	ctl_query(c, &q, "active", c->opt[OPT_ALL] != NULL ? NULL : "true");
 	ctl_query(c, &q, "limit", c->opt[OPT_LIMIT]);
 	ctl_query(c, &q, "cursor", c->opt[OPT_CURSOR]);
-	path = xprintf("/v1/providers%s", q != NULL ? q : "");
-	free(q);
-	rc = ctl_api(c, "GET", path, NULL, &j);
-	free(path);
-	if (rc != CTL_EXIT_OK || c->json) {
-		json_decref(j);
+	if ((rc = ctl_list_get(c, "/v1/providers", q, &j)) != CTL_EXIT_OK ||
+	    j == NULL)
 		return (rc);
-	}
 	items = json_object_get(j, "items");
 	if (json_array_size(items) == 0)
 		printf("no providers\n");
@@ -1806,9 +1819,7 @@ ctl_cmd_provider_list(struct ctl *c)
 		ctl_table_print(t, stdout);
 		ctl_table_free(t);
 	}
-	ctl_more(c, j);
-	json_decref(j);
-	return (CTL_EXIT_OK);
+	return (ctl_list_done(c, j));
 }
 
 static int
@@ -1900,7 +1911,7 @@ ctl_cmd_deliveries(struct ctl *c)
 	struct ctl_table	*t;
 	json_t			*j, *items, *o;
 	const char		*when;
-	char			*q = NULL, *path, last[160];
+	char			*q = NULL, last[160];
 	char			 b1[32], b2[32], b3[64], b4[32], b5[32];
 	char			 b6[32], b7[64], b8[64], b9[64], b10[64];
 	size_t			 i;
@@ -1909,14 +1920,9 @@ ctl_cmd_deliveries(struct ctl *c)
 	ctl_query(c, &q, "status", c->opt[OPT_STATUS]);
 	ctl_query(c, &q, "limit", c->opt[OPT_LIMIT]);
 	ctl_query(c, &q, "cursor", c->opt[OPT_CURSOR]);
-	path = xprintf("/v1/deliveries%s", q != NULL ? q : "");
-	free(q);
-	rc = ctl_api(c, "GET", path, NULL, &j);
-	free(path);
-	if (rc != CTL_EXIT_OK || c->json) {
-		json_decref(j);
+	if ((rc = ctl_list_get(c, "/v1/deliveries", q, &j)) != CTL_EXIT_OK ||
+	    j == NULL)
 		return (rc);
-	}
 	items = json_object_get(j, "items");
 	if (json_array_size(items) == 0)
 		printf("no deliveries\n");
@@ -1949,9 +1955,7 @@ ctl_cmd_deliveries(struct ctl *c)
 		ctl_table_print(t, stdout);
 		ctl_table_free(t);
 	}
-	ctl_more(c, j);
-	json_decref(j);
-	return (CTL_EXIT_OK);
+	return (ctl_list_done(c, j));
 }
 
 /* ---------------------------------------------------------------------
