@@ -33,7 +33,8 @@ endif
 # Recursive (=) so pkg-config runs only when a rule needs it, after
 # scripts/deps.sh has had its chance to install what is missing.
 PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS	 = $(shell pkg-config --libs $(PKGS)) -lm
+# libunistring (NFKC, Unicode categories) ships no pkg-config file.
+PKG_LIBS	 = $(shell pkg-config --libs $(PKGS)) -lunistring -lm
 INCLUDES	 = -Icommon -Iconfig -Idaemon -Itests
 
 # The newest migration is the schema this build needs.
@@ -42,7 +43,7 @@ SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
 		   tail -n 1)
 
 COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
-		   common/hours.c common/jsonv.c common/webhook.c
+		   common/hours.c common/jsonv.c common/webhook.c common/text.c
 CONFIG_SRCS	 = config/config.c
 DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/health.c daemon/metrics.c daemon/migrate.c \

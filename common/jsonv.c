@@ -4,9 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "jsonv.h"
 #include "phone.h"
+#include "text.h"
+#include "webhook.h"
 
 static int
 jv_fail(struct jv_error *e, int status, const char *code, const char *field,
@@ -140,6 +143,36 @@ jv_is_rfc3339(const char *s)
 	return (0);
 }
 
+int
+jv_rfc3339_time(const char *s, long long *out)
+{
+	struct tm	tm;
+	long long	t;
+	const char	*z;
+
+	if (!jv_is_rfc3339(s))
+		return (-1);
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = atoi(s) - 1900;
+	tm.tm_mon = atoi(s + 5) - 1;
+	tm.tm_mday = atoi(s + 8);
+	tm.tm_hour = atoi(s + 11);
+	tm.tm_min = atoi(s + 14);
+	tm.tm_sec = atoi(s + 17) > 59 ? 59 : atoi(s + 17);
+	/* timegm normalises 31 February into March: refuse that instead. */
+	t = (long long)timegm(&tm);
+	if (tm.tm_mday != atoi(s + 8))
+		return (-1);
+	z = s + 19;
+	while (*z != '\0' && *z != 'Z' && *z != 'z' && *z != '+' && *z != '-')
+		z++;
+	if (*z == '+' || *z == '-')
+		t -= (*z == '+' ? 1 : -1) * (atoi(z + 1) * 3600LL +
+		    atoi(z + 4) * 60LL);
+	*out = t;
+	return (0);
+}
+
 static int
 jv_in_choices(const char *s, const char *const *choices)
 {
@@ -187,9 +220,14 @@ jv_check_value(json_t *obj, const char *key, json_t *v,
 			return (jv_fail(e, 422, "invalid_field", key,
 			    "%s must be %.0f to %.0f characters long", key,
 			    f->min, f->max));
-		if (f->min > 0 && strspn(s, " \t\r\n") == strlen(s))
+		if (f->min > 0 && (f->flags & JV_SECRET ?
+		    strspn(s, " \t\r\n") == strlen(s) : text_is_blank(s)))
 			return (jv_fail(e, 422, "invalid_field", key,
 			    "%s must not be blank", key));
+		if (!(f->flags & JV_SECRET) && text_check(s, f->flags &
+		    JV_MULTILINE ? TEXT_MULTILINE : 0, &why) != 0)
+			return (jv_fail(e, 422, "invalid_text", key, "%s %s",
+			    key, why));
 		if (f->kind == JV_URL && strncmp(s, "http://", 7) != 0 &&
 		    strncmp(s, "https://", 8) != 0)
 			return (jv_fail(e, 422, "invalid_field", key,
@@ -197,6 +235,10 @@ jv_check_value(json_t *obj, const char *key, json_t *v,
 		if (f->kind == JV_URL && strpbrk(s, " \t\r\n\"<>\\") != NULL)
 			return (jv_fail(e, 422, "invalid_field", key,
 			    "%s must be a URL without spaces or quotes", key));
+		/* Private targets are the caller's business (config). */
+		if (f->kind == JV_URL && webhook_url_check(s, 1, &why) != 0)
+			return (jv_fail(e, 422, "invalid_url", key, "%s %s",
+			    key, why));
 		return (0);
 	case JV_INT:
 		if (!json_is_integer(v))

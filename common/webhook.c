@@ -1,8 +1,11 @@
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "crypto.h"
 #include "webhook.h"
@@ -84,6 +87,9 @@ webhook_v4_private(uint32_t a)
 	    (a >> 16) == (192u << 8 | 168) ||		/* 192.168/16 */
 	    (a >> 8) == (192u << 16 | 0 << 8 | 0) ||	/* 192.0.0/24 */
 	    (a >> 17) == (198u << 7 | 9) ||		/* 198.18/15 */
+	    (a >> 8) == (192u << 16 | 0 << 8 | 2) ||	/* TEST-NET-1 */
+	    (a >> 8) == (198u << 16 | 51 << 8 | 100) ||	/* TEST-NET-2 */
+	    (a >> 8) == (203u << 16 | 0 << 8 | 113) ||	/* TEST-NET-3 */
 	    (a >> 28) >= 14);				/* multicast, 240/4 */
 }
 
@@ -112,6 +118,18 @@ webhook_addr_private(const struct sockaddr *sa)
 		    (uint32_t)b[14] << 8 | b[15];
 		return (webhook_v4_private(a));
 	}
+	/*
+	 * Whole ranges no receiver of ours lives in: IPv4-translated
+	 * (::ffff:0:0/96, SIIT), local-use NAT64 (64:ff9b:1::/48, whose
+	 * translator is ours to reach inside), and documentation
+	 * (2001:db8::/32, 3fff::/20).
+	 */
+	if ((memcmp(b, "\0\0\0\0\0\0\0\0\xff\xff\0\0", 12) == 0) ||
+	    (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b &&
+	    b[4] == 0x00 && b[5] == 0x01) ||
+	    (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) ||
+	    (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0))
+		return (1);
 	/* 6to4 (2002::/16) carries an IPv4 address in bytes 2..5. */
 	if (b[0] == 0x20 && b[1] == 0x02) {
 		a = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 |
@@ -125,4 +143,56 @@ webhook_addr_private(const struct sockaddr *sa)
 	    IN6_IS_ADDR_SITELOCAL(&sin6->sin6_addr) ||
 	    IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr) ||
 	    (b[0] & 0xfe) == 0xfc);			/* fc00::/7 ULA */
+}
+
+int
+webhook_url_check(const char *url, int allow_private, const char **why)
+{
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+	CURLU			*u;
+	char			*scheme = NULL, *host = NULL, *h;
+	size_t			 n;
+	int			 rc = -1;
+
+	*why = "must be an http:// or https:// URL";
+	if ((u = curl_url()) == NULL)
+		return (-1);
+	/* curl's own parser: what it accepts is what it will connect to. */
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+		goto out;
+	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    host[0] == '\0') {
+		*why = "must name a host";
+		goto out;
+	}
+	rc = 0;
+	if (allow_private)
+		goto out;
+	/* A literal address is checked now; a name when it is resolved. */
+	h = host;
+	n = strlen(h);
+	if (h[0] == '[' && n > 2 && h[n - 1] == ']') {
+		h[n - 1] = '\0';
+		h++;
+	}
+	memset(&sin, 0, sizeof sin);
+	memset(&sin6, 0, sizeof sin6);
+	sin.sin_family = AF_INET;
+	sin6.sin6_family = AF_INET6;
+	if ((inet_pton(AF_INET, h, &sin.sin_addr) == 1 &&
+	    webhook_addr_private((struct sockaddr *)&sin)) ||
+	    (inet_pton(AF_INET6, h, &sin6.sin6_addr) == 1 &&
+	    webhook_addr_private((struct sockaddr *)&sin6))) {
+		*why = "points at a private, loopback, reserved or "
+		    "documentation address";
+		rc = -2;
+	}
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return (rc);
 }

@@ -29,7 +29,18 @@ enum webhook_outcome webhook_classify(long status);
 const char *webhook_outcome_name(enum webhook_outcome);
 /* Should a Retry-After on this status be honoured? */
 int	webhook_honours_retry_after(long status);
-/* Loopback, private, link-local, unspecified, multicast or reserved. */
+/*
+ * Loopback, private, link-local, unspecified, multicast, reserved,
+ * documentation, or an IPv4 address inside IPv6 that is one of these.
+ */
 int	webhook_addr_private(const struct sockaddr *);
+/*
+ * A receiver's URL as libcurl parses it: 0 when usable, -1 when it does not
+ * parse whole (or is not http/https with a host), -2 when its host is a
+ * literal address webhook_addr_private refuses (not checked when
+ * allow_private). *why completes "webhook_url ...".
+ */
+int	webhook_url_check(const char *url, int allow_private,
+	    const char **why);
 
 #endif

@@ -13,6 +13,7 @@ packages=(
 	build-essential pkg-config
 	libevent-dev libpq-dev libyaml-dev libcurl4-openssl-dev libjansson-dev
 	libssl-dev libsodium-dev libsystemd-dev libcmocka-dev
+	libunistring-dev # NFKC and Unicode categories; no pkg-config file
 	postgresql-15 postgresql-15-postgis-3 postgresql-15-pgtap
 	postgresql-client-15
 	curl wrk
