@@ -13,6 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "routes.h"
 #include "server.h"
 #include "xmalloc.h"
 
@@ -200,4 +201,11 @@ api_arg_time(struct request *r, struct evkeyvalq *q, const char *key,
 		return (-1);
 	}
 	return (0);
+}
+
+void
+api_route_name(const struct request *r, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s", route_method_name(r->route->method),
+	    r->route->pattern);
 }

@@ -38,6 +38,9 @@ struct db_result;
 void	 api_sql_error(struct request *, const struct db_result *);
 /* YYYY-MM-DD. */
 int	 api_is_date(const char *);
+/* "GET /v1/residents/{id}": the route as the read audit names it. */
+#define API_ROUTE_NAME_MAX	128
+void	 api_route_name(const struct request *, char *, size_t);
 /*
  * Run sql, which must yield one row of (status int, body json text), and
  * answer with it. SQL errors become JSON errors with the right status.
@@ -81,5 +84,6 @@ void	 api_events(struct request *);
 void	 api_reports_get(struct request *);
 void	 api_clinics_nearest(struct request *);
 void	 api_residents_context(struct request *);
+void	 api_residents_access_log(struct request *);
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -16,6 +17,9 @@
 #define API_IDEMPOTENCY_KEY_MAX	200
 #define API_LIST_LIMIT_MAX	100
 #define API_LIST_LIMIT_DEFAULT	"50"
+/* How far wanted_at may lie from now: a typo in the year is not a plan. */
+#define API_WANTED_PAST_S	3600
+#define API_WANTED_AHEAD_S	(60 * 86400)
 
 
 static const char *const api_services[] = {
@@ -32,14 +36,14 @@ static const struct jv_field api_call_fields[] = {
 	{ "resident_id", JV_INT, 0, 1, 1e15, NULL },
 	{ "service", JV_ENUM, JV_REQUIRED, 0, 0, api_services },
 	{ "wanted_at", JV_TIME, JV_NULLABLE, 0, 0, NULL },
-	{ "notes", JV_STRING, 0, 0, 2000, NULL },
+	{ "notes", JV_STRING, JV_MULTILINE, 0, 2000, NULL },
 	{ "urgency", JV_ENUM, 0, 0, 0, api_urgencies },
 	{ "duplicate_ok", JV_BOOL, 0, 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
 static const struct jv_field api_reason_fields[] = {
-	{ "reason", JV_STRING, 0, 0, 500, NULL },
+	{ "reason", JV_STRING, JV_MULTILINE, 0, 500, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -68,6 +72,28 @@ api_idempotency_key(struct request *r, const char **out)
 	return (0);
 }
 
+/* wanted_at within an hour back and 60 days ahead; else r is answered. */
+static int
+api_wanted_at_ok(struct request *r, json_t *req)
+{
+	json_t		*w = json_object_get(req, "wanted_at");
+	long long	 t, now = (long long)time(NULL);
+
+	if (!json_is_string(w))
+		return (0);
+	if (jv_rfc3339_time(json_string_value(w), &t) != 0) {
+		request_error(r, 422, "invalid_field", "wanted_at",
+		    "wanted_at is not a real date and time");
+		return (-1);
+	}
+	if (t < now - API_WANTED_PAST_S || t > now + API_WANTED_AHEAD_S) {
+		request_error(r, 422, "wanted_at_out_of_range", "wanted_at",
+		    "wanted_at must be from an hour ago to 60 days ahead");
+		return (-1);
+	}
+	return (0);
+}
+
 void
 api_calls_create(struct request *r)
 {
@@ -83,6 +109,10 @@ api_calls_create(struct request *r)
 	if (jv_check(req, api_call_fields, 1, &e) != 0) {
 		json_decref(req);
 		api_fail(r, &e);
+		return;
+	}
+	if (api_wanted_at_ok(r, req) != 0) {
+		json_decref(req);
 		return;
 	}
 	/* The normalised request, keys sorted: what "the same body" means. */
@@ -107,14 +137,16 @@ api_calls_create(struct request *r)
 void
 api_calls_get(struct request *r)
 {
-	char		 id[24];
-	const char	*params[1] = { id };
+	char		 id[24], route[API_ROUTE_NAME_MAX];
+	const char	*params[3];
 
+	/* The call names its resident: the read is audited. */
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_sql_reply(r, "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, "
-	    "coalesce(j, '{\"error\": {\"code\": \"call_not_found\", "
-	    "\"message\": \"no call with this id\", \"field\": null}}')::text "
-	    "FROM careline_call_json($1) j", 1, params);
+	api_route_name(r, route, sizeof route);
+	params[0] = r->who.actor;
+	params[1] = route;
+	params[2] = id;
+	api_sql_reply(r, API_SQL("careline_call_read($1, $2, $3)"), 3, params);
 }
 
 /* A query argument that must be one of a list; 1 if present and valid. */
@@ -148,9 +180,10 @@ api_calls_list(struct request *r)
 		NULL
 	};
 	struct evkeyvalq	 q;
-	const char		*params[6], *status, *service, *since;
+	const char		*params[8], *status, *service, *since;
 	long long		 resident, cursor, limit;
 	char			 rbuf[24], cbuf[24], lbuf[24];
+	char			 route[API_ROUTE_NAME_MAX];
 
 	if (api_args(r, &q, allowed) != 0)
 		return;
@@ -169,14 +202,17 @@ api_calls_list(struct request *r)
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	snprintf(lbuf, sizeof lbuf, "%lld", limit);
-	params[0] = status;
-	params[1] = service;
-	params[2] = resident > 0 ? rbuf : NULL;
-	params[3] = since;
-	params[4] = limit > 0 ? lbuf : API_LIST_LIMIT_DEFAULT;
-	params[5] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, "SELECT 200, careline_call_list($1, $2, $3, $4, $5, "
-	    "$6)::text", 6, params);
+	api_route_name(r, route, sizeof route);
+	params[0] = r->who.actor;
+	params[1] = route;
+	params[2] = status;
+	params[3] = service;
+	params[4] = resident > 0 ? rbuf : NULL;
+	params[5] = since;
+	params[6] = limit > 0 ? lbuf : API_LIST_LIMIT_DEFAULT;
+	params[7] = cursor > 0 ? cbuf : NULL;
+	api_sql_reply(r, "SELECT 200, careline_call_list_read($1, $2, $3, $4, "
+	    "$5, $6, $7, $8)::text", 8, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -229,9 +265,9 @@ api_matches(struct request *r)
 		"resident_id", "service", "at", NULL
 	};
 	struct evkeyvalq	 q;
-	const char		*params[4], *service, *at;
+	const char		*params[6], *service, *at;
 	long long		 resident;
-	char			 rbuf[24], *match;
+	char			 rbuf[24], *match, route[API_ROUTE_NAME_MAX];
 
 	if (api_args(r, &q, allowed) != 0)
 		return;
@@ -247,19 +283,16 @@ api_matches(struct request *r)
 	}
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
 	match = dispatch_params(r->srv->cfg);
-	params[0] = rbuf;
-	params[1] = service;
-	params[2] = at;
-	params[3] = match;
-	/* Where each candidate is and how it travels, for the plot. */
-	api_sql_reply(r, "SELECT 200, json_build_object('resident_id', "
-	    "$1::bigint, 'service', $2::text, 'at', coalesce($3::timestamptz, "
-	    "now()), 'candidates', coalesce(json_agg(to_jsonb(m) || "
-	    "jsonb_build_object('lat', ST_Y(p.location::geometry), 'lon', "
-	    "ST_X(p.location::geometry), 'travel_mode', p.travel_mode) ORDER BY "
-	    "m.rank), '[]'))::text FROM careline_match($1, $2, coalesce("
-	    "$3::timestamptz, now()), $4::jsonb) m JOIN providers p ON p.id = "
-	    "m.provider_id", 4, params);
+	api_route_name(r, route, sizeof route);
+	params[0] = r->who.actor;
+	params[1] = route;
+	params[2] = rbuf;
+	params[3] = service;
+	params[4] = at;
+	params[5] = match;
+	/* Who can reach the resident says where they live: audited. */
+	api_sql_reply(r, "SELECT 200, careline_matches_read($1, $2, $3, $4, "
+	    "$5::timestamptz, $6::jsonb)::text", 6, params);
 	free(match);
 out:
 	evhttp_clear_headers(&q);

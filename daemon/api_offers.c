@@ -22,7 +22,7 @@
 #define API_SECRET_BYTES	24
 
 static const struct jv_field api_answer_fields[] = {
-	{ "reason", JV_STRING, 0, 0, 500, NULL },
+	{ "reason", JV_STRING, JV_MULTILINE, 0, 500, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -74,8 +74,8 @@ api_offers_answer(struct request *r, const char *action)
 	params[4] = action;
 	params[5] = reason;
 	params[6] = p;
-	api_sql_reply(r, API_SQL("careline_offer_answer($1, $2, $3, $4, $5, "
-	    "$6, $7::jsonb)"), 7, params);
+	api_sql_reply(r, API_SQL("careline_offer_answer_checked($1, $2, $3, $4, "
+	    "$5, $6, $7::jsonb)"), 7, params);
 	free(p);
 out:
 	json_decref(body);

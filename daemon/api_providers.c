@@ -7,9 +7,11 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
+#include "config.h"
 #include "crypto.h"
 #include "hours.h"
 #include "server.h"
+#include "webhook.h"
 #include "xmalloc.h"
 
 #define API_SECRET_BYTES	24	/* whsec_ + 32 base64 characters */
@@ -73,11 +75,24 @@ api_providers_save(struct request *r, int create, json_t *body)
 	const char	*params[5];
 	unsigned char	 raw[API_SECRET_BYTES];
 	char		 id[24], *text, *hours = NULL, *secret = NULL, *b64;
-	json_t		*oh;
+	const char	*why;
+	json_t		*oh, *url;
 
 	if (jv_check(body, api_provider_fields, create, &e) != 0) {
 		json_decref(body);
 		api_fail(r, &e);
+		return;
+	}
+	/*
+	 * A literal private address is refused now, not at the first offer;
+	 * a host name is checked at each connect (notifier.c).
+	 */
+	url = json_object_get(body, "webhook_url");
+	if (json_is_string(url) && webhook_url_check(json_string_value(url),
+	    r->srv->cfg->webhook_allow_private, &why) != 0) {
+		json_decref(body);
+		request_error(r, 422, "private_target", "webhook_url",
+		    "webhook_url %s", why);
 		return;
 	}
 	oh = json_object_get(body, "opening_hours");

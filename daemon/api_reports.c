@@ -220,9 +220,14 @@ out:
 void
 api_residents_context(struct request *r)
 {
-	char		 id[24];
-	const char	*params[1] = { id };
+	char		 id[24], route[API_ROUTE_NAME_MAX];
+	const char	*params[3];
 
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_sql_reply(r, API_SQL("careline_resident_context($1)"), 1, params);
+	api_route_name(r, route, sizeof route);
+	params[0] = r->who.actor;
+	params[1] = route;
+	params[2] = id;
+	api_sql_reply(r, API_SQL("careline_resident_context_read($1, $2, $3)"),
+	    3, params);
 }

@@ -9,9 +9,11 @@
 #include "api.h"
 #include "phone.h"
 #include "server.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #define API_SEARCH_LIMIT_MAX	50
+#define API_ACCESS_LOG_LIMIT_MAX	200
 
 static const char *const api_mobility[] = {
 	"walk", "ebike", "car", "wheelchair", "bedridden", NULL
@@ -77,17 +79,51 @@ api_residents_update(struct request *r)
 	api_residents_save(r, 0);
 }
 
+/* Each read of a person's record is audited by the function that reads. */
 void
 api_residents_get(struct request *r)
 {
-	char		 id[24];
-	const char	*params[1] = { id };
+	char		 id[24], route[API_ROUTE_NAME_MAX];
+	const char	*params[3];
 
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_sql_reply(r, "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, "
-	    "coalesce(j, '{\"error\": {\"code\": \"resident_not_found\", "
-	    "\"message\": \"no resident with this id\", \"field\": null}}')"
-	    "::text FROM careline_resident_json($1) j", 1, params);
+	api_route_name(r, route, sizeof route);
+	params[0] = r->who.actor;
+	params[1] = route;
+	params[2] = id;
+	api_sql_reply(r, API_SQL("careline_resident_read($1, $2, $3)"), 3,
+	    params);
+}
+
+void
+api_residents_access_log(struct request *r)
+{
+	static const char *const allowed[] = { "limit", "cursor", NULL };
+	struct evkeyvalq	 q;
+	const char		*params[3];
+	long long		 limit, cursor;
+	char			 id[24], lbuf[24], cbuf[24];
+
+	if (api_args(r, &q, allowed) != 0)
+		return;
+	if ((limit = api_arg_id(r, &q, "limit")) < 0 ||
+	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
+		goto out;
+	if (limit > API_ACCESS_LOG_LIMIT_MAX) {
+		request_error(r, 400, "invalid_parameter", "limit",
+		    "limit must be 1 to %d", API_ACCESS_LOG_LIMIT_MAX);
+		goto out;
+	}
+	snprintf(id, sizeof id, "%lld", r->ids[0]);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 50);
+	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
+	params[0] = id;
+	params[1] = lbuf;
+	params[2] = cursor > 0 ? cbuf : NULL;
+	api_sql_reply(r, API_SQL("careline_resident_access_log($1, $2, $3)"),
+	    3, params);
+out:
+	evhttp_clear_headers(&q);
 }
 
 void
@@ -95,8 +131,9 @@ api_residents_search(struct request *r)
 {
 	static const char *const allowed[] = { "phone", "name", "limit", NULL };
 	struct evkeyvalq	 q;
-	const char		*phone, *name, *why, *params[3];
+	const char		*phone, *name, *why, *params[5];
 	char			 norm[PHONE_MAX], lbuf[24];
+	char			 route[API_ROUTE_NAME_MAX];
 	long long		 limit;
 
 	if (api_args(r, &q, allowed) != 0)
@@ -120,17 +157,25 @@ api_residents_search(struct request *r)
 		    "name must be 1 to 100 characters");
 		goto out;
 	}
+	if (name != NULL && text_check(name, 0, &why) != 0) {
+		request_error(r, 400, "invalid_parameter", "name", "name %s",
+		    why);
+		goto out;
+	}
 	if (limit > API_SEARCH_LIMIT_MAX) {
 		request_error(r, 400, "invalid_parameter", "limit",
 		    "limit must be 1 to %d", API_SEARCH_LIMIT_MAX);
 		goto out;
 	}
 	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 20);
-	params[0] = phone != NULL ? norm : NULL;
-	params[1] = name;
-	params[2] = lbuf;
-	api_sql_reply(r, "SELECT 200, careline_resident_search($1, $2, $3)"
-	    "::text", 3, params);
+	api_route_name(r, route, sizeof route);
+	params[0] = r->who.actor;
+	params[1] = route;
+	params[2] = phone != NULL ? norm : NULL;
+	params[3] = name;
+	params[4] = lbuf;
+	api_sql_reply(r, "SELECT 200, careline_resident_search_read($1, $2, $3, "
+	    "$4, $5)::text", 5, params);
 out:
 	evhttp_clear_headers(&q);
 }

@@ -21,19 +21,23 @@
 #include "password.h"
 #include "phone.h"
 #include "server.h"
+#include "text.h"
 #include "xmalloc.h"
 
 static const struct jv_field api_login_fields[] = {
 	{ "name", JV_STRING, JV_REQUIRED, 1, 64, NULL },
-	{ "password", JV_STRING, JV_REQUIRED, 1, PASSWORD_MAX_LEN, NULL },
+	{ "password", JV_STRING, JV_REQUIRED | JV_SECRET, 1, PASSWORD_MAX_LEN,
+	  NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
 static const char *const api_operator_roles[] = { "operator", "admin", NULL };
 
+#define API_OPERATOR_NAME_MAX	64	/* characters, once folded */
+
 static const struct jv_field api_operator_fields[] = {
 	{ "name", JV_STRING, JV_REQUIRED, 1, 64, NULL },
-	{ "password", JV_STRING, JV_REQUIRED, PASSWORD_MIN_LEN,
+	{ "password", JV_STRING, JV_REQUIRED | JV_SECRET, PASSWORD_MIN_LEN,
 	  PASSWORD_MAX_LEN, NULL },
 	{ "role", JV_ENUM, 0, 0, 0, api_operator_roles },
 	{ NULL, 0, 0, 0, 0, NULL }
@@ -297,7 +301,8 @@ api_operators_create(struct request *r)
 	struct api_operator_new	*o;
 	struct jv_error		 e;
 	json_t			*body;
-	const char		*role;
+	const char		*role, *why;
+	char			*name;
 
 	if (api_body(r, &body) != 0)
 		return;
@@ -306,10 +311,23 @@ api_operators_create(struct request *r)
 		api_fail(r, &e);
 		return;
 	}
+	/*
+	 * The name as it will be compared: whole here, so that nothing the
+	 * database would refuse reaches it with a password hash beside it.
+	 */
+	if ((name = text_fold_name(json_string_value(json_object_get(body,
+	    "name")), API_OPERATOR_NAME_MAX, &why)) == NULL) {
+		sodium_memzero((char *)json_string_value(json_object_get(body,
+		    "password")), json_string_length(json_object_get(body,
+		    "password")));
+		json_decref(body);
+		request_error(r, 422, "invalid_name", "name", "name %s", why);
+		return;
+	}
 	role = json_string_value(json_object_get(body, "role"));
 	o = xcalloc(1, sizeof *o);
 	o->r = r;
-	o->name = xstrdup(json_string_value(json_object_get(body, "name")));
+	o->name = name;
 	o->role = xstrdup(role != NULL ? role : "operator");
 	if (password_hash_async(r->srv->base, json_string_value(
 	    json_object_get(body, "password")), api_operator_hashed, o) != 0) {

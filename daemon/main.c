@@ -25,6 +25,7 @@
 #include "routes.h"
 #include "server.h"
 #include "static.h"
+#include "text.h"
 #include "xmalloc.h"
 
 #ifndef CARELINE_VERSION
@@ -254,8 +255,8 @@ main_read_password(void)
 static int
 main_create_operator(struct config *cfg, const char *name, const char *role)
 {
-	const char	*params[4];
-	char		*password, *hash, *cause;
+	const char	*params[4], *why;
+	char		*password, *hash, *cause, *folded;
 	PGconn		*pg;
 	PGresult	*res;
 	int		 rc = 1;
@@ -266,18 +267,26 @@ main_create_operator(struct config *cfg, const char *name, const char *role)
 		fprintf(stderr, "carelined: --role must be operator or admin\n");
 		return (2);
 	}
+	/* As POST /v1/operators: folded, checked before any hash exists. */
+	if ((folded = text_fold_name(name, 64, &why)) == NULL) {
+		fprintf(stderr, "carelined: the name %s\n", why);
+		return (2);
+	}
+	name = folded;
 	if ((password = main_read_password()) == NULL ||
 	    strlen(password) < PASSWORD_MIN_LEN ||
 	    strlen(password) > PASSWORD_MAX_LEN) {
 		fprintf(stderr, "carelined: the password must be %d to %d "
 		    "characters\n", PASSWORD_MIN_LEN, PASSWORD_MAX_LEN);
 		free(password);
+		free(folded);
 		return (2);
 	}
 	if (migrate_check(cfg, &cause) != 0) {
 		fprintf(stderr, "carelined: %s\n", cause);
 		free(cause);
 		free(password);
+		free(folded);
 		return (1);
 	}
 	password_init();
@@ -286,6 +295,7 @@ main_create_operator(struct config *cfg, const char *name, const char *role)
 	free(password);
 	if (hash == NULL) {
 		fprintf(stderr, "carelined: cannot hash the password\n");
+		free(folded);
 		return (1);
 	}
 	params[0] = "cli";
@@ -310,6 +320,7 @@ main_create_operator(struct config *cfg, const char *name, const char *role)
 	PQclear(res);
 	PQfinish(pg);
 	free(hash);
+	free(folded);
 	return (rc);
 }
 

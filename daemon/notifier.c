@@ -1,6 +1,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,40 @@ notifier_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	return (socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
 }
 
+/*
+ * CURLOPT_PREREQFUNCTION: runs on every transfer, on a new connection or
+ * a kept-alive one, before the request is sent. The open callback sees
+ * only new sockets, so a connection pooled while private targets were
+ * allowed would be reused after a reload forbade them: check here too.
+ */
+static int
+notifier_prereq_cb(void *arg, char *ip, char *local_ip, int port,
+    int local_port)
+{
+	struct notify_job	*job = arg;
+	struct sockaddr_in	 sin;
+	struct sockaddr_in6	 sin6;
+
+	(void)local_ip;
+	(void)port;
+	(void)local_port;
+	if (!job->check_target)
+		return (CURL_PREREQFUNC_OK);
+	memset(&sin, 0, sizeof sin);
+	memset(&sin6, 0, sizeof sin6);
+	sin.sin_family = AF_INET;
+	sin6.sin6_family = AF_INET6;
+	if (inet_pton(AF_INET, ip, &sin.sin_addr) == 1) {
+		if (!webhook_addr_private((struct sockaddr *)&sin))
+			return (CURL_PREREQFUNC_OK);
+	} else if (inet_pton(AF_INET6, ip, &sin6.sin6_addr) == 1) {
+		if (!webhook_addr_private((struct sockaddr *)&sin6))
+			return (CURL_PREREQFUNC_OK);
+	}
+	job->refused = 1;
+	return (CURL_PREREQFUNC_ABORT);
+}
+
 static void
 notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
 {
@@ -301,6 +336,8 @@ notifier_send(struct notifier *n, struct notify_job *job)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, job);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, notifier_open_cb);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, job);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, notifier_prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, job);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
 	TAILQ_INSERT_TAIL(&n->jobs, job, entry);
 	n->in_flight++;

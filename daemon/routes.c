@@ -58,6 +58,8 @@ const struct route routes[] = {
 
 	{ GET, "/v1/residents/{id}/context", api_residents_context,
 	  ROUTE_OPERATOR },
+	{ GET, "/v1/residents/{id}/access-log", api_residents_access_log,
+	  ROUTE_ADMIN },
 	{ GET, "/v1/clinics/nearest", api_clinics_nearest, ROUTE_OPERATOR },
 	{ GET, "/v1/reports/social-work", api_reports_get, ROUTE_OPERATOR },
 	{ GET, "/v1/reports/timebank", api_reports_get, ROUTE_OPERATOR },

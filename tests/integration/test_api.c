@@ -81,7 +81,7 @@ make_provider(const char *name, const char *services, const char *mode,
 	body = xprintf("{\"name\": \"%s\", \"services\": %s, \"travel_mode\": "
 	    "\"%s\", \"lat\": %.6f, \"lon\": %.6f, \"capacity\": 3, "
 	    "\"opening_hours\": \"%s\", \"webhook_url\": "
-	    "\"http://127.0.0.1:9/hooks\"}", name, services, mode, lat, lon,
+	    "\"http://localhost:9/hooks\"}", name, services, mode, lat, lon,
 	    hours);
 	assert_int_equal(api(admin, "POST", "/v1/providers", body, &j), 201);
 	id = id_of(j);
