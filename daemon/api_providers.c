@@ -77,6 +77,7 @@ api_providers_save(struct request *r, int create, json_t *body)
 	char		 id[24], *text, *hours = NULL, *secret = NULL, *b64;
 	const char	*why;
 	json_t		*oh, *url;
+	int		 rc;
 
 	if (jv_check(body, api_provider_fields, create, &e) != 0) {
 		json_decref(body);
@@ -88,11 +89,11 @@ api_providers_save(struct request *r, int create, json_t *body)
 	 * a host name is checked at each connect (notifier.c).
 	 */
 	url = json_object_get(body, "webhook_url");
-	if (json_is_string(url) && webhook_url_check(json_string_value(url),
-	    r->srv->cfg->webhook_allow_private, &why) != 0) {
+	if (json_is_string(url) && (rc = webhook_url_check(json_string_value(
+	    url), r->srv->cfg->webhook_allow_private, &why)) != 0) {
 		json_decref(body);
-		request_error(r, 422, "private_target", "webhook_url",
-		    "webhook_url %s", why);
+		request_error(r, 422, rc == -2 ? "private_target" :
+		    "invalid_url", "webhook_url", "webhook_url %s", why);
 		return;
 	}
 	oh = json_object_get(body, "opening_hours");

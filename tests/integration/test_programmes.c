@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -251,8 +252,10 @@ static void
 test_companionship_matched_to_volunteer_and_credited(void **state)
 {
 	json_t		*j, *c0;
-	char		*q, *v, *path, *before;
+	char		*q, *v, *path, *before, sat[40];
 	long long	 call, resident, offer, provider;
+	time_t		 local;
+	struct tm	 tm;
 
 	(void)state;
 	/* A resident with a volunteer in reach. */
@@ -263,9 +266,15 @@ test_companionship_matched_to_volunteer_and_credited(void **state)
 	assert_non_null(v);
 	resident = atoll(v);
 	free(v);
+	/* Next Saturday, 10:00 in the district: wanted_at must be near. */
+	local = time(NULL) + 8 * 3600;
+	tm = *gmtime(&local);
+	local += (time_t)((6 - tm.tm_wday + 7) % 7 == 0 ? 7 :
+	    (6 - tm.tm_wday + 7) % 7) * 86400;
+	strftime(sat, sizeof sat, "%Y-%m-%dT10:00:00+08:00", gmtime(&local));
 	q = xprintf("{\"caller_phone\": \"13900000001\", \"resident_id\": %lld,"
 	    " \"service\": \"companionship\", \"wanted_at\": "
-	    "\"2026-12-05T10:00:00+08:00\", \"duplicate_ok\": true}", resident);
+	    "\"%s\", \"duplicate_ok\": true}", resident, sat);
 	assert_int_equal(th_api(d.url, oper, "POST", "/v1/calls", q, &j), 201);
 	free(q);
 	call = (long long)json_integer_value(json_object_get(j, "id"));
