@@ -132,7 +132,7 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("stopping on %s: draining %d requests",
 	    strsignal((int)sig), cl->srv->inflight);
-	notify_stopping();
+	notify_stopping(cl->cfg->http_shutdown_grace_ms);
 	server_drain(cl->srv);
 	dispatcher_stop(cl->dispatcher);
 	clock_gettime(CLOCK_MONOTONIC, &cl->drain_start);
