@@ -15,6 +15,7 @@ SYSCONFDIR	?= /etc
 UNITDIR		?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
+MANDIR		?= $(PREFIX)/share/man
 
 BUILD		?= build
 PKGS		 = libevent libevent_pthreads libpq yaml-0.1 libcurl jansson libcrypto libsystemd \
@@ -65,7 +66,7 @@ all: $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver \
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/daemon/migrate.o: CFLAGS += -DCARELINE_SCHEMA_VERSION=$(SCHEMA_VERSION)
 $(BUILD)/daemon/migrate.o: $(wildcard sql/migrations/*.sql)
@@ -116,27 +117,37 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/bench.sh
 
+# The config holds tokens and webhook secrets: 0750/0640 from the start,
+# not only once systemd-tmpfiles has run (it then sets group careline).
+# An existing careline.yaml is never overwritten. The unit, the tmpfiles
+# snippet and the config name install paths: rewritten on the way.
+CONF		 = $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml
 install: $(BUILD)/carelined $(BUILD)/carelinectl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/migrations \
-	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(SYSCONFDIR)/careline \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
-	    $(DESTDIR)$(TMPFILESDIR)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/www
+	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/www \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/careline
 	install -m 0755 $(BUILD)/carelined $(DESTDIR)$(SBINDIR)/carelined
 	install -m 0755 $(BUILD)/carelinectl $(DESTDIR)$(BINDIR)/carelinectl
+	install -m 0644 docs/man/carelined.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/carelinectl.1 $(DESTDIR)$(MANDIR)/man1/
 	cp -R client/www/. $(DESTDIR)$(DATADIR)/www/
 	install -m 0644 sql/migrations/*.sql $(DESTDIR)$(DATADIR)/sql/migrations/
 	install -m 0644 sql/demo/*.sql $(DESTDIR)$(DATADIR)/sql/demo/
-	test -e $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml || \
+	test -e $(CONF) || { umask 077 && \
 	    sed -e 's|/usr/share/careline|$(DATADIR)|g' config/careline.yaml \
-	    > $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml
-	sed -e 's|/usr/sbin/carelined|$(SBINDIR)/carelined|' \
+	    > $(CONF) && chmod 0640 $(CONF); }
+	sed -e 's|/usr/sbin/carelined|$(SBINDIR)/carelined|g' \
 	    -e 's|/etc/careline|$(SYSCONFDIR)/careline|g' \
 	    systemd/carelined.service > $(DESTDIR)$(UNITDIR)/carelined.service
+	sed -e 's|/etc/careline|$(SYSCONFDIR)/careline|g' \
+	    systemd/careline.tmpfiles.conf > $(DESTDIR)$(TMPFILESDIR)/careline.conf
+	chmod 0644 $(DESTDIR)$(UNITDIR)/carelined.service \
+	    $(DESTDIR)$(TMPFILESDIR)/careline.conf
 	install -m 0644 systemd/careline.sysusers.conf \
 	    $(DESTDIR)$(SYSUSERSDIR)/careline.conf
-	install -m 0644 systemd/careline.tmpfiles.conf \
-	    $(DESTDIR)$(TMPFILESDIR)/careline.conf
 
 clean:
 	rm -rf build build-asan
