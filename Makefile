@@ -6,6 +6,7 @@
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
 #   make bench      the benchmarks
 #   make install    PREFIX=/usr/local DESTDIR= (FHS places)
+#   make deb        the Debian package for a server, in build/deb/
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
@@ -36,6 +37,11 @@ endif
 PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS)) -lm
 INCLUDES	 = -Icommon -Iconfig -Idaemon -Itests
+
+# The version, in one place: the newest entry of debian/changelog (the
+# package and `carelined --version` cannot disagree).
+VERSION		:= $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | \
+		   tr -d '()')
 
 # The newest migration is the schema this build needs.
 SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
@@ -71,7 +77,10 @@ $(BUILD)/%.o: %.c
 $(BUILD)/daemon/migrate.o: CFLAGS += -DCARELINE_SCHEMA_VERSION=$(SCHEMA_VERSION)
 $(BUILD)/daemon/migrate.o: $(wildcard sql/migrations/*.sql)
 $(BUILD)/daemon/main.o: CFLAGS += \
-	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"'
+	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"' \
+	-DCARELINE_VERSION='"$(VERSION)"'
+$(BUILD)/client/carelinectl.o: CFLAGS += -DCTL_VERSION='"$(VERSION)"'
+$(BUILD)/daemon/main.o $(BUILD)/client/carelinectl.o: debian/changelog
 
 $(BUILD)/libcareline.a: $(LIB_OBJS)
 	rm -f $@
@@ -149,9 +158,15 @@ install: $(BUILD)/carelined $(BUILD)/carelinectl
 	install -m 0644 systemd/careline.sysusers.conf \
 	    $(DESTDIR)$(SYSUSERSDIR)/careline.conf
 
+# The server's package: only what carelined needs to run (scripts/deb.sh
+# installs the build dependencies of debian/control when missing, builds
+# from a copy of the tree, runs lintian). Not `make install` plus deps.sh.
+deb:
+	@scripts/deb.sh
+
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps run test test-asan security bench install clean
+.PHONY: all deps run test test-asan security bench install deb clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
