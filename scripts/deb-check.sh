@@ -142,6 +142,13 @@ if [ $quick = 0 ]; then
 	in_root 'pg_ctlcluster 15 main stop' >/dev/null 2>&1
 fi
 
+step "an admin's edit survives a reinstall"
+in_root "echo '# edited by the admin' >>/etc/careline/careline.yaml &&
+	apt-get install -y -q --reinstall $opts ./$(basename "$deb")" >"$root/reinstall.log" 2>&1 ||
+	{ tail -n 10 "$root/reinstall.log"; fail "reinstall failed"; }
+check "edit kept" 'tail -n 1 /etc/careline/careline.yaml' "# edited by the admin"
+check "modes kept" 'stat -c "%a %U %G" /etc/careline/careline.yaml' "640 root careline"
+
 step "apt-get purge careline"
 in_root 'apt-get purge -y -q careline' >"$root/purge.log" 2>&1 || fail "purge"
 check "config gone" 'test -e /etc/careline/careline.yaml; echo $?' 1
