@@ -6,6 +6,7 @@
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
 #   make bench      the benchmarks
 #   make install    PREFIX=/usr/local DESTDIR= (FHS places)
+#   make deb        the Debian package for a server, in build/deb/
 
 PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
@@ -15,6 +16,7 @@ SYSCONFDIR	?= /etc
 UNITDIR		?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
+MANDIR		?= $(PREFIX)/share/man
 
 BUILD		?= build
 PKGS		 = libevent libevent_pthreads libpq yaml-0.1 libcurl jansson libcrypto libsystemd \
@@ -36,6 +38,11 @@ PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS))
 # libunistring (NFKC, Unicode categories) ships no pkg-config file.
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS)) -lunistring -lm
 INCLUDES	 = -Icommon -Iconfig -Idaemon -Itests
+
+# The version, in one place: the newest entry of debian/changelog (the
+# package and `carelined --version` cannot disagree).
+VERSION		:= $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | \
+		   tr -d '()')
 
 # The newest migration is the schema this build needs.
 SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
@@ -66,12 +73,15 @@ all: $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver \
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
 
 $(BUILD)/daemon/migrate.o: CFLAGS += -DCARELINE_SCHEMA_VERSION=$(SCHEMA_VERSION)
 $(BUILD)/daemon/migrate.o: $(wildcard sql/migrations/*.sql)
 $(BUILD)/daemon/main.o: CFLAGS += \
-	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"'
+	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"' \
+	-DCARELINE_VERSION='"$(VERSION)"'
+$(BUILD)/client/carelinectl.o: CFLAGS += -DCTL_VERSION='"$(VERSION)"'
+$(BUILD)/daemon/main.o $(BUILD)/client/carelinectl.o: debian/changelog
 
 $(BUILD)/libcareline.a: $(LIB_OBJS)
 	rm -f $@
@@ -117,31 +127,47 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) scripts/bench.sh
 
+# The config holds tokens and webhook secrets: 0750/0640 from the start,
+# not only once systemd-tmpfiles has run (it then sets group careline).
+# An existing careline.yaml is never overwritten. The unit, the tmpfiles
+# snippet and the config name install paths: rewritten on the way.
+CONF		 = $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml
 install: $(BUILD)/carelined $(BUILD)/carelinectl
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/migrations \
-	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(SYSCONFDIR)/careline \
-	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
-	    $(DESTDIR)$(TMPFILESDIR)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/www
+	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/www \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/careline
 	install -m 0755 $(BUILD)/carelined $(DESTDIR)$(SBINDIR)/carelined
 	install -m 0755 $(BUILD)/carelinectl $(DESTDIR)$(BINDIR)/carelinectl
+	install -m 0644 docs/man/carelined.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/carelinectl.1 $(DESTDIR)$(MANDIR)/man1/
 	cp -R client/www/. $(DESTDIR)$(DATADIR)/www/
 	install -m 0644 sql/migrations/*.sql $(DESTDIR)$(DATADIR)/sql/migrations/
 	install -m 0644 sql/demo/*.sql $(DESTDIR)$(DATADIR)/sql/demo/
-	test -e $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml || \
+	test -e $(CONF) || { umask 077 && \
 	    sed -e 's|/usr/share/careline|$(DATADIR)|g' config/careline.yaml \
-	    > $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml
-	sed -e 's|/usr/sbin/carelined|$(SBINDIR)/carelined|' \
+	    > $(CONF) && chmod 0640 $(CONF); }
+	sed -e 's|/usr/sbin/carelined|$(SBINDIR)/carelined|g' \
 	    -e 's|/etc/careline|$(SYSCONFDIR)/careline|g' \
 	    systemd/carelined.service > $(DESTDIR)$(UNITDIR)/carelined.service
+	sed -e 's|/etc/careline|$(SYSCONFDIR)/careline|g' \
+	    systemd/careline.tmpfiles.conf > $(DESTDIR)$(TMPFILESDIR)/careline.conf
+	chmod 0644 $(DESTDIR)$(UNITDIR)/carelined.service \
+	    $(DESTDIR)$(TMPFILESDIR)/careline.conf
 	install -m 0644 systemd/careline.sysusers.conf \
 	    $(DESTDIR)$(SYSUSERSDIR)/careline.conf
-	install -m 0644 systemd/careline.tmpfiles.conf \
-	    $(DESTDIR)$(TMPFILESDIR)/careline.conf
+
+# The server's package: only what carelined needs to run (scripts/deb.sh
+# installs the build dependencies of debian/control when missing, builds
+# from a copy of the tree, runs lintian). Not `make install` plus deps.sh.
+deb:
+	@scripts/deb.sh
 
 clean:
 	rm -rf build build-asan
 
-.PHONY: all deps run test test-asan security bench install clean
+.PHONY: all deps run test test-asan security bench install deb clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

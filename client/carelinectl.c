@@ -51,7 +51,9 @@
 
 #include "xmalloc.h"
 
-#define CTL_VERSION		"0.1.0"
+#ifndef CTL_VERSION
+#define CTL_VERSION		"0.1.0"	/* the Makefile passes debian/changelog's */
+#endif
 #define CTL_DEFAULT_URL		"http://127.0.0.1:8080"
 #define CTL_CONF_NAME		"careline/carelinectl.yaml"
 #define CTL_CONNECT_TIMEOUT_MS	5000L

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,7 +134,7 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("stopping on %s: draining %d requests",
 	    strsignal((int)sig), cl->srv->inflight);
-	notify_stopping();
+	notify_stopping(cl->cfg->http_shutdown_grace_ms);
 	server_drain(cl->srv);
 	dispatcher_stop(cl->dispatcher);
 	clock_gettime(CLOCK_MONOTONIC, &cl->drain_start);
@@ -232,24 +233,60 @@ main_create_token(struct config *cfg, const char *role, const char *name,
 	return (rc);
 }
 
-/* The password for a new account, from the environment or stdin. */
+/* The terminal as it was before echo went off, for a signal to restore. */
+static struct termios	main_tty_saved;
+
+static void
+main_tty_restore(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &main_tty_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * The password for a new account, from the environment or stdin. Typed
+ * at a terminal it is not echoed (anyone behind the admin, or a screen
+ * recording, would see it), and echo comes back even on Ctrl-C.
+ */
 static char *
 main_read_password(void)
 {
-	const char	*env = getenv("CARELINE_PASSWORD");
-	char		 line[PASSWORD_MAX_LEN + 2];
-	size_t		 n;
+	static const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+				    SIGTSTP };
+	const char		*env = getenv("CARELINE_PASSWORD");
+	struct termios		 quiet;
+	char			 line[PASSWORD_MAX_LEN + 2], *p;
+	size_t			 i;
+	int			 tty;
 
 	if (env != NULL)
 		return (xstrdup(env));
-	if (isatty(STDIN_FILENO))
+	tty = isatty(STDIN_FILENO) &&
+	    tcgetattr(STDIN_FILENO, &main_tty_saved) == 0;
+	if (tty) {
+		for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+			signal(sigs[i], main_tty_restore);
+		quiet = main_tty_saved;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		/* Only now: what is typed after the prompt must not show. */
 		fprintf(stderr, "password (%d to %d characters): ",
 		    PASSWORD_MIN_LEN, PASSWORD_MAX_LEN);
-	if (fgets(line, sizeof line, stdin) == NULL)
+	}
+	p = fgets(line, sizeof line, stdin);
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &main_tty_saved);
+		for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+			signal(sigs[i], SIG_DFL);
+		fputc('\n', stderr);
+	}
+	if (p == NULL)
 		return (NULL);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	return (xstrdup(line));
+	line[strcspn(line, "\r\n")] = '\0';
+	p = xstrdup(line);
+	explicit_bzero(line, sizeof line);
+	return (p);
 }
 
 static int

@@ -1,3 +1,4 @@
+#include <inttypes.h>
 #include <stdint.h>
 
 #include <systemd/sd-daemon.h>
@@ -17,10 +18,20 @@ notify_reloading(void)
 	sd_notify(0, "RELOADING=1");
 }
 
+/*
+ * systemd kills a service at TimeoutStopSec= whatever its own grace says,
+ * and marks it failed. Rather than tie the unit to the config (the grace
+ * is reloadable, up to 10 minutes), ask for the time this drain may take:
+ * EXTEND_TIMEOUT_USEC moves the deadline to now + that much.
+ */
 void
-notify_stopping(void)
+notify_stopping(int grace_ms)
 {
-	sd_notify(0, "STOPPING=1\nSTATUS=draining requests");
+	uint64_t	usec;
+
+	usec = ((uint64_t)grace_ms + NOTIFY_STOP_MARGIN_MS) * 1000;
+	sd_notifyf(0, "STOPPING=1\nSTATUS=draining requests\n"
+	    "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
 }
 
 static void
