@@ -141,16 +141,21 @@ stream_wait(struct stream *s, const char *needle)
 	return (0);
 }
 
-/* Open a stream and wait until the server has it (its first comment). */
-static void
-stream_open(struct stream *s, const char *token, const char *last_id)
+/*
+ * Open a stream and wait until the server has it (its first comment). On
+ * the heap: a failed assertion leaves its thread running on it.
+ */
+static struct stream *
+stream_open(const char *token, const char *last_id)
 {
-	memset(s, 0, sizeof *s);
+	struct stream	*s = xcalloc(1, sizeof *s);
+
 	s->token = xstrdup(token);
 	s->last_id = last_id;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_create(&s->thread, NULL, stream_run, s);
 	assert_int_equal(stream_wait(s, ": connected\n"), 0);
+	return (s);
 }
 
 static void
@@ -163,6 +168,7 @@ stream_close(struct stream *s)
 	pthread_mutex_destroy(&s->lock);
 	free(s->text);
 	free(s->token);
+	free(s);
 }
 
 /* The server ended it: a whole chunked body (curl says OK), no error. */
@@ -251,64 +257,64 @@ group_teardown(void **state)
 static void
 test_sign_out_ends_stream(void **state)
 {
-	struct stream	 s;
+	struct stream	*s;
 	char		*tok;
 
 	(void)state;
 	tok = make_operator_session("wangfang");
-	stream_open(&s, tok, NULL);
+	s = stream_open(tok, NULL);
 	assert_int_equal(th_api(d.url, tok, "DELETE", "/v1/session", NULL,
 	    NULL), 204);
 	/* Rung after the sign-out: never on that stream. */
 	assert_int_equal(th_api(d.url, admin, "POST", "/v1/ringing",
 	    "{\"phone\": \"13900007777\"}", NULL), 202);
-	stream_assert_ended(&s);
-	assert_non_null(strstr(s.text, "event: ended\n"));
-	assert_null(strstr(s.text, "call.ringing"));
-	assert_null(strstr(s.text, "周阿公"));
-	stream_close(&s);
+	stream_assert_ended(s);
+	assert_non_null(strstr(s->text, "event: ended\n"));
+	assert_null(strstr(s->text, "call.ringing"));
+	assert_null(strstr(s->text, "周阿公"));
+	stream_close(s);
 	free(tok);
 }
 
 static void
 test_revoked_token_ends_stream(void **state)
 {
-	struct stream	 s;
+	struct stream	*s;
 	long long	 id;
 	char		*tok;
 
 	(void)state;
 	tok = make_token("wallboard", &id);
-	stream_open(&s, tok, NULL);
+	s = stream_open(tok, NULL);
 	token_revoke(id);
 	assert_int_equal(th_api(d.url, admin, "POST", "/v1/ringing",
 	    "{\"phone\": \"13900007777\"}", NULL), 202);
-	stream_assert_ended(&s);
-	assert_null(strstr(s.text, "call.ringing"));
-	stream_close(&s);
+	stream_assert_ended(s);
+	assert_null(strstr(s->text, "call.ringing"));
+	stream_close(s);
 	free(tok);
 }
 
 static void
 test_disabled_operator_stream_ends(void **state)
 {
-	struct stream	 s;
+	struct stream	*s;
 	char		*tok;
 
 	(void)state;
 	tok = make_operator_session("liuqiang");
-	stream_open(&s, tok, NULL);
+	s = stream_open(tok, NULL);
 	assert_int_equal(th_pg_exec(db, "UPDATE operators SET disabled_at = "
 	    "now() WHERE name = 'liuqiang'"), 0);
-	stream_assert_ended(&s);
-	stream_close(&s);
+	stream_assert_ended(s);
+	stream_close(s);
 	free(tok);
 }
 
 static void
 test_streams_capped_and_freed(void **state)
 {
-	struct stream	 a1, a2, b1, b2, w;
+	struct stream	*a1, *a2, *b1, *b2, *w;
 	json_t		*j;
 	long long	 ida, idb, idw;
 	char		*ta, *tb, *tw;
@@ -317,15 +323,15 @@ test_streams_capped_and_freed(void **state)
 	ta = make_token("console a", &ida);
 	tb = make_token("console b", &idb);
 	tw = make_token("console w", &idw);
-	stream_open(&a1, ta, NULL);
-	stream_open(&a2, ta, NULL);
+	a1 = stream_open(ta, NULL);
+	a2 = stream_open(ta, NULL);
 	/* The third on one credential: a clear 429. */
 	assert_int_equal(th_api(d.url, ta, "GET", "/v1/events", NULL, &j),
 	    429);
 	assert_string_equal(th_err_code(j), "too_many_streams");
 	json_decref(j);
-	stream_open(&b1, tb, NULL);
-	stream_open(&b2, tb, NULL);
+	b1 = stream_open(tb, NULL);
+	b2 = stream_open(tb, NULL);
 	/* Four in all: the instance is full. */
 	assert_int_equal(th_api(d.url, tw, "GET", "/v1/events", NULL, &j),
 	    503);
@@ -333,15 +339,15 @@ test_streams_capped_and_freed(void **state)
 	json_decref(j);
 	/* Revoking a's token ends its streams and frees their slots. */
 	token_revoke(ida);
-	stream_assert_ended(&a1);
-	stream_assert_ended(&a2);
-	stream_open(&w, tw, NULL);
-	assert_false(stream_has(&w, NULL));
-	stream_close(&w);
-	stream_close(&a1);
-	stream_close(&a2);
-	stream_close(&b1);
-	stream_close(&b2);
+	stream_assert_ended(a1);
+	stream_assert_ended(a2);
+	w = stream_open(tw, NULL);
+	assert_false(stream_has(w, NULL));
+	stream_close(w);
+	stream_close(a1);
+	stream_close(a2);
+	stream_close(b1);
+	stream_close(b2);
 	free(ta);
 	free(tb);
 	free(tw);
@@ -350,14 +356,14 @@ test_streams_capped_and_freed(void **state)
 static void
 test_ringing_events_hold_ids(void **state)
 {
-	struct stream	 s;
+	struct stream	*s;
 	json_t		*j;
 	long long	 rid;
 	char		*tok, *v, *path, *want;
 
 	(void)state;
 	tok = make_operator_session("sunli");
-	stream_open(&s, tok, NULL);
+	s = stream_open(tok, NULL);
 	assert_int_equal(th_api(d.url, admin, "POST", "/v1/ringing",
 	    "{\"phone\": \"139 0000 7777\"}", &j), 202);
 	/* The PBX asked with its token: its answer still names them. */
@@ -383,10 +389,10 @@ test_ringing_events_hold_ids(void **state)
 
 	/* Sent: the same ids; the console asks for the rest. */
 	want = xprintf("\"ringing_id\": %lld", rid);
-	assert_int_equal(stream_wait(&s, want), 0);
+	assert_int_equal(stream_wait(s, want), 0);
 	free(want);
-	assert_null(strstr(s.text, "周阿公"));
-	assert_null(strstr(s.text, "7777"));
+	assert_null(strstr(s->text, "周阿公"));
+	assert_null(strstr(s->text, "7777"));
 	path = xprintf("/v1/ringing/%lld", rid);
 	assert_int_equal(th_api(d.url, tok, "GET", path, NULL, &j), 200);
 	assert_string_equal(json_string_value(json_object_get(j, "phone")),
@@ -399,7 +405,7 @@ test_ringing_events_hold_ids(void **state)
 	    &j), 404);
 	assert_string_equal(th_err_code(j), "ringing_not_found");
 	json_decref(j);
-	stream_close(&s);
+	stream_close(s);
 	free(tok);
 }
 
@@ -421,7 +427,7 @@ count_ids(const char *text, long long below)
 static void
 test_replay_bounded(void **state)
 {
-	struct stream	 s;
+	struct stream	*s;
 	char		*tok, *v, *newest;
 	long long	 old_top;
 	int		 n;
@@ -440,11 +446,11 @@ test_replay_bounded(void **state)
 	    " NULL, '{}') FROM generate_series(1, 3)"), 0);
 	newest = th_pg_value(db, "SELECT 'id: ' || max(id) || E'\\n' FROM "
 	    "events");
-	stream_open(&s, tok, "0");
-	assert_int_equal(stream_wait(&s, newest), 0);
-	n = count_ids(s.text, old_top);
+	s = stream_open(tok, "0");
+	assert_int_equal(stream_wait(s, newest), 0);
+	n = count_ids(s->text, old_top);
 	assert_int_equal(n, 3);
-	stream_close(&s);
+	stream_close(s);
 	free(newest);
 
 	/* Many missed: at most events.replay_max, the newest. */
@@ -453,11 +459,11 @@ test_replay_bounded(void **state)
 	newest = th_pg_value(db, "SELECT 'id: ' || max(id) || E'\\n' FROM "
 	    "events");
 	v = th_pg_value(db, "SELECT max(id) FROM events");
-	stream_open(&s, tok, "0");
-	assert_int_equal(stream_wait(&s, newest), 0);
-	n = count_ids(s.text, atoll(v) - REPLAY_MAX);
+	s = stream_open(tok, "0");
+	assert_int_equal(stream_wait(s, newest), 0);
+	n = count_ids(s->text, atoll(v) - REPLAY_MAX);
 	assert_true(n > 0 && n <= REPLAY_MAX);
-	stream_close(&s);
+	stream_close(s);
 	free(newest);
 	free(v);
 	free(tok);
@@ -467,22 +473,22 @@ test_replay_bounded(void **state)
 static void
 test_sigterm_ends_streams_cleanly(void **state)
 {
-	struct stream	 s, t;
+	struct stream	*s, *t;
 	char		*tok;
 
 	(void)state;
 	tok = make_operator_session("hewei");
-	stream_open(&s, tok, NULL);
-	stream_open(&t, admin, NULL);
+	s = stream_open(tok, NULL);
+	t = stream_open(admin, NULL);
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
-	stream_assert_ended(&s);
-	stream_assert_ended(&t);
+	stream_assert_ended(s);
+	stream_assert_ended(t);
 	/* The last event tells the console to reconnect (elsewhere) now. */
-	assert_non_null(strstr(s.text, "retry: 0\nevent: shutdown\n"));
-	assert_non_null(strstr(t.text, "event: shutdown\n"));
+	assert_non_null(strstr(s->text, "retry: 0\nevent: shutdown\n"));
+	assert_non_null(strstr(t->text, "event: shutdown\n"));
 	assert_int_equal(th_daemon_signal_wait(&d, 0, WAIT_MS), 0);
-	stream_close(&s);
-	stream_close(&t);
+	stream_close(s);
+	stream_close(t);
 	free(tok);
 }
 
