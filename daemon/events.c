@@ -112,7 +112,11 @@ events_client_end(struct events_client *c, const char *last)
 	evhttp_send_reply_end(req);
 }
 
-#define EVENTS_LAST_SHUTDOWN	"retry: 0\nevent: shutdown\ndata: " \
+/*
+ * Come back soon, not at once: a client that honours retry and doubles it
+ * on failure must not spin on this instance's 503s while it drains.
+ */
+#define EVENTS_LAST_SHUTDOWN	"retry: 250\nevent: shutdown\ndata: " \
 				"{\"type\":\"server.shutdown\"}\n\n"
 #define EVENTS_LAST_ENDED	"event: ended\ndata: " \
 				"{\"type\":\"credential.ended\"}\n\n"

@@ -484,7 +484,7 @@ test_sigterm_ends_streams_cleanly(void **state)
 	stream_assert_ended(s);
 	stream_assert_ended(t);
 	/* The last event tells the console to reconnect (elsewhere) now. */
-	assert_non_null(strstr(s->text, "retry: 0\nevent: shutdown\n"));
+	assert_non_null(strstr(s->text, "retry: 250\nevent: shutdown\n"));
 	assert_non_null(strstr(t->text, "event: shutdown\n"));
 	assert_int_equal(th_daemon_signal_wait(&d, 0, WAIT_MS), 0);
 	stream_close(s);
