@@ -161,7 +161,9 @@ events_end_dead(struct events_hub *hub, PGresult *res)
 	const char		*cred;
 	int			 i, n = PQntuples(res), ended = 0;
 
-	for (i = 0; i < n && PQgetisnull(res, i, 0); i++) {
+	for (i = 0; i < n; i++) {
+		if (!PQgetisnull(res, i, 0))
+			continue;
 		cred = PQgetvalue(res, i, 2);
 		for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, entry);
