@@ -15,6 +15,7 @@ CREATE TABLE ringings (
     phone         text NOT NULL,
     resident_ids  bigint[] NOT NULL DEFAULT '{}'
 );
+CREATE INDEX ringings_at_idx ON ringings (at);
 
 -- Events already stored keep the residents' ids and lose the rest.
 UPDATE events
@@ -42,6 +43,10 @@ BEGIN
     INTO v_ids
     FROM (SELECT id, name FROM residents WHERE phone = p_phone
           ORDER BY name, id LIMIT 10) r;
+    -- A pop is for the call ringing now: a day is ample to read it back,
+    -- and numbers are not kept here longer than that (the audit log has
+    -- its own rules).
+    DELETE FROM ringings WHERE at < now() - interval '1 day';
     INSERT INTO ringings (phone, resident_ids) VALUES (p_phone, v_ids)
     RETURNING id INTO v_ringing;
     SELECT coalesce(jsonb_agg(careline_resident_json(u.id) ORDER BY u.n),

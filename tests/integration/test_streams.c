@@ -401,6 +401,16 @@ test_ringing_events_hold_ids(void **state)
 	    "resident_ids"), 0)), 1);
 	json_decref(j);
 	free(path);
+	/* A day later the number is gone. */
+	assert_int_equal(th_pg_exec(db, "UPDATE ringings SET at = now() - "
+	    "interval '25 hours'"), 0);
+	assert_int_equal(th_api(d.url, admin, "POST", "/v1/ringing",
+	    "{\"phone\": \"13900006666\"}", NULL), 202);
+	path = xprintf("/v1/ringing/%lld", rid);
+	assert_int_equal(th_api(d.url, tok, "GET", path, NULL, &j), 404);
+	free(path);
+	assert_string_equal(th_err_code(j), "ringing_not_found");
+	json_decref(j);
 	assert_int_equal(th_api(d.url, tok, "GET", "/v1/ringing/999999", NULL,
 	    &j), 404);
 	assert_string_equal(th_err_code(j), "ringing_not_found");
