@@ -93,6 +93,17 @@ static const struct config_option config_options[] = {
 	{ "auth.session_idle", CONFIG_DURATION, OFF(auth_session_idle_ms),
 	  1000, DAY, "30m", CONFIG_RELOAD, NULL },
 
+	{ "events.recheck", CONFIG_DURATION, OFF(events_recheck_ms), 100,
+	  60000, "2s", CONFIG_RELOAD, NULL },
+	{ "events.max_streams", CONFIG_INT, OFF(events_max_streams), 1,
+	  100000, "512", CONFIG_RELOAD, NULL },
+	{ "events.max_per_credential", CONFIG_INT,
+	  OFF(events_max_per_credential), 1, 1000, "4", CONFIG_RELOAD, NULL },
+	{ "events.replay_max", CONFIG_INT, OFF(events_replay_max), 0, 100000,
+	  "500", CONFIG_RELOAD, NULL },
+	{ "events.replay_age", CONFIG_DURATION, OFF(events_replay_age_ms), 0,
+	  DAY, "15m", CONFIG_RELOAD, NULL },
+
 	{ "log.level", CONFIG_ENUM, OFF(log_level), 0, 0, "info",
 	  CONFIG_RELOAD, config_log_levels },
 	{ "log.format", CONFIG_ENUM, OFF(log_format), 0, 0, "text",

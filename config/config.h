@@ -39,6 +39,12 @@ struct config {
 	int		 auth_cache_ttl_ms;
 	int		 auth_session_idle_ms;
 
+	int		 events_recheck_ms;
+	int		 events_max_streams;
+	int		 events_max_per_credential;
+	int		 events_replay_max;
+	int		 events_replay_age_ms;
+
 	int		 log_level;	/* enum log_level */
 	int		 log_format;	/* enum log_format */
 

@@ -80,6 +80,7 @@ void	 api_session_delete(struct request *);
 void	 api_operators_create(struct request *);
 void	 api_operators_list(struct request *);
 void	 api_ringing(struct request *);
+void	 api_ringing_get(struct request *);
 void	 api_events(struct request *);
 void	 api_reports_get(struct request *);
 void	 api_clinics_nearest(struct request *);

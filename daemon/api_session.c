@@ -369,6 +369,17 @@ api_ringing(struct request *r)
 	json_decref(body);
 }
 
+/* A console fetches the number that rang: the event holds only ids. */
+void
+api_ringing_get(struct request *r)
+{
+	char		 id[24];
+	const char	*params[1] = { id };
+
+	snprintf(id, sizeof id, "%lld", r->ids[0]);
+	api_sql_reply(r, API_SQL("careline_ringing_get($1)"), 1, params);
+}
+
 void
 api_events(struct request *r)
 {

@@ -107,7 +107,8 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 	/* Password threads report to the loop: it must outlive them. */
 	if (password_busy() > 0)
 		return;
-	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher)) {
+	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher) &&
+	    events_hub_ending(cl->events) == 0) {
 		log_info("stopping: all requests answered, all webhook "
 		    "attempts recorded");
 		event_base_loopexit(cl->base, NULL);
@@ -389,7 +390,7 @@ main_run(struct config *cfg)
 	cl.metrics = metrics_new(nroutes);
 	cl.db = db_pool_new(cl.base, cfg, main_pool_ready, &cl);
 	cl.dispatcher = dispatcher_new(cl.base, cfg, cl.db);
-	cl.events = events_hub_new(cl.base, cl.db);
+	cl.events = events_hub_new(cl.base, cfg, cl.db);
 	dispatcher_set_events(cl.dispatcher, cl.events);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
 	cl.srv->dispatcher = cl.dispatcher;

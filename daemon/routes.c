@@ -55,6 +55,7 @@ const struct route routes[] = {
 	{ GET, "/v1/operators", api_operators_list, ROUTE_ADMIN },
 	{ GET, "/v1/events", api_events, ROUTE_OPERATOR },
 	{ POST, "/v1/ringing", api_ringing, ROUTE_OPERATOR },
+	{ GET, "/v1/ringing/{id}", api_ringing_get, ROUTE_OPERATOR },
 
 	{ GET, "/v1/residents/{id}/context", api_residents_context,
 	  ROUTE_OPERATOR },

@@ -554,6 +554,8 @@ async function main() {
 		for (const p of [page, second]) {
 			await p.locator('#ringing').waitFor({ state: 'visible', timeout: 10000 });
 			assert((await text(p, '#ringing-residents')).includes(resident.name), 'the pop names the resident');
+			// The event holds ids only: the number comes from GET /v1/ringing/{id}.
+			assert((await text(p, '#ringing-phone')) === resident.phone, 'the pop shows the number');
 		}
 		await shot(page, 'ringing');
 		await second.close();

@@ -2,7 +2,10 @@
 // with fetch() and a stream parser because EventSource cannot send the
 // Authorization header. Reconnects by itself with Last-Event-ID, backing
 // off 1 -> 10 s; a connection silent for longer than the keepalives allow
-// is taken for dead and replaced.
+// is taken for dead and replaced. A stream the server ends on purpose
+// (`shutdown`: the instance is stopping; `ended`: the session is over)
+// is replaced at once: by another instance, or by the sign-in screen
+// when the reconnect answers 401.
 
 import { LIMITS } from './config.js';
 import { authHeader, noteServerDate } from './api.js';
@@ -72,6 +75,7 @@ export function startEvents({ onEvent, onStatus, onUnauthorized, url = '/v1/even
 	let backoff = LIMITS.sseBackoffMinMs;
 	let connectedBefore = false;
 	let wake = null;
+	let now = false; // the server asked for an immediate reconnect
 
 	const sleep = (ms) =>
 		new Promise((resolve) => {
@@ -109,6 +113,10 @@ export function startEvents({ onEvent, onStatus, onUnauthorized, url = '/v1/even
 		const parser = new SseParser(
 			(ev) => {
 				if (ev.id) lastId = ev.id;
+				if (ev.type === 'shutdown' || ev.type === 'ended') {
+					now = true;
+					return;
+				}
 				let msg;
 				try {
 					msg = JSON.parse(ev.data);
@@ -154,6 +162,11 @@ export function startEvents({ onEvent, onStatus, onUnauthorized, url = '/v1/even
 			}
 			if (stopped) break;
 			onStatus('reconnecting', {});
+			if (now) {
+				now = false;
+				backoff = LIMITS.sseBackoffMinMs;
+				continue;
+			}
 			await sleep(backoff);
 			backoff = Math.min(backoff * 2, LIMITS.sseBackoffMaxMs);
 		}

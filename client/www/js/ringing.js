@@ -1,8 +1,11 @@
 // Caller-ID screen pop: a call.ringing event (from the PBX hook, through
 // carelined) shows the incoming number and the resident's card on every
-// open console. It never takes the focus from an operator mid-call: F4
-// (or the button) takes the call into the intake.
+// open console. The event carries ids only (it is stored and replayed):
+// the number and the cards are fetched here, with this operator's own
+// session. It never takes the focus from an operator mid-call: F4 (or the
+// button) takes the call into the intake.
 
+import { api } from './api.js';
 import { LIMITS } from './config.js';
 import { h, clear } from './dom.js';
 import { t, onLangChange } from './i18n.js';
@@ -12,6 +15,7 @@ import { flags } from './ui.js';
 const el = {};
 let current = null;
 let onTake = () => {};
+let ringSeq = 0; // a newer ring (or a dismiss) wins over a fetch under way
 
 export function initRinging({ take }) {
 	onTake = take;
@@ -33,13 +37,24 @@ export function isShown() {
 	return current !== null;
 }
 
-export function ring(ev) {
+export async function ring(ev) {
 	const d = ev.data || {};
-	if (!d.phone) return;
+	if (!Number.isInteger(d.ringing_id)) return;
 	// A replay of an old ring (after a reconnect) is no longer a call.
 	const age = ev.at ? -secondsUntil(ev.at) : 0;
 	if (age > LIMITS.ringingMaxAgeS) return;
-	current = { phone: String(d.phone), residents: Array.isArray(d.residents) ? d.residents : [], at: ev.at };
+	const seq = ++ringSeq;
+	let rang;
+	try {
+		rang = await api('GET', `/v1/ringing/${d.ringing_id}`);
+	} catch {
+		return;
+	}
+	const ids = Array.isArray(rang.resident_ids) ? rang.resident_ids : [];
+	// A card that cannot be read now is left out; the number still shows.
+	const cards = await Promise.all(ids.map((id) => api('GET', `/v1/residents/${id}`).catch(() => null)));
+	if (seq !== ringSeq) return;
+	current = { phone: String(rang.phone), residents: cards.filter(Boolean), at: ev.at || rang.at };
 	render();
 }
 
@@ -80,6 +95,7 @@ export function takeCall() {
 
 export function dismiss(refocus = true) {
 	const had = el.ringing.contains(document.activeElement);
+	ringSeq++;
 	current = null;
 	el.ringing.hidden = true;
 	document.body.classList.remove('ringing-on');
