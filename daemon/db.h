@@ -66,8 +66,9 @@ struct db_pool	*db_pool_new_sized(struct event_base *, const struct config *,
  * and '_') after every connect, and call cb for each notification on it.
  * A channel may have several subscribers, called in the order they
  * subscribed; after a (re)connect each distinct (cb, arg) is called once
- * with NULL. Meant for a pool of size 1 that runs no other queries: a
- * notification is read only when its connection is read.
+ * with NULL. Meant for the LISTEN pool (size 1, main.c owns it):
+ * subscribers query their own pools, so a slow query never delays a
+ * wake-up.
  */
 void		 db_pool_subscribe(struct db_pool *, const char *channel,
 		    db_notify_cb cb, void *arg);
