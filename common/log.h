@@ -17,7 +17,26 @@ enum log_format {
 	LOG_FORMAT_JSON,
 };
 
+/*
+ * The same line (same level, same text) again within the window of its
+ * first showing is counted, not printed; once the window is over, one
+ * line says how many were held back, so an outage that refuses every
+ * request costs two lines per window instead of one per request.
+ */
+#define LOG_REPEAT_WINDOW_MS	10000
+#define LOG_REPEAT_SLOTS	32	/* distinct lines followed at once */
+
+/* Also forgets every line followed (nothing is printed). */
 void	log_init(const char *progname);
+/* Print the summaries whose window is over: call it about once a second. */
+void	log_tick(void);
+/* Print every summary still held, window over or not (at exit). */
+void	log_flush(void);
+/*
+ * Tests: the window (0 turns the limiter off) and the clock it reads, in
+ * milliseconds (NULL: CLOCK_MONOTONIC).
+ */
+void	log_set_repeat(int window_ms, long long (*clock_ms)(void));
 void	log_configure(enum log_level, enum log_format);
 int	log_level_parse(const char *, enum log_level *);
 int	log_format_parse(const char *, enum log_format *);

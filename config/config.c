@@ -66,6 +66,8 @@ static const struct config_option config_options[] = {
 	  "dbname=careline", 0, NULL },
 	{ "database.pool_size", CONFIG_INT, OFF(db_pool_size), 1, 64,
 	  "4", 0, NULL },
+	{ "database.dispatcher_connections", CONFIG_INT,
+	  OFF(db_dispatcher_connections), 1, 16, "2", 0, NULL },
 	{ "database.queue_max", CONFIG_INT, OFF(db_queue_max), 1, 100000,
 	  "1024", 0, NULL },
 	{ "database.queue_timeout", CONFIG_DURATION, OFF(db_queue_timeout_ms),

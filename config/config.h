@@ -23,7 +23,8 @@ struct config {
 	int		 listen_backlog;
 
 	char		*db_url;
-	int		 db_pool_size;
+	int		 db_pool_size;		/* HTTP requests' */
+	int		 db_dispatcher_connections;
 	int		 db_queue_max;
 	int		 db_queue_timeout_ms;
 	int		 db_connect_timeout_ms;

@@ -1,5 +1,6 @@
 #include <sys/queue.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,16 @@ struct db_conn {
 	unsigned char		 prepared[DB_MAX_STATEMENTS];
 };
 
+/* A LISTEN subscriber. */
+struct db_sub {
+	char			*channel;
+	db_notify_cb		 cb;
+	void			*arg;
+};
+
 struct db_pool {
 	struct event_base	*base;
+	char			*name;		/* "http", "dispatcher", ... */
 	const struct config	*cfg;
 	void			(*ready_cb)(void *);
 	void			*ready_arg;
@@ -87,8 +96,8 @@ struct db_pool {
 	int			 closing;	/* being freed: refuse queries */
 	char			*stmts[DB_MAX_STATEMENTS];	/* their SQL */
 	int			 nstmts;
-	db_notify_cb		 notify_cb;
-	void			*notify_arg;
+	struct db_sub		*subs;
+	int			 nsubs;
 };
 
 static void	dbc_connect(struct db_conn *);
@@ -194,9 +203,11 @@ dbc_fail(struct db_conn *c, const char *why)
 	was_up = c->state == DBC_IDLE || c->state == DBC_BUSY;
 	db_first_line(why, line, sizeof line);
 	if (was_up)
-		log_warn("database: connection %d lost: %s", c->idx, line);
+		log_warn("database: %s connection %d lost: %s",
+		    pool->name, c->idx, line);
 	else
-		log_debug("database: connection %d failed: %s", c->idx, line);
+		log_debug("database: %s connection %d failed: %s",
+		    pool->name, c->idx, line);
 	event_del(c->ev);
 	evtimer_del(c->timer);
 	if (c->res != NULL) {
@@ -286,7 +297,8 @@ dbc_notice(void *arg, const char *message)
 	struct db_conn	*c = arg;
 
 	(void)message;
-	log_debug("database: connection %d: a notice from the server", c->idx);
+	log_debug("database: %s connection %d: a notice from the server",
+	    c->pool->name, c->idx);
 }
 
 static void
@@ -304,35 +316,57 @@ dbc_connected(struct db_conn *c)
 	dbc_send(c, q);
 }
 
+/* Notifications may have been missed while down: tell each subscriber. */
+static void
+db_pool_catch_up(struct db_pool *pool)
+{
+	int	i, j;
+
+	for (i = 0; i < pool->nsubs; i++) {
+		for (j = 0; j < i; j++) {
+			if (pool->subs[j].cb == pool->subs[i].cb &&
+			    pool->subs[j].arg == pool->subs[i].arg)
+				break;
+		}
+		if (j == i)
+			pool->subs[i].cb(NULL, NULL, pool->subs[i].arg);
+	}
+}
+
 static void
 dbc_warmed(struct db_conn *c)
 {
 	struct db_pool	*pool = c->pool;
 
 	evtimer_del(c->timer);
-	log_info("database: connection %d ready%s", c->idx,
-	    pool->listen_sql != NULL ? " (listening)" : "");
+	if (pool->nconns == 1)
+		log_info("database: %s connection ready", pool->name);
+	else
+		log_info("database: %s connection %d ready", pool->name,
+		    c->idx);
 	c->state = DBC_IDLE;
-	if (db_pool_usable(pool) == 1 && pool->ready_cb != NULL)
+	if (pool->ready_cb != NULL)
 		pool->ready_cb(pool->ready_arg);
-	/* Notifications may have been missed while down: say so. */
-	if (pool->notify_cb != NULL)
-		pool->notify_cb(NULL, NULL, pool->notify_arg);
+	if (pool->nsubs > 0)
+		db_pool_catch_up(pool);
 	if (c->state == DBC_IDLE)
 		dbc_next(c);
 }
 
-/* Hand every notification that arrived to the listener. */
+/* Hand every notification that arrived to its channel's subscribers. */
 static void
 dbc_notifies(struct db_conn *c)
 {
 	struct db_pool	*pool = c->pool;
 	PGnotify	*n;
+	int		 i;
 
 	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
-		if (pool->notify_cb != NULL)
-			pool->notify_cb(n->relname, n->extra,
-			    pool->notify_arg);
+		for (i = 0; i < pool->nsubs; i++) {
+			if (strcmp(pool->subs[i].channel, n->relname) == 0)
+				pool->subs[i].cb(n->relname, n->extra,
+				    pool->subs[i].arg);
+		}
 		PQfreemem(n);
 	}
 }
@@ -441,7 +475,7 @@ dbc_event(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* Delivered after the query's result: the listener may query. */
-	if (c->pool->notify_cb != NULL && what & EV_READ)
+	if (c->pool->nsubs > 0 && what & EV_READ)
 		c->pending_notify = 1;
 	if (c->flushing) {
 		/*
@@ -557,19 +591,20 @@ struct db_pool *
 db_pool_new(struct event_base *base, const struct config *cfg,
     void (*ready_cb)(void *), void *ready_arg)
 {
-	return (db_pool_new_sized(base, cfg, cfg->db_pool_size, ready_cb,
-	    ready_arg));
+	return (db_pool_new_sized(base, cfg, "http", cfg->db_pool_size,
+	    ready_cb, ready_arg));
 }
 
 struct db_pool *
 db_pool_new_sized(struct event_base *base, const struct config *cfg,
-    int size, void (*ready_cb)(void *), void *ready_arg)
+    const char *name, int size, void (*ready_cb)(void *), void *ready_arg)
 {
 	struct db_pool	*pool;
 	struct db_conn	*c;
 	int		 i;
 
 	pool = xcalloc(1, sizeof *pool);
+	pool->name = xstrdup(name);
 	pool->base = base;
 	pool->cfg = cfg;
 	pool->ready_cb = ready_cb;
@@ -595,8 +630,27 @@ void
 db_pool_start(struct db_pool *pool)
 {
 	struct timeval	tv = { 0, DB_SWEEP_MS * 1000 };
-	int		i;
+	size_t		len = 0;
+	int		i, j;
 
+	/* Each channel once, however many subscribers it has. */
+	for (i = 0; i < pool->nsubs; i++)
+		len += strlen(pool->subs[i].channel) + 9;
+	if (pool->nsubs > 0) {
+		pool->listen_sql = xcalloc(1, len + 1);
+		for (i = 0; i < pool->nsubs; i++) {
+			for (j = 0; j < i; j++) {
+				if (strcmp(pool->subs[j].channel,
+				    pool->subs[i].channel) == 0)
+					break;
+			}
+			if (j < i)
+				continue;
+			strcat(pool->listen_sql, "LISTEN ");
+			strcat(pool->listen_sql, pool->subs[i].channel);
+			strcat(pool->listen_sql, ";");
+		}
+	}
 	evtimer_add(pool->sweep, &tv);
 	for (i = 0; i < pool->nconns; i++)
 		dbc_connect(&pool->conns[i]);
@@ -647,8 +701,12 @@ db_pool_free(struct db_pool *pool)
 	free(pool->conns);
 	free(pool->options);
 	free(pool->listen_sql);
+	for (i = 0; i < pool->nsubs; i++)
+		free(pool->subs[i].channel);
+	free(pool->subs);
 	for (i = 0; i < pool->nstmts; i++)
 		free(pool->stmts[i]);
+	free(pool->name);
 	free(pool);
 }
 
@@ -669,21 +727,28 @@ db_statement(struct db_pool *pool, const char *sql)
 }
 
 void
-db_pool_listen(struct db_pool *pool, const char *const *channels,
-    db_notify_cb cb, void *arg)
+db_pool_subscribe(struct db_pool *pool, const char *channel, db_notify_cb cb,
+    void *arg)
 {
-	size_t	len = 0, i;
+	const char	*p;
+	struct db_sub	*sub;
 
-	for (i = 0; channels[i] != NULL; i++)
-		len += strlen(channels[i]) + 10;
-	pool->listen_sql = xcalloc(1, len + 1);
-	for (i = 0; channels[i] != NULL; i++) {
-		strcat(pool->listen_sql, "LISTEN ");
-		strcat(pool->listen_sql, channels[i]);
-		strcat(pool->listen_sql, ";");
+	/* Goes into LISTEN unquoted: our own constants, checked here. */
+	for (p = channel; *p != '\0'; p++) {
+		if (!islower((unsigned char)*p) &&
+		    !isdigit((unsigned char)*p) && *p != '_')
+			break;
 	}
-	pool->notify_cb = cb;
-	pool->notify_arg = arg;
+	if (*p != '\0' || p == channel || p - channel > 63) {
+		log_error("database: cannot LISTEN on \"%s\"", channel);
+		abort();
+	}
+	pool->subs = xrealloc(pool->subs, (pool->nsubs + 1) *
+	    sizeof *pool->subs);
+	sub = &pool->subs[pool->nsubs++];
+	sub->channel = xstrdup(channel);
+	sub->cb = cb;
+	sub->arg = arg;
 }
 
 int
@@ -716,6 +781,12 @@ db_query(struct db_pool *pool, const char *sql, int nparams,
 	TAILQ_INSERT_TAIL(&pool->queue, q, entry);
 	pool->nqueued++;
 	return (0);
+}
+
+int
+db_pool_full(const struct db_pool *pool)
+{
+	return (db_pool_usable(pool) == pool->nconns);
 }
 
 void

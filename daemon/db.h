@@ -32,8 +32,9 @@ struct db_result {
 typedef void	(*db_cb)(const struct db_result *, void *);
 
 /*
- * A notification on a listening pool; channel NULL after a (re)connect,
- * when some may have been missed and the listener should catch up.
+ * A notification on a channel subscribed to; channel and payload NULL
+ * after every (re)connect, when some may have been missed and the
+ * subscriber should catch up.
  */
 typedef void	(*db_notify_cb)(const char *channel, const char *payload,
 		    void *);
@@ -48,14 +49,29 @@ struct db_stats {
 	uint64_t	failures;
 };
 
-/* ready_cb runs whenever the count of usable connections leaves zero. */
+/*
+ * carelined's connections come in separate pools so that no kind of work
+ * can take another's: HTTP requests (database.pool_size), the webhook
+ * dispatcher (database.dispatcher_connections), and one LISTEN connection.
+ * name says which in logs ("http", "dispatcher", "listen").
+ *
+ * up_cb runs each time one of the pool's connections becomes usable.
+ */
 struct db_pool	*db_pool_new(struct event_base *, const struct config *,
-		    void (*ready_cb)(void *), void *);
-/* Before start: LISTEN on channels after every connect (sizes of 1). */
-void		 db_pool_listen(struct db_pool *, const char *const *channels,
-		    db_notify_cb, void *);
+		    void (*up_cb)(void *), void *);	/* "http", pool_size */
 struct db_pool	*db_pool_new_sized(struct event_base *, const struct config *,
-		    int size, void (*ready_cb)(void *), void *);
+		    const char *name, int size, void (*up_cb)(void *), void *);
+/*
+ * Before db_pool_start: LISTEN on channel (lower-case letters, digits
+ * and '_') after every connect, and call cb for each notification on it.
+ * A channel may have several subscribers, called in the order they
+ * subscribed; after a (re)connect each distinct (cb, arg) is called once
+ * with NULL. Meant for the LISTEN pool (size 1, main.c owns it):
+ * subscribers query their own pools, so a slow query never delays a
+ * wake-up.
+ */
+void		 db_pool_subscribe(struct db_pool *, const char *channel,
+		    db_notify_cb cb, void *arg);
 void		 db_pool_start(struct db_pool *);
 /* Fails every queued and running query with DB_ERR_SHUTDOWN. */
 void		 db_pool_free(struct db_pool *);
@@ -67,7 +83,9 @@ void		 db_pool_free(struct db_pool *);
  */
 int		 db_query(struct db_pool *, const char *sql, int nparams,
 		    const char *const *params, db_cb cb, void *arg);
+/* Connections up and usable; db_pool_full: all of them. */
 int		 db_pool_usable(const struct db_pool *);
+int		 db_pool_full(const struct db_pool *);
 void		 db_pool_stats(const struct db_pool *, struct db_stats *);
 
 #endif

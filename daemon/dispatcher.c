@@ -12,7 +12,6 @@
 #include "crypto.h"
 #include "db.h"
 #include "dispatcher.h"
-#include "events.h"
 #include "log.h"
 #include "notifier.h"
 #include "webhook.h"
@@ -21,14 +20,14 @@
 #define DISPATCH_CLAIM_MAX	256	/* rows per claim */
 #define DISPATCH_RECORD_BATCH	128	/* results per record */
 #define DISPATCH_FLUSH_MS	5	/* how long a small batch may wait */
+#define DISPATCH_RETRY_MS	500	/* before recording again after a failure */
 
 struct dispatcher {
 	struct event_base	*base;
 	const struct config	*cfg;
-	struct db_pool		*db;
-	struct db_pool		*listen;	/* one connection, LISTENing */
+	struct db_pool		*db;		/* its own; not owned */
+	struct db_pool		*listen;	/* LISTEN; not owned */
 	struct notifier		*notifier;
-	struct events_hub	*events;	/* told of careline_events */
 	char			 owner[96];
 
 	struct event		*due;		/* earliest due row */
@@ -37,7 +36,8 @@ struct dispatcher {
 
 	int			 claiming, claim_again;
 	int			 cycling, cycle_again;
-	int			 recording;
+	int			 recording;	/* results in the batch */
+	json_t			*batch;		/* being recorded */
 	int			 batch_moved_due;	/* it had retries or dead */
 	int			 stopping;
 	json_t			*results;	/* waiting to be recorded */
@@ -156,8 +156,13 @@ dispatcher_result(struct dispatcher *d, struct notify_job *job)
 		log_debug("webhook %s (%s) delivery %lld attempt %d: %ld in "
 		    "%ld ms", job->event_id, job->event_type, job->id,
 		    job->attempt, job->http_status, job->duration_ms);
-	else
+	else if (job->outcome == WEBHOOK_RETRY)
 		log_info("webhook %s (%s) delivery %lld attempt %d: %s (%s)",
+		    job->event_id, job->event_type, job->id, job->attempt,
+		    webhook_outcome_name(job->outcome), job->error);
+	else
+		/* A dead letter: the provider will not get this event. */
+		log_warn("webhook %s (%s) delivery %lld attempt %d: %s (%s)",
 		    job->event_id, job->event_type, job->id, job->attempt,
 		    webhook_outcome_name(job->outcome), job->error);
 }
@@ -194,8 +199,12 @@ dispatcher_claimed(const struct db_result *res, void *arg)
 	}
 	n = PQntuples(res->res);
 	/* Stopping: what was just claimed is left to its lease. */
-	if (d->stopping)
+	if (d->stopping) {
+		if (n > 0)
+			log_info("dispatcher: %d deliveries claimed while "
+			    "stopping are left to their leases", n);
 		return;
+	}
 	d->claimed += (uint64_t)n;
 	for (i = 0; i < n; i++) {
 		job = dispatcher_job(res->res, i);
@@ -259,13 +268,27 @@ dispatcher_claim(struct dispatcher *d)
 		d->claiming = 0;
 }
 
+/* Put a batch back in front of what waits, in order, to try again. */
+static void
+dispatcher_requeue(struct dispatcher *d, json_t *batch)
+{
+	size_t	i;
+
+	for (i = json_array_size(batch); i > 0; i--)
+		json_array_insert(d->results, 0, json_array_get(batch, i - 1));
+	json_decref(batch);
+	if (!evtimer_pending(d->flush, NULL))
+		dispatcher_arm(d->flush, DISPATCH_RETRY_MS);
+}
+
 static void
 dispatcher_recorded(const struct db_result *res, void *arg)
 {
 	struct dispatcher	*d = arg;
-	json_t			*j;
+	json_t			*j, *batch = d->batch;
 
 	d->recording = 0;
+	d->batch = NULL;
 	if (res->status == DB_OK && PQntuples(res->res) == 1) {
 		j = json_loads(PQgetvalue(res->res, 0, 0), 0, NULL);
 		d->applied += (uint64_t)json_integer_value(json_object_get(j,
@@ -273,10 +296,21 @@ dispatcher_recorded(const struct db_result *res, void *arg)
 		d->stale += (uint64_t)json_integer_value(json_object_get(j,
 		    "stale"));
 		json_decref(j);
-	} else if (res->status != DB_ERR_SHUTDOWN)
-		/* The leases lapse and the attempts are made again. */
-		log_warn("dispatcher: recording results failed: %s %s",
-		    res->sqlstate, res->message);
+		json_decref(batch);
+	} else if (res->status == DB_ERR_SHUTDOWN)
+		/* Past the grace: the leases lapse, the attempts are redone. */
+		json_decref(batch);
+	else {
+		/*
+		 * Keep the results and try again: an attempt not recorded
+		 * is made again when its lease lapses. Claiming waits
+		 * meanwhile, as they still count against the cap.
+		 */
+		log_warn("dispatcher: recording results failed: %s %s; "
+		    "trying again", res->sqlstate, res->message);
+		dispatcher_requeue(d, batch);
+		return;
+	}
 	/* Retries and dead letters move the next due time; deliveries not. */
 	if (d->batch_moved_due) {
 		d->batch_moved_due = 0;
@@ -308,16 +342,18 @@ dispatcher_flush(struct dispatcher *d)
 		json_array_remove(d->results, 0);
 	}
 	text = json_dumps(batch, JSON_COMPACT);
-	json_decref(batch);
 	p = dispatch_params(d->cfg);
 	params[0] = text;
 	params[1] = p;
-	d->recording = 1;
+	d->recording = (int)json_array_size(batch);
+	d->batch = batch;
 	if (db_query(d->db, "SELECT careline_deliveries_record($1::jsonb, "
 	    "$2::jsonb)::text", 2, params, dispatcher_recorded, d) != 0) {
 		d->recording = 0;
-		log_warn("dispatcher: cannot record results now; the "
-		    "attempts will be made again when their leases lapse");
+		d->batch = NULL;
+		log_warn("dispatcher: cannot record results now (no database "
+		    "connection); trying again");
+		dispatcher_requeue(d, batch);
 	}
 	free(text);
 	free(p);
@@ -431,14 +467,9 @@ dispatcher_notified(const char *channel, const char *payload, void *arg)
 
 	(void)payload;
 	/* NULL: reconnected, something may have been missed. */
-	if (channel == NULL) {
+	if (channel == NULL)
 		dispatcher_wake(d);
-		if (d->events != NULL)
-			events_hub_notify(d->events);
-	} else if (strcmp(channel, "careline_events") == 0) {
-		if (d->events != NULL)
-			events_hub_notify(d->events);
-	} else if (strcmp(channel, "careline_deliveries") == 0)
+	else if (strcmp(channel, "careline_deliveries") == 0)
 		dispatcher_claim(d);
 	else if (strcmp(channel, "careline_offers") == 0)
 		dispatcher_cycle(d);
@@ -446,12 +477,8 @@ dispatcher_notified(const char *channel, const char *payload, void *arg)
 
 struct dispatcher *
 dispatcher_new(struct event_base *base, const struct config *cfg,
-    struct db_pool *db)
+    struct db_pool *db, struct db_pool *listen)
 {
-	static const char *const channels[] = {
-		"careline_deliveries", "careline_offers", "careline_events",
-		NULL
-	};
 	struct dispatcher	*d;
 	unsigned char		 rnd[4];
 	char			 host[64];
@@ -460,6 +487,7 @@ dispatcher_new(struct event_base *base, const struct config *cfg,
 	d->base = base;
 	d->cfg = cfg;
 	d->db = db;
+	d->listen = listen;
 	d->results = json_array();
 	/* Unique per process: leases name their owner. */
 	if (gethostname(host, sizeof host) != 0)
@@ -468,19 +496,14 @@ dispatcher_new(struct event_base *base, const struct config *cfg,
 	crypto_random(rnd, sizeof rnd);
 	snprintf(d->owner, sizeof d->owner, "%s:%d:%02x%02x%02x%02x", host,
 	    (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
-	d->listen = db_pool_new_sized(base, cfg, 1, NULL, NULL);
-	db_pool_listen(d->listen, channels, dispatcher_notified, d);
+	db_pool_subscribe(listen, "careline_deliveries", dispatcher_notified,
+	    d);
+	db_pool_subscribe(listen, "careline_offers", dispatcher_notified, d);
 	d->notifier = notifier_new(base, cfg, dispatcher_sent, d);
 	d->due = evtimer_new(base, dispatcher_due_event, d);
 	d->poll = event_new(base, -1, EV_PERSIST, dispatcher_poll_event, d);
 	d->flush = evtimer_new(base, dispatcher_flush_event, d);
 	return (d);
-}
-
-void
-dispatcher_set_events(struct dispatcher *d, struct events_hub *hub)
-{
-	d->events = hub;
 }
 
 void
@@ -491,7 +514,6 @@ dispatcher_start(struct dispatcher *d)
 	tv.tv_sec = d->cfg->webhook_poll_ms / 1000;
 	tv.tv_usec = (d->cfg->webhook_poll_ms % 1000) * 1000;
 	event_add(d->poll, &tv);
-	db_pool_start(d->listen);
 	log_info("dispatcher: started as %s", d->owner);
 }
 
@@ -511,13 +533,20 @@ dispatcher_idle(const struct dispatcher *d)
 	    !d->claiming && !d->cycling && json_array_size(d->results) == 0);
 }
 
+int
+dispatcher_unrecorded(const struct dispatcher *d)
+{
+	return (notifier_in_flight(d->notifier) + d->recording +
+	    (int)json_array_size(d->results));
+}
+
 void
 dispatcher_free(struct dispatcher *d)
 {
 	if (d == NULL)
 		return;
 	notifier_free(d->notifier);
-	db_pool_free(d->listen);
+	json_decref(d->batch);
 	event_free(d->due);
 	event_free(d->poll);
 	event_free(d->flush);
@@ -529,7 +558,33 @@ void
 dispatcher_metrics(const struct dispatcher *d, struct evbuffer *out)
 {
 	const struct notifier_stats	*st = notifier_stats(d->notifier);
+	struct db_stats			 ds, ls;
 	int				 i;
+
+	db_pool_stats(d->db, &ds);
+	db_pool_stats(d->listen, &ls);
+	evbuffer_add_printf(out,
+	    "# HELP careline_db_dispatcher_pool_size The dispatcher's own "
+	    "database connections.\n"
+	    "# TYPE careline_db_dispatcher_pool_size gauge\n"
+	    "careline_db_dispatcher_pool_size %d\n"
+	    "# HELP careline_db_dispatcher_pool_connected Of those, up and "
+	    "usable.\n"
+	    "# TYPE careline_db_dispatcher_pool_connected gauge\n"
+	    "careline_db_dispatcher_pool_connected %d\n"
+	    "# HELP careline_db_dispatcher_pool_waiting Dispatcher queries "
+	    "waiting for a connection.\n"
+	    "# TYPE careline_db_dispatcher_pool_waiting gauge\n"
+	    "careline_db_dispatcher_pool_waiting %d\n"
+	    "# HELP careline_db_listen_connected The LISTEN connection is up.\n"
+	    "# TYPE careline_db_listen_connected gauge\n"
+	    "careline_db_listen_connected %d\n"
+	    "# HELP careline_db_listen_reconnects_total Times the LISTEN "
+	    "connection was lost.\n"
+	    "# TYPE careline_db_listen_reconnects_total counter\n"
+	    "careline_db_listen_reconnects_total %llu\n",
+	    ds.size, ds.connected, ds.waiting, ls.connected,
+	    (unsigned long long)ls.reconnects);
 
 	evbuffer_add_printf(out,
 	    "# HELP careline_webhook_attempts_total Webhook attempts made.\n"

@@ -1,8 +1,11 @@
 /*
  * The offer and webhook engine: claims due deliveries from the outbox
  * (leased, fenced), hands them to the notifier, records the results in
- * batches, fires the offer timers. Woken by NOTIFY on its own connection,
- * by a timer on the earliest due row, and by a slow poll as a backstop.
+ * batches, fires the offer timers. Woken by NOTIFY (subscribed on the
+ * LISTEN connection), by a timer on the earliest due row, and by a slow
+ * poll as a backstop. Its queries run on a pool of its own, so HTTP
+ * requests holding every connection of theirs cannot keep results from
+ * being recorded (which would have the attempts made again).
  */
 #ifndef CARELINE_DISPATCHER_H
 #define CARELINE_DISPATCHER_H
@@ -16,16 +19,20 @@ struct db_pool;
 struct dispatcher;
 struct evbuffer;
 
+/*
+ * db: the dispatcher's own pool; listen: the LISTEN connection, on which
+ * it subscribes (before db_pool_start). The caller owns both, and frees
+ * them before the dispatcher.
+ */
 struct dispatcher *dispatcher_new(struct event_base *, const struct config *,
-		    struct db_pool *);
-struct events_hub;
-/* Where NOTIFY careline_events goes: the consoles' live feed. */
-void		 dispatcher_set_events(struct dispatcher *, struct events_hub *);
+		    struct db_pool *db, struct db_pool *listen);
 void		 dispatcher_start(struct dispatcher *);
 /* Claim nothing more; in-flight attempts finish and are recorded. */
 void		 dispatcher_stop(struct dispatcher *);
 /* Nothing in flight and nothing left to record. */
 int		 dispatcher_idle(const struct dispatcher *);
+/* Attempts under way or made but not yet recorded. */
+int		 dispatcher_unrecorded(const struct dispatcher *);
 void		 dispatcher_free(struct dispatcher *);
 void		 dispatcher_metrics(const struct dispatcher *, struct evbuffer *);
 

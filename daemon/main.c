@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include <libpq-fe.h>
@@ -37,13 +38,16 @@
 #endif
 
 #define MAIN_DRAIN_CHECK_MS	20
+#define MAIN_LOG_TICK_MS	1000	/* held-back log lines summarised */
 
 /* Everything the running daemon owns; freed in this order, in main. */
 struct carelined {
 	struct event_base	*base;
 	struct config		*cfg;
 	struct metrics		*metrics;
-	struct db_pool		*db;
+	struct db_pool		*db;		/* HTTP requests */
+	struct db_pool		*dispatch_db;	/* the dispatcher's */
+	struct db_pool		*listen;	/* LISTEN, one connection */
 	struct dispatcher	*dispatcher;
 	struct events_hub	*events;
 	struct static_files	*files;
@@ -51,7 +55,10 @@ struct carelined {
 	struct event		*sigterm, *sigint, *sighup;
 	struct event		*watchdog;
 	struct event		*drain;
+	struct event		*open_timer;	/* serve even if not all up */
+	struct event		*log_tick;
 	struct timespec		 drain_start;
+	int			 accepting;	/* the listener was enabled */
 	int			 ready;
 };
 
@@ -75,16 +82,83 @@ usage(FILE *f)
 	    "database.url.\n", CARELINE_CONFIG_FILE);
 }
 
+/*
+ * Accept connections. Until then the socket is bound and listening, so
+ * a client that comes early waits in the backlog instead of being told
+ * 503 by a daemon whose pool is still connecting.
+ */
 static void
-main_pool_ready(void *arg)
+main_accept(struct carelined *cl)
+{
+	if (cl->accepting)
+		return;
+	cl->accepting = 1;
+	evtimer_del(cl->open_timer);
+	evconnlistener_enable(cl->srv->listener);
+	log_info("http: accepting connections on %s", cl->srv->bound);
+}
+
+/* Every connection of every pool: a fresh daemon serves at full width. */
+static int
+main_pools_full(const struct carelined *cl)
+{
+	return (db_pool_full(cl->db) && db_pool_full(cl->dispatch_db) &&
+	    db_pool_full(cl->listen));
+}
+
+static void
+main_pool_up(void *arg)
 {
 	struct carelined	*cl = arg;
 
-	if (cl->ready || cl->drain != NULL)
+	if (!cl->accepting && main_pools_full(cl))
+		main_accept(cl);
+	if (!cl->accepting || cl->ready || cl->drain != NULL ||
+	    db_pool_usable(cl->db) == 0)
 		return;
 	cl->ready = 1;
 	notify_ready();
 	log_info("carelined ready");
+}
+
+/*
+ * The database is not all there after database.connect_timeout: serve
+ * anyway, so /healthz answers and /readyz can say what is wrong.
+ */
+static void
+main_open_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct carelined	*cl = arg;
+	struct db_stats		 a, b, c;
+
+	(void)fd;
+	(void)what;
+	db_pool_stats(cl->db, &a);
+	db_pool_stats(cl->dispatch_db, &b);
+	db_pool_stats(cl->listen, &c);
+	log_warn("database: %d of %d connections up after %d ms; serving "
+	    "anyway", a.connected + b.connected + c.connected,
+	    a.size + b.size + c.size, cl->cfg->db_connect_timeout_ms);
+	main_accept(cl);
+	main_pool_up(cl);
+}
+
+static void
+main_log_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_tick();
+}
+
+/* The consoles' live feed, and a catch-up after a reconnect (NULL). */
+static void
+main_events_notified(const char *channel, const char *payload, void *arg)
+{
+	(void)channel;
+	(void)payload;
+	events_hub_notify(arg);
 }
 
 static long
@@ -107,6 +181,7 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 	/* Password threads report to the loop: it must outlive them. */
 	if (password_busy() > 0)
 		return;
+	/* Idle means every result was recorded: failures are kept. */
 	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher) &&
 	    events_hub_ending(cl->events) == 0) {
 		log_info("stopping: all requests answered, all webhook "
@@ -114,9 +189,10 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 		event_base_loopexit(cl->base, NULL);
 	} else if (main_ms_since(&cl->drain_start) >=
 	    cl->cfg->http_shutdown_grace_ms) {
-		/* Unrecorded attempts are made again when their leases lapse. */
-		log_warn("stopping: %d requests still open after %d ms",
-		    cl->srv->inflight, cl->cfg->http_shutdown_grace_ms);
+		log_warn("stopping: after %d ms, %d requests still open and "
+		    "%d webhook attempts not recorded (made again when their "
+		    "leases lapse)", cl->cfg->http_shutdown_grace_ms,
+		    cl->srv->inflight, dispatcher_unrecorded(cl->dispatcher));
 		event_base_loopexit(cl->base, NULL);
 	}
 }
@@ -133,8 +209,9 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(cl->base);
 		return;
 	}
-	log_info("stopping on %s: draining %d requests",
-	    strsignal((int)sig), cl->srv->inflight);
+	log_info("stopping on %s: draining %d requests and %d webhook "
+	    "attempts", strsignal((int)sig), cl->srv->inflight,
+	    dispatcher_unrecorded(cl->dispatcher));
 	notify_stopping(cl->cfg->http_shutdown_grace_ms);
 	server_drain(cl->srv);
 	dispatcher_stop(cl->dispatcher);
@@ -366,6 +443,7 @@ static int
 main_run(struct config *cfg)
 {
 	struct carelined	 cl;
+	struct timeval		 tv;
 	char			*cause;
 
 	memset(&cl, 0, sizeof cl);
@@ -388,10 +466,17 @@ main_run(struct config *cfg)
 	evthread_use_pthreads();
 	cl.base = event_base_new();
 	cl.metrics = metrics_new(nroutes);
-	cl.db = db_pool_new(cl.base, cfg, main_pool_ready, &cl);
-	cl.dispatcher = dispatcher_new(cl.base, cfg, cl.db);
+	/* Separate pools: no kind of work can take another's connections. */
+	cl.db = db_pool_new(cl.base, cfg, main_pool_up, &cl);
+	cl.dispatch_db = db_pool_new_sized(cl.base, cfg, "dispatcher",
+	    cfg->db_dispatcher_connections, main_pool_up, &cl);
+	cl.listen = db_pool_new_sized(cl.base, cfg, "listen", 1, main_pool_up,
+	    &cl);
+	cl.dispatcher = dispatcher_new(cl.base, cfg, cl.dispatch_db,
+	    cl.listen);
 	cl.events = events_hub_new(cl.base, cfg, cl.db);
-	dispatcher_set_events(cl.dispatcher, cl.events);
+	db_pool_subscribe(cl.listen, "careline_events", main_events_notified,
+	    cl.events);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
 	cl.srv->dispatcher = cl.dispatcher;
 	cl.srv->events = cl.events;
@@ -400,9 +485,11 @@ main_run(struct config *cfg)
 		log_error("%s", cause);
 		free(cause);
 		server_free(cl.srv);
+		db_pool_free(cl.listen);
+		db_pool_free(cl.dispatch_db);
+		db_pool_free(cl.db);
 		events_hub_free(cl.events);
 		dispatcher_free(cl.dispatcher);
-		db_pool_free(cl.db);
 		metrics_free(cl.metrics);
 		static_free(cl.files);
 		event_base_free(cl.base);
@@ -415,7 +502,19 @@ main_run(struct config *cfg)
 	event_add(cl.sigint, NULL);
 	event_add(cl.sighup, NULL);
 	cl.watchdog = notify_watchdog_start(cl.base);
+	/* Bound already, so a port in use fails the start; not accepting. */
+	evconnlistener_disable(cl.srv->listener);
+	cl.open_timer = evtimer_new(cl.base, main_open_timeout, &cl);
+	tv.tv_sec = cfg->db_connect_timeout_ms / 1000;
+	tv.tv_usec = (cfg->db_connect_timeout_ms % 1000) * 1000;
+	evtimer_add(cl.open_timer, &tv);
+	cl.log_tick = event_new(cl.base, -1, EV_PERSIST, main_log_tick, NULL);
+	tv.tv_sec = MAIN_LOG_TICK_MS / 1000;
+	tv.tv_usec = (MAIN_LOG_TICK_MS % 1000) * 1000;
+	event_add(cl.log_tick, &tv);
 	db_pool_start(cl.db);
+	db_pool_start(cl.dispatch_db);
+	db_pool_start(cl.listen);
 	dispatcher_start(cl.dispatcher);
 	events_hub_start(cl.events);
 
@@ -426,10 +525,12 @@ main_run(struct config *cfg)
 		event_base_loop(cl.base, EVLOOP_ONCE);
 	events_hub_close_all(cl.events);
 	/*
-	 * The pool first: its callbacks (failed with DB_ERR_SHUTDOWN) still
-	 * find the requests, the dispatcher and the hub they belong to.
+	 * The pools first: their callbacks (failed with DB_ERR_SHUTDOWN)
+	 * still find the requests, the dispatcher and the hub they belong to.
 	 */
 	db_pool_free(cl.db);
+	db_pool_free(cl.dispatch_db);
+	db_pool_free(cl.listen);
 	server_free(cl.srv);
 	events_hub_free(cl.events);
 	dispatcher_free(cl.dispatcher);
@@ -439,6 +540,8 @@ main_run(struct config *cfg)
 		event_free(cl.watchdog);
 	if (cl.drain != NULL)
 		event_free(cl.drain);
+	event_free(cl.open_timer);
+	event_free(cl.log_tick);
 	event_free(cl.sigterm);
 	event_free(cl.sigint);
 	event_free(cl.sighup);

@@ -69,12 +69,38 @@ count_char(const char *s, int c)
 	return (n);
 }
 
+/* The limiter's clock, moved by hand: windows end exactly when told. */
+static long long	fake_now_ms;
+
+static long long
+fake_clock(void)
+{
+	return (fake_now_ms);
+}
+
 static int
 reset(void **state)
 {
 	(void)state;
 	log_configure(LOG_LEVEL_INFO, LOG_FORMAT_TEXT);
+	log_set_repeat(LOG_REPEAT_WINDOW_MS, NULL);
 	return (0);
+}
+
+/* Lines of out holding needle. */
+static int
+count_lines(const char *out, const char *needle)
+{
+	const char	*p, *nl;
+	int		 n = 0;
+
+	for (p = out; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		if (memmem(p, (size_t)(nl - p), needle, strlen(needle)) != NULL)
+			n++;
+	}
+	return (n);
 }
 
 static void
@@ -281,6 +307,142 @@ test_long_message_truncated_to_one_line(void **state)
 	free(out);
 }
 
+/*
+ * An outage refuses every request with the same line: 320 of them in one
+ * window print one line and one summary that counts the other 319.
+ */
+static void
+test_repeats_summarised(void **state)
+{
+	struct capture	 cap;
+	char		*out;
+	int		 i;
+
+	(void)state;
+	fake_now_ms = 1000000;
+	log_set_repeat(LOG_REPEAT_WINDOW_MS, fake_clock);
+	capture_begin(&cap);
+	for (i = 0; i < 320; i++) {
+		log_warn("http: GET /readyz: 503 database_unavailable");
+		fake_now_ms += 25;	/* 320 lines in 8 s */
+	}
+	/* Not over yet: nothing more is said. */
+	log_tick();
+	fake_now_ms = 1000000 + LOG_REPEAT_WINDOW_MS;
+	log_tick();
+	out = capture_end(&cap);
+
+	assert_int_equal(count_char(out, '\n'), 2);
+	assert_int_equal(count_lines(out, "503 database_unavailable"), 2);
+	assert_int_equal(count_lines(out, "warn  http: GET /readyz: 503 "
+	    "database_unavailable (repeated 319 more times in 8 s)"), 1);
+	free(out);
+}
+
+/* Other lines pass between repeats; each line is counted on its own. */
+static void
+test_repeats_per_line(void **state)
+{
+	struct capture	 cap;
+	char		*out;
+	int		 i;
+
+	(void)state;
+	fake_now_ms = 5000;
+	log_set_repeat(LOG_REPEAT_WINDOW_MS, fake_clock);
+	capture_begin(&cap);
+	for (i = 0; i < 10; i++) {
+		log_warn("database: connection lost");
+		log_info("call %d logged", i);	/* all different */
+		log_info("database: connection lost");	/* another level */
+		fake_now_ms += 100;
+	}
+	fake_now_ms += LOG_REPEAT_WINDOW_MS;
+	/* After its window, the line shows again: a new window begins. */
+	log_warn("database: connection lost");
+	out = capture_end(&cap);
+
+	assert_int_equal(count_lines(out, "logged"), 10);
+	assert_int_equal(count_lines(out, "warn  database: connection lost "
+	    "(repeated 9 more times in 1 s)"), 1);
+	assert_int_equal(count_lines(out, "info  database: connection lost "
+	    "(repeated 9 more times in 1 s)"), 1);
+	assert_int_equal(count_lines(out, "warn  database: connection lost"),
+	    3);
+	/* The new window's first line comes after both summaries. */
+	assert_non_null(strstr(out, "repeated 9 more times in 1 s)\n"));
+	assert_true(strlen(out) > 32);
+	assert_string_equal(out + strlen(out) - 32,
+	    "warn  database: connection lost\n");
+	free(out);
+}
+
+/* At exit (log_flush, also run by atexit) nothing held back is lost. */
+static void
+test_repeats_flushed(void **state)
+{
+	struct capture	 cap;
+	char		*out;
+
+	(void)state;
+	fake_now_ms = 0;
+	log_set_repeat(LOG_REPEAT_WINDOW_MS, fake_clock);
+	capture_begin(&cap);
+	log_error("dispatcher: claim failed");
+	log_error("dispatcher: claim failed");
+	log_flush();
+	log_flush();	/* said once only */
+	out = capture_end(&cap);
+
+	assert_int_equal(count_char(out, '\n'), 2);
+	assert_int_equal(count_lines(out, "error dispatcher: claim failed "
+	    "(repeated 1 more time in 1 s)"), 1);
+	free(out);
+}
+
+/* More distinct lines than slots: the oldest is summarised early. */
+static void
+test_repeats_slots_bounded(void **state)
+{
+	struct capture	 cap;
+	char		*out;
+	int		 i;
+
+	(void)state;
+	fake_now_ms = 0;
+	log_set_repeat(LOG_REPEAT_WINDOW_MS, fake_clock);
+	capture_begin(&cap);
+	log_warn("first");
+	log_warn("first");
+	for (i = 0; i < LOG_REPEAT_SLOTS; i++) {
+		fake_now_ms++;
+		log_warn("line %d", i);
+	}
+	out = capture_end(&cap);
+	assert_int_equal(count_lines(out, "first (repeated 1 more time"), 1);
+	assert_int_equal(count_lines(out, "line "), LOG_REPEAT_SLOTS);
+	free(out);
+}
+
+/* A window of 0 prints everything. */
+static void
+test_repeats_off(void **state)
+{
+	struct capture	 cap;
+	char		*out;
+	int		 i;
+
+	(void)state;
+	log_set_repeat(0, NULL);
+	capture_begin(&cap);
+	for (i = 0; i < 5; i++)
+		log_warn("same");
+	log_flush();
+	out = capture_end(&cap);
+	assert_int_equal(count_char(out, '\n'), 5);
+	free(out);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, reset, reset)
 
 int
@@ -296,6 +458,11 @@ main(void)
 		T(test_text_newlines_stay_one_line),
 		T(test_json_escapes),
 		T(test_long_message_truncated_to_one_line),
+		T(test_repeats_summarised),
+		T(test_repeats_per_line),
+		T(test_repeats_flushed),
+		T(test_repeats_slots_bounded),
+		T(test_repeats_off),
 	};
 
 	unsetenv("JOURNAL_STREAM");
