@@ -50,6 +50,9 @@ struct server_conn {
 	int				 fd;
 	enum server_conn_state		 state;
 	int				 verdict;	/* 400/413: refuse the head */
+	const char			*why;		/* and say why */
+	int				 bodyless;	/* evhttp reads no body */
+	int				 has_body;	/* the head announces one */
 	/* The current head line: its start, its length, lines so far. */
 	char				 line[SERVER_LINE_KEEP];
 	size_t				 linelen;
@@ -126,21 +129,56 @@ server_conn_of(struct server *srv, struct evhttp_request *req)
 	return (c != NULL && c->evcon == evcon ? c : NULL);
 }
 
+static void
+server_conn_refuse(struct server_conn *c, int status, const char *why)
+{
+	if (c->verdict == 0) {
+		c->verdict = status;
+		c->why = why;
+	}
+}
+
 /*
- * A Content-Length header line. evhttp answers one it cannot parse in
- * HTML, and one too large to parse, or past its own limit, only after
- * reading every byte announced (or never): judge it here, first.
+ * The request line. evhttp 2.1 reads no body after HEAD, TRACE, CONNECT
+ * or a method it does not know: such a body would be read as the next
+ * request, so one announced is refused.
+ */
+static void
+server_conn_method(struct server_conn *c)
+{
+	static const char *const with_body[] = {
+		"GET ", "POST ", "PUT ", "PATCH ", "DELETE ", "OPTIONS ",
+	};
+	size_t	i, n, have;
+
+	have = c->linelen < sizeof c->line ? c->linelen : sizeof c->line;
+	c->bodyless = 1;
+	for (i = 0; i < sizeof with_body / sizeof *with_body; i++) {
+		n = strlen(with_body[i]);
+		if (have >= n && memcmp(c->line, with_body[i], n) == 0)
+			c->bodyless = 0;
+	}
+}
+
+/*
+ * A header line. evhttp answers a Content-Length it cannot parse in HTML,
+ * and one too large to parse, or past its own limit, only after reading
+ * every byte announced (or never): judge it here, first.
  */
 static void
 server_conn_header(struct server_conn *c)
 {
 	static const char	 name[] = "content-length:";
+	static const char	 te[] = "transfer-encoding:";
 	const char		*p = c->line, *end;
 	long long		 v = 0;
 	int			 digits = 0;
 
 	end = c->line + (c->linelen < sizeof c->line ? c->linelen :
 	    sizeof c->line);
+	if ((size_t)(end - p) >= sizeof te - 1 &&
+	    strncasecmp(p, te, sizeof te - 1) == 0)
+		c->has_body = 1;
 	if ((size_t)(end - p) < sizeof name - 1 ||
 	    strncasecmp(p, name, sizeof name - 1) != 0)
 		return;
@@ -154,13 +192,15 @@ server_conn_header(struct server_conn *c)
 	if (digits > SERVER_CLEN_DIGITS_MAX || c->linelen > sizeof c->line ||
 	    v > (long long)c->srv->cfg->http_max_body *
 	    SERVER_HARD_BODY_FACTOR) {
-		c->verdict = 413;
+		server_conn_refuse(c, 413, "the Content-Length is too large");
 		return;
 	}
 	while (p < end && (*p == ' ' || *p == '\t'))
 		p++;
 	if (digits == 0 || p != end)
-		c->verdict = 400;
+		server_conn_refuse(c, 400, "the Content-Length is not a number");
+	else if (v > 0)
+		c->has_body = 1;
 }
 
 static void
@@ -193,9 +233,14 @@ server_conn_scan(struct server_conn *c, const char *p, size_t n)
 		if (c->linelen > 0) {
 			if (c->nlines++ > 0)
 				server_conn_header(c);
+			else
+				server_conn_method(c);
 		} else if (c->nlines > 0) {
 			c->linelen = 0;
 			c->nlines = 0;
+			if (c->bodyless && c->has_body)
+				server_conn_refuse(c, 400,
+				    "this method takes no request body");
 			server_conn_arm(c, SERVER_CONN_BODY,
 			    cfg->http_body_timeout_ms);
 			return;
@@ -219,6 +264,9 @@ server_conn_feed(struct server_conn *c, struct evbuffer *buf, size_t off,
 		c->linelen = 0;
 		c->nlines = 0;
 		c->verdict = 0;
+		c->why = NULL;
+		c->bodyless = 0;
+		c->has_body = 0;
 		server_conn_arm(c, SERVER_CONN_HEAD,
 		    c->srv->cfg->http_head_timeout_ms);
 	}
@@ -360,11 +408,10 @@ server_conn_timer(evutil_socket_t fd, short what, void *arg)
 	} else if (c->state == SERVER_CONN_BODY && c->verdict == 413) {
 		srv->cut[SERVER_CUT_TOO_LARGE]++;
 		server_conn_reply(c, 413, "Payload Too Large",
-		    "body_too_large", "the Content-Length is too large");
+		    "body_too_large", c->why);
 	} else if (c->state == SERVER_CONN_BODY && c->verdict != 0) {
 		srv->cut[SERVER_CUT_BAD_HEAD]++;
-		server_conn_reply(c, 400, "Bad Request", "bad_request",
-		    "the Content-Length is not a number");
+		server_conn_reply(c, 400, "Bad Request", "bad_request", c->why);
 	} else if (c->state == SERVER_CONN_BODY) {
 		srv->cut[SERVER_CUT_BODY_TIMEOUT]++;
 		server_conn_reply(c, 408, "Request Timeout", "request_timeout",

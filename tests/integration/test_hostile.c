@@ -421,6 +421,53 @@ test_bad_content_length_is_json_error(void **state)
 	}
 }
 
+/*
+ * evhttp reads no body after HEAD, TRACE or an unknown method: one sent
+ * would be read as the next request. It is refused instead.
+ */
+static void
+test_body_where_none_is_read_is_refused(void **state)
+{
+	static const char *const heads[] = {
+		"BREW /readyz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n"
+		    "hello",
+		"HEAD /readyz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n"
+		    "hello",
+		"HEAD /readyz HTTP/1.1\r\nHost: t\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	};
+	struct raw	 c;
+	struct raw_resp	 rr;
+	char		*req;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof heads / sizeof *heads; i++) {
+		raw_open(&c);
+		req = xprintf("%sGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+		    heads[i]);
+		assert_int_equal(raw_send(&c, req), 0);
+		free(req);
+		assert_int_equal(raw_response(&c, 0, &rr), 0);
+		assert_int_equal(rr.status, 400);
+		assert_string_equal(raw_error_code(&rr), "bad_request");
+		/* And nothing after: the body was not taken for a request. */
+		assert_int_equal(raw_fill(&c), 0);
+		raw_close(&c);
+	}
+	/* With no body, the same methods are answered and the next too. */
+	raw_open(&c);
+	assert_int_equal(raw_send(&c, "HEAD /readyz HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"),
+	    0);
+	assert_int_equal(raw_response(&c, 1, &rr), 0);
+	assert_int_equal(rr.status, 200);
+	assert_int_equal(raw_response(&c, 0, &rr), 0);
+	assert_int_equal(rr.status, 200);
+	assert_string_equal(rr.body, "{\"status\":\"ok\"}");
+	raw_close(&c);
+}
+
 static void
 test_query_nul_and_repeated_parameter_refused(void **state)
 {
@@ -708,6 +755,7 @@ main(void)
 		cmocka_unit_test(test_pipelined_requests_answered_in_order),
 		cmocka_unit_test(test_unknown_method_is_json_405_with_allow),
 		cmocka_unit_test(test_bad_content_length_is_json_error),
+		cmocka_unit_test(test_body_where_none_is_read_is_refused),
 		cmocka_unit_test(test_query_nul_and_repeated_parameter_refused),
 		cmocka_unit_test(test_metrics_loopback_or_token),
 		cmocka_unit_test(test_bodyless_actions_refuse_a_body),
