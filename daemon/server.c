@@ -53,6 +53,9 @@ struct server_conn {
 	const char			*why;		/* and say why */
 	int				 bodyless;	/* evhttp reads no body */
 	int				 has_body;	/* the head announces one */
+	int				 chunked;
+	long long			 clen;		/* Content-Length, or -1 */
+	long long			 discard;	/* body bytes to drop */
 	/* The current head line: its start, its length, lines so far. */
 	char				 line[SERVER_LINE_KEEP];
 	size_t				 linelen;
@@ -178,7 +181,7 @@ server_conn_header(struct server_conn *c)
 	    sizeof c->line);
 	if ((size_t)(end - p) >= sizeof te - 1 &&
 	    strncasecmp(p, te, sizeof te - 1) == 0)
-		c->has_body = 1;
+		c->has_body = c->chunked = 1;
 	if ((size_t)(end - p) < sizeof name - 1 ||
 	    strncasecmp(p, name, sizeof name - 1) != 0)
 		return;
@@ -189,8 +192,12 @@ server_conn_header(struct server_conn *c)
 			break;
 		v = v * 10 + (*p - '0');
 	}
-	if (digits > SERVER_CLEN_DIGITS_MAX || c->linelen > sizeof c->line ||
-	    v > (long long)c->srv->cfg->http_max_body *
+	if (digits > SERVER_CLEN_DIGITS_MAX || c->linelen > sizeof c->line) {
+		server_conn_refuse(c, 413, "the Content-Length is too large");
+		return;
+	}
+	c->clen = v;
+	if (v > (long long)c->srv->cfg->http_max_body *
 	    SERVER_HARD_BODY_FACTOR) {
 		server_conn_refuse(c, 413, "the Content-Length is too large");
 		return;
@@ -213,8 +220,11 @@ server_conn_arm(struct server_conn *c, enum server_conn_state st, int ms)
 	evtimer_add(c->timer, &tv);
 }
 
-/* Follow the head's lines to its end; the body's deadline starts there. */
-static void
+/*
+ * Follow the head's lines to its end; the body's deadline starts there.
+ * Returns the bytes that were part of the head.
+ */
+static size_t
 server_conn_scan(struct server_conn *c, const char *p, size_t n)
 {
 	const struct config	*cfg = c->srv->cfg;
@@ -243,10 +253,24 @@ server_conn_scan(struct server_conn *c, const char *p, size_t n)
 				    "this method takes no request body");
 			server_conn_arm(c, SERVER_CONN_BODY,
 			    cfg->http_body_timeout_ms);
-			return;
+			return (i + 1);
 		}
 		c->linelen = 0;
 	}
+	return (i);
+}
+
+/*
+ * Drop what is in buf, n bytes of it being body; answer once the body
+ * announced has gone by (server_conn_timer).
+ */
+static void
+server_conn_drop(struct server_conn *c, struct evbuffer *buf, size_t n)
+{
+	c->discard -= (long long)n < c->discard ? (long long)n : c->discard;
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	if (c->discard == 0)
+		event_active(c->timer, EV_TIMEOUT, 0);
 }
 
 /* Scan n bytes of buf from off on; a head begins with its first byte. */
@@ -267,6 +291,8 @@ server_conn_feed(struct server_conn *c, struct evbuffer *buf, size_t off,
 		c->why = NULL;
 		c->bodyless = 0;
 		c->has_body = 0;
+		c->chunked = 0;
+		c->clen = -1;
 		server_conn_arm(c, SERVER_CONN_HEAD,
 		    c->srv->cfg->http_head_timeout_ms);
 	}
@@ -275,18 +301,21 @@ server_conn_feed(struct server_conn *c, struct evbuffer *buf, size_t off,
 	while (n > 0 && c->state == SERVER_CONN_HEAD &&
 	    evbuffer_peek(buf, (ev_ssize_t)n, &pos, &v, 1) > 0) {
 		len = v.iov_len < n ? v.iov_len : n;
-		server_conn_scan(c, v.iov_base, len);
+		len = server_conn_scan(c, v.iov_base, len);
 		n -= len;
 		if (evbuffer_ptr_set(buf, &pos, len, EVBUFFER_PTR_ADD) != 0)
 			break;
 	}
 	/*
 	 * A head to refuse: take its end away from evhttp, which then waits
-	 * for more, and answer from the loop (server_conn_timer).
+	 * for more. A body of known, bearable length is read and dropped
+	 * first (as evhttp's lingering close would), so that the client,
+	 * still sending, reads our answer rather than a reset.
 	 */
 	if (c->state == SERVER_CONN_BODY && c->verdict != 0) {
-		evbuffer_drain(buf, evbuffer_get_length(buf));
-		event_active(c->timer, EV_TIMEOUT, 0);
+		if (!c->chunked && c->clen > 0 && c->clen <= SERVER_LINGER_MAX)
+			c->discard = c->clen;
+		server_conn_drop(c, buf, n);
 	}
 }
 
@@ -347,6 +376,10 @@ server_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		event_del(c->timer);
 		if (server_conn_attach(c) != 0)
 			return;
+	}
+	if (c->state == SERVER_CONN_BODY && c->verdict != 0) {
+		server_conn_drop(c, buf, info->n_added);
+		return;
 	}
 	if (c->state != SERVER_CONN_IDLE && c->state != SERVER_CONN_HEAD)
 		return;

@@ -37,6 +37,8 @@ struct server_conn;
 #define SERVER_CLEN_DIGITS_MAX	18	/* a longer Content-Length cannot fit */
 #define SERVER_RAW_REPLY_MAX	512	/* a reply written past evhttp */
 #define SERVER_FLUSH_WAIT_MS	10	/* before it, while one is queued */
+#define SERVER_LINGER_MAX	(16 * 1024 * 1024)	/* body bytes read and
+					   dropped before refusing it */
 
 /* Why a connection was cut before its request was read (metrics). */
 enum server_cut {

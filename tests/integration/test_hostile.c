@@ -422,6 +422,40 @@ test_bad_content_length_is_json_error(void **state)
 }
 
 /*
+ * A body far over the limit, sent whole: it is read and dropped, then a
+ * JSON 413 (evhttp answered in HTML; closing at once reset the sender).
+ */
+static void
+test_large_body_is_read_then_refused_in_json(void **state)
+{
+	struct raw	 c;
+	struct raw_resp	 rr;
+	size_t		 n = 1024 * 1024, sent = 0;
+	ssize_t		 w;
+	char		*body, *req;
+
+	(void)state;
+	body = xmalloc(n);
+	memset(body, 'x', n);
+	raw_open(&c);
+	req = xprintf("POST /v1/calls HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    n);
+	assert_int_equal(raw_send(&c, req), 0);
+	free(req);
+	while (sent < n) {
+		w = send(c.fd, body + sent, n - sent, MSG_NOSIGNAL);
+		assert_true(w > 0);
+		sent += (size_t)w;
+	}
+	free(body);
+	assert_int_equal(raw_response(&c, 0, &rr), 0);
+	assert_int_equal(rr.status, 413);
+	assert_string_equal(raw_error_code(&rr), "body_too_large");
+	raw_close(&c);
+}
+
+/*
  * evhttp reads no body after HEAD, TRACE or an unknown method: one sent
  * would be read as the next request. It is refused instead.
  */
@@ -755,6 +789,7 @@ main(void)
 		cmocka_unit_test(test_pipelined_requests_answered_in_order),
 		cmocka_unit_test(test_unknown_method_is_json_405_with_allow),
 		cmocka_unit_test(test_bad_content_length_is_json_error),
+		cmocka_unit_test(test_large_body_is_read_then_refused_in_json),
 		cmocka_unit_test(test_body_where_none_is_read_is_refused),
 		cmocka_unit_test(test_query_nul_and_repeated_parameter_refused),
 		cmocka_unit_test(test_metrics_loopback_or_token),
