@@ -89,6 +89,12 @@ static const struct config_option config_options[] = {
 	  3600000, "30s", 0, NULL },
 	{ "http.shutdown_grace", CONFIG_DURATION, OFF(http_shutdown_grace_ms),
 	  0, 600000, "10s", CONFIG_RELOAD, NULL },
+	{ "http.head_timeout", CONFIG_DURATION, OFF(http_head_timeout_ms),
+	  100, 600000, "10s", 0, NULL },
+	{ "http.body_timeout", CONFIG_DURATION, OFF(http_body_timeout_ms),
+	  100, 3600000, "30s", 0, NULL },
+	{ "metrics.token", CONFIG_STRING, OFF(metrics_token), 0, 256, "",
+	  CONFIG_EMPTY_OK, NULL },
 
 	{ "auth.token_cache_ttl", CONFIG_DURATION, OFF(auth_cache_ttl_ms), 0,
 	  60000, "10s", CONFIG_RELOAD, NULL },

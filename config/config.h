@@ -36,6 +36,9 @@ struct config {
 	int		 http_max_headers;
 	int		 http_timeout_ms;
 	int		 http_shutdown_grace_ms;
+	int		 http_head_timeout_ms;	/* whole request head */
+	int		 http_body_timeout_ms;	/* whole request body */
+	char		*metrics_token;	/* "" : /metrics from loopback only */
 
 	int		 auth_cache_ttl_ms;
 	int		 auth_session_idle_ms;

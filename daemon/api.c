@@ -53,12 +53,18 @@ api_args(struct request *r, struct evkeyvalq *q, const char *const *allowed)
 {
 	const struct evhttp_uri	*uri = evhttp_request_get_evhttp_uri(r->req);
 	const char		*qs = evhttp_uri_get_query(uri);
-	struct evkeyval		*kv;
+	struct evkeyval		*kv, *dup;
 	int			 i;
 
 	TAILQ_INIT(q);
 	if (qs == NULL)
 		return (0);
+	/* Decoded, a NUL would cut the value short where C reads it. */
+	if (strstr(qs, "%00") != NULL) {
+		request_error(r, 400, "bad_query", NULL,
+		    "the query string holds a NUL byte (%%00)");
+		return (-1);
+	}
 	if (evhttp_parse_query_str(qs, q) != 0) {
 		request_error(r, 400, "bad_query", NULL,
 		    "the query string is malformed");
@@ -74,6 +80,17 @@ api_args(struct request *r, struct evkeyvalq *q, const char *const *allowed)
 			    "unknown query parameter: %.64s", kv->key);
 			evhttp_clear_headers(q);
 			return (-1);
+		}
+		/* Only the first would be read: refuse, do not guess. */
+		for (dup = TAILQ_FIRST(q); dup != kv;
+		    dup = TAILQ_NEXT(dup, next)) {
+			if (strcmp(dup->key, kv->key) == 0) {
+				request_error(r, 400, "duplicate_parameter",
+				    kv->key, "query parameter given twice: "
+				    "%.64s", kv->key);
+				evhttp_clear_headers(q);
+				return (-1);
+			}
 		}
 	}
 	return (0);

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,9 @@
 #define PATCH	EVHTTP_REQ_PATCH
 #define DELETE	EVHTTP_REQ_DELETE
 
+/* flags are given only where set; the rest are 0. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 const struct route routes[] = {
 	{ GET, "/healthz", health_healthz, ROUTE_PUBLIC },
 	{ GET, "/readyz", health_readyz, ROUTE_PUBLIC },
@@ -33,10 +37,10 @@ const struct route routes[] = {
 	{ GET, "/v1/providers/{id}", api_providers_get, ROUTE_ADMIN },
 	{ PATCH, "/v1/providers/{id}", api_providers_update, ROUTE_ADMIN },
 	{ POST, "/v1/providers/{id}/deactivate", api_providers_deactivate,
-	  ROUTE_ADMIN },
+	  ROUTE_ADMIN, ROUTE_NO_BODY },
 
 	{ POST, "/v1/providers/{id}/rotate-secret",
-	  api_providers_rotate_secret, ROUTE_ADMIN },
+	  api_providers_rotate_secret, ROUTE_ADMIN, ROUTE_NO_BODY },
 
 	{ POST, "/v1/offers/{id}/accept", api_offers_accept, ROUTE_OFFER },
 	{ POST, "/v1/offers/{id}/decline", api_offers_decline, ROUTE_OFFER },
@@ -46,14 +50,14 @@ const struct route routes[] = {
 
 	{ GET, "/v1/deliveries", api_deliveries_list, ROUTE_OPERATOR },
 	{ POST, "/v1/deliveries/{id}/retry", api_deliveries_retry,
-	  ROUTE_ADMIN },
+	  ROUTE_ADMIN, ROUTE_NO_BODY },
 
 	{ POST, "/v1/session", api_session_create, ROUTE_PUBLIC },
 	{ GET, "/v1/session", api_session_get, ROUTE_OPERATOR },
 	{ DELETE, "/v1/session", api_session_delete, ROUTE_OPERATOR },
 	{ POST, "/v1/operators", api_operators_create, ROUTE_ADMIN },
 	{ GET, "/v1/operators", api_operators_list, ROUTE_ADMIN },
-	{ GET, "/v1/events", api_events, ROUTE_OPERATOR },
+	{ GET, "/v1/events", api_events, ROUTE_OPERATOR, ROUTE_NO_HEAD },
 	{ POST, "/v1/ringing", api_ringing, ROUTE_OPERATOR },
 	{ GET, "/v1/ringing/{id}", api_ringing_get, ROUTE_OPERATOR },
 
@@ -75,6 +79,7 @@ const struct route routes[] = {
 	{ GET, "/v1/tokens", api_tokens_list, ROUTE_ADMIN },
 	{ DELETE, "/v1/tokens/{id}", api_tokens_revoke, ROUTE_ADMIN },
 };
+#pragma GCC diagnostic pop
 const int nroutes = sizeof routes / sizeof *routes;
 
 const char *
@@ -142,20 +147,57 @@ routes_match_one(const char *pattern, const char *path, long long *ids,
 	}
 }
 
+/* HEAD is GET without the body, except on a stream, which has no end. */
+static int
+routes_method_ok(const struct route *rt, enum evhttp_cmd_type method)
+{
+	if (method == EVHTTP_REQ_HEAD)
+		return (rt->method == EVHTTP_REQ_GET &&
+		    !(rt->flags & ROUTE_NO_HEAD));
+	return (rt->method == method);
+}
+
 int
 routes_match(enum evhttp_cmd_type method, const char *path, long long *ids,
     int *nids)
 {
 	int	i, path_known = 0;
 
-	if (method == EVHTTP_REQ_HEAD)
-		method = EVHTTP_REQ_GET;
 	for (i = 0; i < nroutes; i++) {
 		if (routes_match_one(routes[i].pattern, path, ids, nids) != 0)
 			continue;
-		if (routes[i].method == method)
+		if (routes_method_ok(&routes[i], method))
 			return (i);
 		path_known = 1;
 	}
 	return (path_known ? -2 : -1);
+}
+
+void
+routes_allow(const char *path, char *buf, size_t len)
+{
+	static const enum evhttp_cmd_type order[] = {
+		EVHTTP_REQ_GET, EVHTTP_REQ_HEAD, EVHTTP_REQ_POST,
+		EVHTTP_REQ_PUT, EVHTTP_REQ_PATCH, EVHTTP_REQ_DELETE,
+	};
+	long long	ids[ROUTES_MAX_IDS];
+	size_t		i, off = 0;
+	int		j, n, nids;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof order / sizeof *order; i++) {
+		for (j = 0; j < nroutes; j++) {
+			if (routes_method_ok(&routes[j], order[i]) &&
+			    routes_match_one(routes[j].pattern, path, ids,
+			    &nids) == 0)
+				break;
+		}
+		if (j == nroutes)
+			continue;
+		n = snprintf(buf + off, len - off, "%s%s", off > 0 ? ", " : "",
+		    route_method_name(order[i]));
+		if (n < 0 || (size_t)n >= len - off)
+			break;
+		off += (size_t)n;
+	}
 }

@@ -16,11 +16,15 @@ enum route_auth {
 	ROUTE_OFFER,		/* a one-time link, a provider or an admin */
 };
 
+#define ROUTE_NO_BODY	0x1	/* an action: a body sent is refused (400) */
+#define ROUTE_NO_HEAD	0x2	/* a stream: HEAD is not offered */
+
 struct route {
 	enum evhttp_cmd_type	 method;
 	const char		*pattern;	/* "/v1/calls/{id}" */
 	void			(*handler)(struct request *);
 	enum route_auth		 auth;
+	int			 flags;		/* ROUTE_NO_* */
 };
 
 extern const struct route	routes[];
@@ -34,6 +38,8 @@ extern const int		nroutes;
 int	routes_match(enum evhttp_cmd_type, const char *path, long long *ids,
 	    int *nids);
 const char *route_method_name(enum evhttp_cmd_type);
+/* The methods path answers to, for an Allow header ("GET, HEAD"). */
+void	routes_allow(const char *path, char *buf, size_t len);
 
 /* Handlers, one file per concern. */
 void	health_healthz(struct request *);

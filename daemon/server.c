@@ -1,5 +1,7 @@
+#include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -25,11 +28,44 @@
 #include "xmalloc.h"
 
 /*
- * evhttp itself refuses bodies past this multiple of http.max_body, before
- * reading them; between the two we answer a JSON 413 of our own.
+ * What we know of one client connection, so that a request head and body
+ * each have a deadline for their whole (evhttp 2.1's timeout is per read,
+ * reset by every byte). It watches the bytes as they arrive on the
+ * bufferevent we hand evhttp, and is freed by the connection's close
+ * callback.
  */
-#define SERVER_HARD_BODY_FACTOR	2
-#define SERVER_RELISTEN_SEC	1	/* after running out of descriptors */
+enum server_conn_state {
+	SERVER_CONN_IDLE,	/* between requests: http.timeout applies */
+	SERVER_CONN_HEAD,	/* head begun: http.head_timeout */
+	SERVER_CONN_BODY,	/* head read: http.body_timeout */
+	SERVER_CONN_BUSY,	/* dispatched: ours until the reply */
+};
+
+struct server_conn {
+	struct server			*srv;
+	struct bufferevent		*bev;
+	struct evhttp_connection	*evcon;		/* NULL until attached */
+	struct evbuffer_cb_entry	*watch;		/* on bev's input */
+	struct event			*timer;		/* attach, then deadline */
+	int				 fd;
+	enum server_conn_state		 state;
+	int				 verdict;	/* 400/413: refuse the head */
+	const char			*why;		/* and say why */
+	int				 bodyless;	/* evhttp reads no body */
+	int				 has_body;	/* the head announces one */
+	int				 chunked;
+	long long			 clen;		/* Content-Length, or -1 */
+	long long			 discard;	/* body bytes to drop */
+	/* The current head line: its start, its length, lines so far. */
+	char				 line[SERVER_LINE_KEEP];
+	size_t				 linelen;
+	int				 nlines;
+};
+
+/* evconnlistener's error callback gets evhttp's argument, not ours. */
+static LIST_HEAD(, server) server_all = LIST_HEAD_INITIALIZER(server_all);
+
+static void	server_conn_free(struct server_conn *);
 
 static const char *
 server_reason(int status)
@@ -66,6 +102,428 @@ server_elapsed_us(const struct timespec *start)
 	    (now.tv_nsec - start->tv_nsec) / 1000);
 }
 
+static long long
+server_elapsed_ms(const struct timespec *start)
+{
+	return (server_elapsed_us(start) / 1000);
+}
+
+static void
+server_ms_tv(int ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* The watched connection a request arrived on, or NULL. */
+static struct server_conn *
+server_conn_of(struct server *srv, struct evhttp_request *req)
+{
+	struct evhttp_connection	*evcon;
+	struct server_conn		*c;
+	int				 fd;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL)
+		return (NULL);
+	fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+	if (fd < 0 || fd >= srv->nslots)
+		return (NULL);
+	c = srv->conns[fd];
+	return (c != NULL && c->evcon == evcon ? c : NULL);
+}
+
+static void
+server_conn_refuse(struct server_conn *c, int status, const char *why)
+{
+	if (c->verdict == 0) {
+		c->verdict = status;
+		c->why = why;
+	}
+}
+
+/*
+ * The request line. evhttp 2.1 reads no body after HEAD, TRACE, CONNECT
+ * or a method it does not know: such a body would be read as the next
+ * request, so one announced is refused.
+ */
+static void
+server_conn_method(struct server_conn *c)
+{
+	static const char *const with_body[] = {
+		"GET ", "POST ", "PUT ", "PATCH ", "DELETE ", "OPTIONS ",
+	};
+	size_t	i, n, have;
+
+	have = c->linelen < sizeof c->line ? c->linelen : sizeof c->line;
+	c->bodyless = 1;
+	for (i = 0; i < sizeof with_body / sizeof *with_body; i++) {
+		n = strlen(with_body[i]);
+		if (have >= n && memcmp(c->line, with_body[i], n) == 0)
+			c->bodyless = 0;
+	}
+}
+
+/*
+ * A header line. evhttp answers a Content-Length it cannot parse in HTML,
+ * and one too large to parse, or past its own limit, only after reading
+ * every byte announced (or never): judge it here, first.
+ */
+static void
+server_conn_header(struct server_conn *c)
+{
+	static const char	 name[] = "content-length:";
+	static const char	 te[] = "transfer-encoding:";
+	const char		*p = c->line, *end;
+	long long		 v = 0;
+	int			 digits = 0;
+
+	end = c->line + (c->linelen < sizeof c->line ? c->linelen :
+	    sizeof c->line);
+	if ((size_t)(end - p) >= sizeof te - 1 &&
+	    strncasecmp(p, te, sizeof te - 1) == 0)
+		c->has_body = c->chunked = 1;
+	if ((size_t)(end - p) < sizeof name - 1 ||
+	    strncasecmp(p, name, sizeof name - 1) != 0)
+		return;
+	for (p += sizeof name - 1; p < end && (*p == ' ' || *p == '\t'); p++)
+		;
+	for (; p < end && isdigit((unsigned char)*p); p++) {
+		if (++digits > SERVER_CLEN_DIGITS_MAX)
+			break;
+		v = v * 10 + (*p - '0');
+	}
+	if (digits > SERVER_CLEN_DIGITS_MAX || c->linelen > sizeof c->line) {
+		server_conn_refuse(c, 413, "the Content-Length is too large");
+		return;
+	}
+	c->clen = v;
+	if (v > (long long)c->srv->cfg->http_max_body *
+	    SERVER_HARD_BODY_FACTOR) {
+		server_conn_refuse(c, 413, "the Content-Length is too large");
+		return;
+	}
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (digits == 0 || p != end)
+		server_conn_refuse(c, 400, "the Content-Length is not a number");
+	else if (v > 0)
+		c->has_body = 1;
+}
+
+static void
+server_conn_arm(struct server_conn *c, enum server_conn_state st, int ms)
+{
+	struct timeval	tv;
+
+	c->state = st;
+	server_ms_tv(ms, &tv);
+	evtimer_add(c->timer, &tv);
+}
+
+/*
+ * Follow the head's lines to its end; the body's deadline starts there.
+ * Returns the bytes that were part of the head.
+ */
+static size_t
+server_conn_scan(struct server_conn *c, const char *p, size_t n)
+{
+	const struct config	*cfg = c->srv->cfg;
+	size_t			 i;
+
+	for (i = 0; i < n && c->state == SERVER_CONN_HEAD; i++) {
+		if (p[i] != '\n') {
+			if (c->linelen < sizeof c->line)
+				c->line[c->linelen] = p[i];
+			c->linelen++;
+			continue;
+		}
+		if (c->linelen > 0 && c->linelen <= sizeof c->line &&
+		    c->line[c->linelen - 1] == '\r')
+			c->linelen--;
+		if (c->linelen > 0) {
+			if (c->nlines++ > 0)
+				server_conn_header(c);
+			else
+				server_conn_method(c);
+		} else if (c->nlines > 0) {
+			c->linelen = 0;
+			c->nlines = 0;
+			if (c->bodyless && c->has_body)
+				server_conn_refuse(c, 400,
+				    "this method takes no request body");
+			server_conn_arm(c, SERVER_CONN_BODY,
+			    cfg->http_body_timeout_ms);
+			return (i + 1);
+		}
+		c->linelen = 0;
+	}
+	return (i);
+}
+
+/*
+ * Drop what is in buf, n bytes of it being body; answer once the body
+ * announced has gone by (server_conn_timer).
+ */
+static void
+server_conn_drop(struct server_conn *c, struct evbuffer *buf, size_t n)
+{
+	c->discard -= (long long)n < c->discard ? (long long)n : c->discard;
+	evbuffer_drain(buf, evbuffer_get_length(buf));
+	if (c->discard == 0)
+		event_active(c->timer, EV_TIMEOUT, 0);
+}
+
+/* Scan n bytes of buf from off on; a head begins with its first byte. */
+static void
+server_conn_feed(struct server_conn *c, struct evbuffer *buf, size_t off,
+    size_t n)
+{
+	struct evbuffer_ptr	pos;
+	struct evbuffer_iovec	v;
+	size_t			len;
+
+	if (n == 0)
+		return;
+	if (c->state == SERVER_CONN_IDLE) {
+		c->linelen = 0;
+		c->nlines = 0;
+		c->verdict = 0;
+		c->why = NULL;
+		c->bodyless = 0;
+		c->has_body = 0;
+		c->chunked = 0;
+		c->clen = -1;
+		server_conn_arm(c, SERVER_CONN_HEAD,
+		    c->srv->cfg->http_head_timeout_ms);
+	}
+	if (evbuffer_ptr_set(buf, &pos, off, EVBUFFER_PTR_SET) != 0)
+		return;
+	while (n > 0 && c->state == SERVER_CONN_HEAD &&
+	    evbuffer_peek(buf, (ev_ssize_t)n, &pos, &v, 1) > 0) {
+		len = v.iov_len < n ? v.iov_len : n;
+		len = server_conn_scan(c, v.iov_base, len);
+		n -= len;
+		if (evbuffer_ptr_set(buf, &pos, len, EVBUFFER_PTR_ADD) != 0)
+			break;
+	}
+	/*
+	 * A head to refuse: take its end away from evhttp, which then waits
+	 * for more. A body of known, bearable length is read and dropped
+	 * first (as evhttp's lingering close would), so that the client,
+	 * still sending, reads our answer rather than a reset.
+	 */
+	if (c->state == SERVER_CONN_BODY && c->verdict != 0) {
+		if (!c->chunked && c->clen > 0 && c->clen <= SERVER_LINGER_MAX)
+			c->discard = c->clen;
+		server_conn_drop(c, buf, n);
+	}
+}
+
+/* evhttp closes the connection: forget it. */
+static void
+server_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	server_conn_free(arg);
+}
+
+/*
+ * Now that evhttp has made its connection around our bufferevent (whose
+ * callback argument is that connection), watch for its end. We hold a
+ * reference, so the bufferevent is there even if evhttp gave up on it.
+ */
+static int
+server_conn_attach(struct server_conn *c)
+{
+	struct server	*srv = c->srv;
+	void		*evcon = NULL;
+	void		(*readcb)(struct bufferevent *, void *) = NULL;
+	int		 n;
+
+	bufferevent_getcb(c->bev, &readcb, NULL, NULL, &evcon);
+	c->fd = bufferevent_getfd(c->bev);
+	if (readcb == NULL || evcon == NULL || c->fd < 0) {
+		/* Freed by evhttp already (it could not set it up). */
+		server_conn_free(c);
+		return (-1);
+	}
+	c->evcon = evcon;
+	if (c->fd >= srv->nslots) {
+		n = srv->nslots;
+		srv->nslots = c->fd < 64 ? 128 : c->fd * 2;
+		srv->conns = xrealloc(srv->conns, srv->nslots *
+		    sizeof *srv->conns);
+		memset(srv->conns + n, 0, (srv->nslots - n) *
+		    sizeof *srv->conns);
+	}
+	srv->conns[c->fd] = c;
+	evhttp_connection_set_closecb(c->evcon, server_conn_closed, c);
+	bufferevent_decref(c->bev);
+	return (0);
+}
+
+/* Bytes came in (or went out to the parser, which we ignore). */
+static void
+server_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct server_conn	*c = arg;
+	size_t			 len;
+
+	if (info->n_added == 0)
+		return;
+	if (c->evcon == NULL) {
+		event_del(c->timer);
+		if (server_conn_attach(c) != 0)
+			return;
+	}
+	if (c->state == SERVER_CONN_BODY && c->verdict != 0) {
+		server_conn_drop(c, buf, info->n_added);
+		return;
+	}
+	if (c->state != SERVER_CONN_IDLE && c->state != SERVER_CONN_HEAD)
+		return;
+	len = evbuffer_get_length(buf);
+	server_conn_feed(c, buf, len >= info->n_added ? len - info->n_added :
+	    0, info->n_added);
+}
+
+/* Write a short JSON error past evhttp, on a connection about to close. */
+static void
+server_conn_reply(struct server_conn *c, int status, const char *reason,
+    const char *code, const char *msg)
+{
+	char	body[SERVER_RAW_REPLY_MAX / 2], out[SERVER_RAW_REPLY_MAX];
+	int	blen, n;
+
+	blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\","
+	    "\"message\":\"%s\"}}", code, msg);
+	if (blen < 0 || (size_t)blen >= sizeof body)
+		return;
+	n = snprintf(out, sizeof out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %d\r\n"
+	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n%s",
+	    status, reason, blen, body);
+	if (n < 0 || (size_t)n >= sizeof out)
+		return;
+	/* Best effort: the socket buffer is empty between requests. */
+	if (send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("http: fd %d: %s", c->fd, strerror(errno));
+}
+
+/* The first turn of the loop after accept, then a deadline. */
+static void
+server_conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct server_conn	*c = arg;
+	struct server		*srv = c->srv;
+	struct timeval		 tv;
+
+	(void)fd;
+	(void)what;
+	if (c->evcon == NULL) {
+		(void)server_conn_attach(c);
+		return;
+	}
+	if (c->state == SERVER_CONN_BODY && c->verdict != 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		/* The previous (pipelined) answer goes out first. */
+		server_ms_tv(SERVER_FLUSH_WAIT_MS, &tv);
+		evtimer_add(c->timer, &tv);
+		return;
+	}
+	if (c->state == SERVER_CONN_HEAD) {
+		srv->cut[SERVER_CUT_HEAD_TIMEOUT]++;
+		server_conn_reply(c, 408, "Request Timeout", "request_timeout",
+		    "the request head did not arrive in time");
+		log_debug("http: fd %d: head not complete in %d ms", c->fd,
+		    srv->cfg->http_head_timeout_ms);
+	} else if (c->state == SERVER_CONN_BODY && c->verdict == 413) {
+		srv->cut[SERVER_CUT_TOO_LARGE]++;
+		server_conn_reply(c, 413, "Payload Too Large",
+		    "body_too_large", c->why);
+	} else if (c->state == SERVER_CONN_BODY && c->verdict != 0) {
+		srv->cut[SERVER_CUT_BAD_HEAD]++;
+		server_conn_reply(c, 400, "Bad Request", "bad_request", c->why);
+	} else if (c->state == SERVER_CONN_BODY) {
+		srv->cut[SERVER_CUT_BODY_TIMEOUT]++;
+		server_conn_reply(c, 408, "Request Timeout", "request_timeout",
+		    "the request body did not arrive in time");
+		log_debug("http: fd %d: body not complete in %d ms", c->fd,
+		    srv->cfg->http_body_timeout_ms);
+	} else
+		return;
+	/* Calls server_conn_closed, which frees c. */
+	evhttp_connection_free(c->evcon);
+}
+
+/*
+ * A new connection (evhttp_set_bevcb): make its bufferevent ourselves so
+ * we can watch its input; evhttp sets the descriptor and callbacks next,
+ * and we attach at the loop's next turn.
+ */
+static struct bufferevent *
+server_conn_new(struct event_base *base, void *arg)
+{
+	struct server		*srv = arg;
+	struct server_conn	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->fd = -1;
+	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return (NULL);
+	}
+	bufferevent_incref(c->bev);
+	c->timer = evtimer_new(base, server_conn_timer, c);
+	c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev),
+	    server_conn_input, c);
+	event_active(c->timer, EV_TIMEOUT, 0);
+	srv->nconns++;
+	return (c->bev);
+}
+
+static void
+server_conn_free(struct server_conn *c)
+{
+	struct server	*srv = c->srv;
+
+	if (c->fd >= 0 && c->fd < srv->nslots && srv->conns[c->fd] == c)
+		srv->conns[c->fd] = NULL;
+	if (c->evcon == NULL)
+		bufferevent_decref(c->bev);	/* never attached */
+	else
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
+		    c->watch);
+	event_free(c->timer);
+	srv->nconns--;
+	free(c);
+}
+
+/* A request was read whole: no deadline while we work on it. */
+static void
+server_conn_busy(struct server_conn *c)
+{
+	c->state = SERVER_CONN_BUSY;
+	evtimer_del(c->timer);
+}
+
+/*
+ * The reply is on its way: the next request's deadline starts with its
+ * first byte, which may already be waiting (pipelined).
+ */
+static void
+server_conn_done(struct server_conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+
+	c->state = SERVER_CONN_IDLE;
+	evtimer_del(c->timer);
+	server_conn_feed(c, in, 0, evbuffer_get_length(in));
+}
+
 static void
 request_free(struct request *r)
 {
@@ -79,12 +537,26 @@ request_reply_raw(struct request *r, int status, const char *ctype,
 {
 	struct evkeyvalq	*h = evhttp_request_get_output_headers(r->req);
 	struct evbuffer		*buf;
+	struct server_conn	*c;
+	char			 n[24];
 
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	if (r->srv->draining)
 		evhttp_add_header(h, "Connection", "close");
+	/*
+	 * HEAD: the length a GET would have, and no body. evhttp 2.1 would
+	 * send the body without a length, and a keep-alive client would
+	 * read it as the start of its next response.
+	 */
+	if (evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD) {
+		snprintf(n, sizeof n, "%zu", len);
+		evhttp_add_header(h, "Content-Length", n);
+		len = 0;
+	}
+	if ((c = server_conn_of(r->srv, r->req)) != NULL)
+		server_conn_done(c);
 	buf = evbuffer_new();
 	if (len > 0)
 		evbuffer_add(buf, data, len);
@@ -100,6 +572,13 @@ request_reply_raw(struct request *r, int status, const char *ctype,
 void
 request_stream_start(struct request *r)
 {
+	struct server_conn	*c;
+
+	/* A stream has no end to wait for: its connection is not ours. */
+	if ((c = server_conn_of(r->srv, r->req)) != NULL) {
+		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
+		server_conn_free(c);
+	}
 	evhttp_send_reply_start(r->req, 200, "OK");
 	metrics_request(r->srv->metrics, r->route_idx, 200,
 	    server_elapsed_us(&r->start));
@@ -198,6 +677,8 @@ server_dispatch(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri		*uri;
 	const char			*path;
 	struct evbuffer			*in;
+	struct server_conn		*c;
+	char				 allow[64];
 	size_t				 len;
 	int				 idx;
 
@@ -207,6 +688,8 @@ server_dispatch(struct evhttp_request *req, void *arg)
 	r->req = req;
 	r->route_idx = nroutes;		/* "no route" until matched */
 	srv->inflight++;
+	if ((c = server_conn_of(srv, req)) != NULL)
+		server_conn_busy(c);
 
 	if (srv->draining) {
 		request_error(r, 503, "shutting_down", NULL,
@@ -241,12 +724,21 @@ server_dispatch(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (idx == -2) {
+		routes_allow(path, allow, sizeof allow);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", allow);
 		request_error(r, 405, "method_not_allowed", NULL,
-		    "method not allowed on this resource");
+		    "method not allowed on this resource; use %s", allow);
 		return;
 	}
 	r->route_idx = idx;
 	r->route = &routes[idx];
+	/* An action that takes no body: one sent is a client's mistake. */
+	if ((r->route->flags & ROUTE_NO_BODY) && len > 0) {
+		request_error(r, 400, "body_not_allowed", NULL,
+		    "this action takes no request body");
+		return;
+	}
 
 	r->body = xmalloc(len + 1);
 	evbuffer_remove(in, r->body, len);
@@ -255,34 +747,71 @@ server_dispatch(struct evhttp_request *req, void *arg)
 	auth_request(r);
 }
 
+/*
+ * Each tick of an out-of-descriptors episode: accept again; the episode
+ * ends when a whole tick passed without a refusal.
+ */
 static void
 server_relisten(evutil_socket_t fd, short what, void *arg)
 {
 	struct server	*srv = arg;
+	struct timeval	 tv;
 
 	(void)fd;
 	(void)what;
+	if (srv->accept_refused == 0) {
+		log_info("http: accepting again after %lld ms out of "
+		    "descriptors (%lld accepts refused)",
+		    server_elapsed_ms(&srv->paused_since),
+		    srv->accept_refused_total);
+		srv->accept_paused = 0;
+		srv->accept_refused_total = 0;
+		return;
+	}
+	srv->accept_refused = 0;
 	if (srv->listener != NULL && !srv->draining)
 		evconnlistener_enable(srv->listener);
+	server_ms_tv(SERVER_RELISTEN_MS, &tv);
+	evtimer_add(srv->relisten, &tv);
 }
 
-/* Out of descriptors: pause accepting instead of spinning on EMFILE. */
+/*
+ * accept failed. Out of descriptors, pause accepting instead of spinning
+ * on EMFILE, and say so once per episode. The argument is what
+ * evhttp_bind_listener gave the listener: the struct evhttp.
+ */
 static void
 server_listener_error(struct evconnlistener *l, void *arg)
 {
-	struct server	*srv = arg;
-	struct timeval	 tv = { SERVER_RELISTEN_SEC, 0 };
+	struct server	*srv;
+	struct timeval	 tv;
 	int		 err = EVUTIL_SOCKET_ERROR();
 
-	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
-	    err == ENOMEM) {
-		log_warn("http: accept: %s; pausing %d s",
-		    evutil_socket_error_to_string(err), SERVER_RELISTEN_SEC);
-		evconnlistener_disable(l);
-		evtimer_add(srv->relisten, &tv);
+	LIST_FOREACH(srv, &server_all, entry) {
+		if (srv->http == arg)
+			break;
+	}
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS &&
+	    err != ENOMEM) {
+		log_warn("http: accept: %s", evutil_socket_error_to_string(err));
 		return;
 	}
-	log_warn("http: accept: %s", evutil_socket_error_to_string(err));
+	evconnlistener_disable(l);
+	if (srv == NULL)
+		return;		/* cannot happen: the listener is ours */
+	srv->accept_refused++;
+	srv->accept_refused_total++;
+	if (srv->accept_paused)
+		return;		/* the tick re-enables it */
+	srv->accept_paused = 1;
+	srv->accept_pauses++;
+	clock_gettime(CLOCK_MONOTONIC, &srv->paused_since);
+	log_warn("http: accept: %s with %d connections open; not accepting "
+	    "until descriptors free up (retrying every %d ms)",
+	    evutil_socket_error_to_string(err), srv->nconns,
+	    SERVER_RELISTEN_MS);
+	server_ms_tv(SERVER_RELISTEN_MS, &tv);
+	evtimer_add(srv->relisten, &tv);
 }
 
 struct server *
@@ -303,12 +832,16 @@ server_new(struct event_base *base, struct config *cfg, struct db_pool *db,
 	    (ev_ssize_t)cfg->http_max_body * SERVER_HARD_BODY_FACTOR);
 	evhttp_set_max_headers_size(srv->http, cfg->http_max_headers);
 	evhttp_set_timeout(srv->http, (cfg->http_timeout_ms + 999) / 1000);
-	evhttp_set_allowed_methods(srv->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	/*
+	 * Every method, unknown ones too (evhttp's bit 15): the router
+	 * answers 405 with Allow in JSON, where evhttp would send HTML 501.
+	 */
+	evhttp_set_allowed_methods(srv->http, 0xffff);
 	/* Read an over-size body to the end so the client sees our 413. */
 	evhttp_set_flags(srv->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_gencb(srv->http, server_dispatch, srv);
+	evhttp_set_bevcb(srv->http, server_conn_new, srv);
+	LIST_INSERT_HEAD(&server_all, srv, entry);
 	return (srv);
 }
 
@@ -370,6 +903,8 @@ server_free(struct server *srv)
 		return;
 	/* evhttp_free closes the listener it was bound to, and clients. */
 	evhttp_free(srv->http);
+	free(srv->conns);
+	LIST_REMOVE(srv, entry);
 	event_free(srv->relisten);
 	auth_cache_free(srv->auth);
 	free(srv->bound);

@@ -6,6 +6,8 @@
 #ifndef CARELINE_SERVER_H
 #define CARELINE_SERVER_H
 
+#include <sys/queue.h>
+
 #include <stddef.h>
 #include <time.h>
 
@@ -22,6 +24,30 @@ struct events_hub;
 struct metrics;
 struct static_files;
 struct route;
+struct server_conn;
+
+/*
+ * Limits of the HTTP side. The rest (body and header sizes, timeouts) are
+ * config keys.
+ */
+#define SERVER_HARD_BODY_FACTOR	2	/* evhttp's own body limit, × max_body */
+#define SERVER_RELISTEN_MS	500	/* retry accept after EMFILE this often */
+#define SERVER_LINE_KEEP	64	/* head bytes kept per line, to find
+					   Content-Length */
+#define SERVER_CLEN_DIGITS_MAX	18	/* a longer Content-Length cannot fit */
+#define SERVER_RAW_REPLY_MAX	512	/* a reply written past evhttp */
+#define SERVER_FLUSH_WAIT_MS	10	/* before it, while one is queued */
+#define SERVER_LINGER_MAX	(16 * 1024 * 1024)	/* body bytes read and
+					   dropped before refusing it */
+
+/* Why a connection was cut before its request was read (metrics). */
+enum server_cut {
+	SERVER_CUT_HEAD_TIMEOUT,
+	SERVER_CUT_BODY_TIMEOUT,
+	SERVER_CUT_TOO_LARGE,
+	SERVER_CUT_BAD_HEAD,
+	SERVER_CUT_MAX
+};
 
 struct server {
 	struct event_base		*base;
@@ -38,6 +64,22 @@ struct server {
 	int				 inflight;
 	int				 draining;
 	char				*bound;		/* "addr:port" */
+	LIST_ENTRY(server)		 entry;		/* server_all */
+
+	/* Connections we watch, indexed by descriptor (not owned here:
+	 * each is freed when evhttp closes its connection). */
+	struct server_conn		**conns;
+	int				 nslots;
+	int				 nconns;	/* open, watched or not */
+
+	/* Out of descriptors: one episode from the first refusal until a
+	 * whole SERVER_RELISTEN_MS passes without one. */
+	int				 accept_paused;
+	int				 accept_refused;	/* since last tick */
+	long long			 accept_refused_total;
+	long long			 accept_pauses;		/* episodes */
+	struct timespec			 paused_since;
+	long long			 cut[SERVER_CUT_MAX];
 };
 
 struct request {
