@@ -250,6 +250,14 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "GET /v1/matches", want);
 	free(want);
 
+	/* The PBX's caller-ID lookup answers with both cards. */
+	m = mark();
+	assert_int_equal(th_api(d.url, oper, "POST", "/v1/ringing",
+	    "{\"phone\": \"13900000101\"}", NULL), 202);
+	want = xprintf("%lld:1,%lld:1", res_a, res_b);
+	expect_reads(m, "POST /v1/ringing", want);
+	free(want);
+
 	/* Nothing read, nothing recorded. */
 	m = mark();
 	assert_int_equal(th_api(d.url, oper, "GET", "/v1/residents/999999",
