@@ -656,6 +656,38 @@ async function main() {
 		await shot(page, 'unmatched');
 	});
 
+	// Opening a detail refreshes its call. If that answer redraws the panel
+	// while the operator's button is pressed, the click is lost: Chromium
+	// fires none when the pressed element was replaced before the release.
+	await test('a click survives a refresh that changed nothing (press, answer, release)', async () => {
+		const path = `/v1/calls/${unmatchedId}`;
+		let release;
+		const held = new Promise((r) => (release = r));
+		const hold = async (route) => {
+			if (route.request().method() === 'GET') await held;
+			return route.continue();
+		};
+		await page.route((u) => u.pathname === path, hold);
+		try {
+			await page.click(`#alert-bar button[data-call-id="${unmatchedId}"]`);
+			const box = await page.locator('#detail-cancel').boundingBox();
+			await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+			await page.mouse.down();
+			const answered = page.waitForResponse((r) => new URL(r.url()).pathname === path && r.request().method() === 'GET');
+			release();
+			await (await answered).finished();
+			// Two frames: the page has handled the answer (and redrawn, if it would).
+			await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+			await page.mouse.up();
+			await page.locator('#cancel-reason').waitFor({ timeout: 5000 });
+			await page.keyboard.press('Escape');
+			await page.locator('#detail').waitFor({ state: 'hidden' });
+		} finally {
+			release();
+			await page.unroute((u) => u.pathname === path, hold);
+		}
+	});
+
 	await test('cancel the unmatched call from the alert', async () => {
 		await page.click(`#alert-bar button[data-call-id="${unmatchedId}"]`);
 		await page.click('#detail-cancel');
