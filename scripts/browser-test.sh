@@ -5,6 +5,10 @@
 # playwright-core is installed with npm into a cache directory outside the
 # repository on first use, pinned to one version; Chromium comes from
 # Debian (/usr/bin/chromium), never from a download of Playwright's own.
+# The version runs on Debian 12's own Node (18.20): playwright-core 1.61 is
+# the last whose engines field allows Node 18 (1.62 wants Node 20), and it
+# drives Debian's Chromium 156. Before moving it, check both:
+# `npm view playwright-core@VER engines` and `/usr/bin/chromium --version`.
 #
 #   CARELINE_URL=http://127.0.0.1:8080    carelined's base URL
 #   CARELINE_OPERATOR=demo                a console account (admin: the
@@ -17,7 +21,7 @@
 # Prints TAP and exits non-zero on any failure.
 set -euo pipefail
 
-readonly PLAYWRIGHT_VERSION=1.65.1
+readonly PLAYWRIGHT_VERSION=1.61.1
 PLAYWRIGHT_DIR=${PLAYWRIGHT_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/careline/playwright-core-$PLAYWRIGHT_VERSION}
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
@@ -61,9 +65,12 @@ if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
 	apt_install fonts-noto-cjk || echo "browser-test.sh: no CJK font; screenshots will show boxes" >&2
 fi
 
-if ! command -v npm >/dev/null 2>&1; then
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	apt_install npm || true
-	command -v npm >/dev/null 2>&1 || { echo "npm not found (Debian: apt-get install -y npm)" >&2; exit 1; }
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		echo "browser-test.sh: node or npm not found (Debian: apt-get install -y npm)" >&2
+		exit 1
+	fi
 fi
 pkg=$PLAYWRIGHT_DIR/node_modules/playwright-core
 installed=$(node -p "require('$pkg/package.json').version" 2>/dev/null || true)
@@ -71,8 +78,15 @@ if [[ $installed != "$PLAYWRIGHT_VERSION" ]]; then
 	echo "browser-test.sh: installing playwright-core@$PLAYWRIGHT_VERSION into $PLAYWRIGHT_DIR" >&2
 	mkdir -p "$PLAYWRIGHT_DIR"
 	# playwright-core downloads no browser on install; we use Debian's.
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$PLAYWRIGHT_DIR" \
-		--no-audit --no-fund --silent --no-save "playwright-core@$PLAYWRIGHT_VERSION" >&2
+	# --engine-strict: a Node too old for it fails here, saying so, rather
+	# than later at require(). On failure print npm's own words.
+	if ! out=$(PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$PLAYWRIGHT_DIR" \
+	    --no-audit --no-fund --loglevel=error --engine-strict --no-save \
+	    "playwright-core@$PLAYWRIGHT_VERSION" 2>&1); then
+		printf '%s\n' "$out" >&2
+		echo "browser-test.sh: npm install failed (Node $(node --version), npm $(npm --version))" >&2
+		exit 1
+	fi
 fi
 export PLAYWRIGHT_CORE=$pkg
 # No update checks or telemetry from the driver.

@@ -40,9 +40,10 @@ for p in "${packages[@]}"; do
 	fi
 done
 
-# The OpenAPI lint runs on Node.js: any npm will do (the image may bring
-# its own outside dpkg).
-if ! command -v npm >/dev/null 2>&1; then
+# The browser tests and the OpenAPI lint run on Node.js. Debian's npm
+# brings Debian's nodejs (18.20), which the pinned playwright-core and
+# Redocly support; a Node already installed from elsewhere is used as it is.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 	missing+=(npm)
 fi
 

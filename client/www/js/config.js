@@ -40,6 +40,10 @@ export const LIMITS = Object.freeze({
 	sseBackoffMaxMs: 10000,
 	sseSilenceMs: 45000,
 	toastMs: 6000,
+	// The call the intake follows is fetched again this often while it
+	// waits on providers, so that one lost update (a failed fetch on either
+	// side of the event stream) cannot leave it waiting for good.
+	followRefreshMs: 15000,
 	previewDelayMs: 250,
 });
 

@@ -121,6 +121,10 @@ export function initIntake({ onOpenDetail }) {
 			loadHistory();
 		}
 	});
+	setInterval(() => {
+		const call = state.callId ? store.getCall(state.callId) : null;
+		if (call && (call.status === 'new' || call.status === 'offered')) store.refreshCall(call.id);
+	}, LIMITS.followRefreshMs);
 	render();
 }
 

@@ -10,6 +10,8 @@ const callEvents = new Map();
 const providers = new Map();
 const listeners = new Set();
 const inflight = new Map();
+let generation = 0; // bumped by reset()
+const unseen = new Set(); // calls with events noted since their last redraw
 
 function emit(kind, payload) {
 	for (const fn of listeners) {
@@ -38,8 +40,22 @@ export function openCalls() {
 	return allCalls().filter((c) => OPEN_STATUSES.includes(c.status));
 }
 
+// A snapshot older than the one held (a list or an answer overtaken by a
+// fresher GET) must not undo what the console already shows.
+function isOlder(call, cur) {
+	if (!cur || !call.updated_at || !cur.updated_at) return false;
+	return Date.parse(call.updated_at) < Date.parse(cur.updated_at);
+}
+
 export function upsertCall(call) {
 	if (!call || !call.id) return;
+	const cur = calls.get(Number(call.id));
+	if (isOlder(call, cur)) return;
+	// Nothing new (a refresh that found the call as it was): no redraw. A
+	// redraw replaces the buttons, and one between a press and its release
+	// swallows the click (the detail's Cancel, pressed as it was opened).
+	if (cur && !unseen.has(Number(call.id)) && JSON.stringify(cur) === JSON.stringify(call)) return;
+	unseen.delete(Number(call.id));
 	calls.set(Number(call.id), call);
 	emit('call', call);
 }
@@ -56,8 +72,18 @@ export function noteEvent(ev) {
 		list.push(ev);
 		list.sort((a, b) => Number(a.id) - Number(b.id));
 		callEvents.set(id, list);
+		unseen.add(id);
 	}
 }
+
+// A refresh that failed for a passing reason (503 database_busy, 429, a
+// lost connection) is tried again after these waits: the event that asked
+// for it will not come again, and without it the console would show the
+// old state for good (an offer accepted, the page still waiting).
+const REFRESH_RETRY_MS = [500, 1000, 2000, 4000, 8000];
+
+const transient = (e) => e.status === 0 || e.status === 429 || e.status >= 500;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Fetch a call again (after an event about it); concurrent asks share one
 // request, and one more follows if events kept coming meanwhile.
@@ -69,15 +95,23 @@ export function refreshCall(id) {
 		return cur.promise;
 	}
 	const entry = { again: false, promise: null };
+	const gen = generation;
 	entry.promise = (async () => {
+		let failed = 0;
 		try {
 			do {
 				entry.again = false;
 				try {
 					upsertCall(await api('GET', `/v1/calls/${id}`));
+					failed = 0;
 				} catch (e) {
 					if (!(e instanceof ApiError) || e.status === 401) throw e;
 					if (e.status === 404) break;
+					if (transient(e) && failed < REFRESH_RETRY_MS.length) {
+						await sleep(REFRESH_RETRY_MS[failed++]);
+						// Signed out meanwhile: nothing to refresh any more.
+						entry.again = gen === generation;
+					}
 				}
 			} while (entry.again);
 		} finally {
@@ -98,7 +132,7 @@ export async function loadOpenCalls() {
 	for (const page of pages) {
 		for (const c of page.items || []) {
 			open.add(Number(c.id));
-			calls.set(Number(c.id), c);
+			if (!isOlder(c, calls.get(Number(c.id)))) calls.set(Number(c.id), c);
 		}
 	}
 	// Calls we thought open that no list has any more were closed while we
@@ -129,6 +163,8 @@ export function allProviders() {
 
 // Everything personal goes when the session ends.
 export function reset() {
+	generation++;
+	unseen.clear();
 	calls.clear();
 	callEvents.clear();
 	providers.clear();
