@@ -3,6 +3,8 @@
 -- resident_reads row per resident, like every other route that answers
 -- with a person (0012). The console's GET /v1/ringing/{id} gives only the
 -- number and ids; the cards it then fetches are recorded by their route.
+-- The audit row of a ring names the ringings row and the residents, not
+-- the number: the audit log is kept for years, the number for a day.
 
 CREATE OR REPLACE FUNCTION careline_ringing(p_actor text, p_phone text)
 RETURNS jsonb
@@ -32,9 +34,10 @@ BEGIN
     PERFORM careline_resident_reads_record(p_actor, 'POST /v1/ringing', v_ids);
     PERFORM careline_event('call.ringing', NULL, jsonb_build_object(
         'ringing_id', v_ringing, 'resident_ids', to_jsonb(v_ids)));
+    -- The audit log is kept for years; the number only a day (ringings).
     PERFORM careline_audit(p_actor, 'call.ringing', 'resident', NULL, NULL,
-                           jsonb_build_object('phone', p_phone,
-                               'matches', cardinality(v_ids)));
+                           jsonb_build_object('ringing_id', v_ringing,
+                               'resident_ids', to_jsonb(v_ids)));
     RETURN jsonb_build_object('status', 202, 'body', jsonb_build_object(
         'ringing_id', v_ringing, 'phone', p_phone,
         'residents', v_residents));
