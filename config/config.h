@@ -38,6 +38,8 @@ struct config {
 
 	int		 auth_cache_ttl_ms;
 	int		 auth_session_idle_ms;
+	int		 auth_signin_rate;	/* per minute per address */
+	int		 auth_signin_burst;
 
 	int		 log_level;	/* enum log_level */
 	int		 log_format;	/* enum log_format */
