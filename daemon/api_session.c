@@ -344,7 +344,10 @@ api_session_delete(struct request *r)
 		    "this is an API token, not a console session");
 		return;
 	}
+	/* Here at once; other instances by NOTIFY once it commits. */
 	auth_forget(r->srv->auth, r->who.token_hash);
+	if (r->who.token_id != 0)
+		auth_cache_invalidate_token(r->srv->auth, r->who.token_id);
 	auth_hash_param(r->who.token_hash, hashp);
 	api_sql_reply(r, API_SQL("careline_session_end($1::bytea)"), 1, params);
 }

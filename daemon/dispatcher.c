@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -29,6 +30,7 @@ struct dispatcher {
 	struct db_pool		*listen;	/* one connection, LISTENing */
 	struct notifier		*notifier;
 	struct events_hub	*events;	/* told of careline_events */
+	struct auth_cache	*auth;		/* told of careline_auth */
 	char			 owner[96];
 
 	struct event		*due;		/* earliest due row */
@@ -435,6 +437,11 @@ dispatcher_notified(const char *channel, const char *payload, void *arg)
 		dispatcher_wake(d);
 		if (d->events != NULL)
 			events_hub_notify(d->events);
+		if (d->auth != NULL)
+			auth_cache_notified(d->auth, NULL);
+	} else if (strcmp(channel, "careline_auth") == 0) {
+		if (d->auth != NULL)
+			auth_cache_notified(d->auth, payload);
 	} else if (strcmp(channel, "careline_events") == 0) {
 		if (d->events != NULL)
 			events_hub_notify(d->events);
@@ -450,7 +457,7 @@ dispatcher_new(struct event_base *base, const struct config *cfg,
 {
 	static const char *const channels[] = {
 		"careline_deliveries", "careline_offers", "careline_events",
-		NULL
+		"careline_auth", NULL
 	};
 	struct dispatcher	*d;
 	unsigned char		 rnd[4];
@@ -481,6 +488,12 @@ void
 dispatcher_set_events(struct dispatcher *d, struct events_hub *hub)
 {
 	d->events = hub;
+}
+
+void
+dispatcher_set_auth(struct dispatcher *d, struct auth_cache *auth)
+{
+	d->auth = auth;
 }
 
 void

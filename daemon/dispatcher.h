@@ -21,6 +21,9 @@ struct dispatcher *dispatcher_new(struct event_base *, const struct config *,
 struct events_hub;
 /* Where NOTIFY careline_events goes: the consoles' live feed. */
 void		 dispatcher_set_events(struct dispatcher *, struct events_hub *);
+struct auth_cache;
+/* Where NOTIFY careline_auth goes: the credentials cache. */
+void		 dispatcher_set_auth(struct dispatcher *, struct auth_cache *);
 void		 dispatcher_start(struct dispatcher *);
 /* Claim nothing more; in-flight attempts finish and are recorded. */
 void		 dispatcher_stop(struct dispatcher *);

@@ -345,6 +345,7 @@ main_run(struct config *cfg)
 	dispatcher_set_events(cl.dispatcher, cl.events);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
 	cl.srv->dispatcher = cl.dispatcher;
+	dispatcher_set_auth(cl.dispatcher, cl.srv->auth);
 	cl.srv->events = cl.events;
 	cl.srv->files = cl.files;
 	if (server_listen(cl.srv, &cause) != 0) {
