@@ -184,9 +184,12 @@ password_start(struct event_base *base, int hashing, int priority,
 {
 	struct password_job	*job;
 	struct timeval		 tv;
+	int			 now;
 
-	if (!password_slot_free(priority) &&
-	    password_queued >= PASSWORD_MAX_QUEUED)
+	/* Ordinary jobs never pass those already waiting. */
+	now = password_slot_free(priority) && (priority ||
+	    TAILQ_EMPTY(&password_waiting));
+	if (!now && password_queued >= PASSWORD_MAX_QUEUED)
 		return (-1);
 	job = xcalloc(1, sizeof *job);
 	job->hashing = hashing;
@@ -198,8 +201,7 @@ password_start(struct event_base *base, int hashing, int priority,
 	job->cb = cb;
 	job->arg = arg;
 	job->done = event_new(base, -1, 0, password_done, job);
-	if (password_slot_free(priority) && (priority ||
-	    TAILQ_EMPTY(&password_waiting))) {
+	if (now) {
 		if (password_spawn(job) == 0)
 			return (0);
 		password_job_free(job);
