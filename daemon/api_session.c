@@ -269,6 +269,7 @@ api_session_create(struct request *r)
 	struct api_login	*l;
 	struct jv_error		 e;
 	json_t			*body;
+	struct evhttp_connection *conn;
 	struct timeval		 tv;
 	long			 wait_ms;
 
@@ -294,8 +295,9 @@ api_session_create(struct request *r)
 	 * The TCP peer, before any database or Argon2 work: a flood from
 	 * one address waits its turn (briefly) or is told when to return.
 	 */
-	throttle_addr_set(&l->addr, evhttp_connection_get_addr(
-	    evhttp_request_get_connection(r->req)));
+	conn = evhttp_request_get_connection(r->req);
+	throttle_addr_set(&l->addr, conn != NULL ?
+	    evhttp_connection_get_addr(conn) : NULL);
 	if (throttle_take(r->srv->throttle, &l->addr,
 	    r->srv->cfg->auth_signin_rate, r->srv->cfg->auth_signin_burst,
 	    &wait_ms) != 0) {
