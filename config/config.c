@@ -100,6 +100,10 @@ static const struct config_option config_options[] = {
 	  60000, "10s", CONFIG_RELOAD, NULL },
 	{ "auth.session_idle", CONFIG_DURATION, OFF(auth_session_idle_ms),
 	  1000, DAY, "30m", CONFIG_RELOAD, NULL },
+	{ "auth.signin_rate", CONFIG_INT, OFF(auth_signin_rate), 1, 6000,
+	  "30", CONFIG_RELOAD, NULL },
+	{ "auth.signin_burst", CONFIG_INT, OFF(auth_signin_burst), 1, 1000,
+	  "10", CONFIG_RELOAD, NULL },
 
 	{ "events.recheck", CONFIG_DURATION, OFF(events_recheck_ms), 100,
 	  60000, "2s", CONFIG_RELOAD, NULL },

@@ -42,6 +42,8 @@ struct config {
 
 	int		 auth_cache_ttl_ms;
 	int		 auth_session_idle_ms;
+	int		 auth_signin_rate;	/* per minute per address */
+	int		 auth_signin_burst;
 
 	int		 events_recheck_ms;
 	int		 events_max_streams;

@@ -22,6 +22,7 @@
 #include "phone.h"
 #include "server.h"
 #include "text.h"
+#include "throttle.h"
 #include "xmalloc.h"
 
 static const struct jv_field api_login_fields[] = {
@@ -48,11 +49,17 @@ static const struct jv_field api_ringing_fields[] = {
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
-/* A sign-in in progress: it outlives two queries and a hash check. */
+/*
+ * A sign-in in progress: it may wait for its address's token, then
+ * outlives two queries and a hash check.
+ */
 struct api_login {
-	struct request	*r;
-	char		*password;
-	long long	 operator_id;	/* 0: no such operator */
+	struct request		*r;
+	char			*name;
+	char			*password;
+	long long		 operator_id;	/* 0: no such operator */
+	char			*account;	/* the throttle's key */
+	struct throttle_addr	 addr;
 };
 
 static void
@@ -62,6 +69,8 @@ api_login_free(struct api_login *l)
 		sodium_memzero(l->password, strlen(l->password));
 		free(l->password);
 	}
+	free(l->name);
+	free(l->account);
 	free(l);
 }
 
@@ -70,6 +79,29 @@ api_login_refused(struct request *r)
 {
 	request_error(r, 401, "invalid_credentials", NULL,
 	    "wrong name or password");
+}
+
+/*
+ * Come back later. The same answer whatever the name and whichever limit
+ * said so, so that it tells nothing about which accounts exist.
+ */
+static void
+api_login_later(struct request *r, int status, long wait_ms)
+{
+	char	wait[24];
+	long	s = (wait_ms + 999) / 1000;
+
+	if (s < 1)
+		s = 1;
+	snprintf(wait, sizeof wait, "%ld", s);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+	    "Retry-After", wait);
+	if (status == 429)
+		request_error(r, 429, "too_many_attempts", NULL,
+		    "too many sign-in attempts; wait %ld s", s);
+	else
+		request_error(r, 503, "busy", NULL,
+		    "too many sign-ins at once; wait %ld s", s);
 }
 
 static void
@@ -123,23 +155,36 @@ api_login_checked(int ok, const char *unused, void *arg)
 	char			 hashp[2 * CRYPTO_SHA256_LEN + 3], id[24];
 	char			 idle[16];
 	const char		*params[3];
+	int			 rc;
 
 	(void)unused;
 	snprintf(id, sizeof id, "%lld", l->operator_id);
+	if (ok == -1) {
+		/* Never checked: it still counts, so no retry slips by. */
+		api_login_free(l);
+		api_login_later(r, 503, 1000);
+		return;
+	}
 	if (!ok || l->operator_id == 0) {
 		/* Operators are staff, not residents: their ids may be logged. */
-		log_warn("session: failed sign-in%s%s", l->operator_id != 0 ?
-		    " for operator " : " for an unknown name",
-		    l->operator_id != 0 ? id : "");
+		log_warn("session: failed sign-in%s%s from %s",
+		    l->operator_id != 0 ? " for operator " :
+		    " for an unknown name", l->operator_id != 0 ? id : "",
+		    l->addr.text);
+		/*
+		 * The throttle counted it already. One write, the same for
+		 * a known and an unknown name: they must take the same time.
+		 */
+		params[0] = l->operator_id != 0 ? id : NULL;
+		params[1] = l->addr.text;
+		rc = db_query(r->srv->db, "SELECT careline_login_failed($1, $2)",
+		    2, params, api_login_failed, r);
 		api_login_free(l);
-		/* Answer once the failure counts, or a quick retry slips by. */
-		params[0] = id;
-		if (strcmp(id, "0") == 0 || db_query(r->srv->db,
-		    "SELECT careline_login_failed($1)", 1, params,
-		    api_login_failed, r) != 0)
+		if (rc != 0)
 			api_login_refused(r);
 		return;
 	}
+	throttle_succeeded(r->srv->throttle, &l->addr, l->account);
 	api_login_free(l);
 	s = xcalloc(1, sizeof *s);
 	s->r = r;
@@ -165,40 +210,61 @@ api_login_found(const struct db_result *res, void *arg)
 	struct api_login	*l = arg;
 	struct request		*r = l->r;
 	const char		*hash = NULL;
-	char			 wait[16];
-	int			 wait_s;
+	long			 wait_ms;
 
-	if (res->status != DB_OK) {
+	if (res->status != DB_OK || PQntuples(res->res) != 1) {
 		api_login_free(l);
 		request_error(r, 503, "database_unavailable", NULL,
 		    "cannot sign in now; try again");
 		return;
 	}
-	if (PQntuples(res->res) == 1) {
+	if (!PQgetisnull(res->res, 0, 0)) {
 		l->operator_id = atoll(PQgetvalue(res->res, 0, 0));
-		hash = PQgetvalue(res->res, 0, 2);
-		wait_s = atoi(PQgetvalue(res->res, 0, 3));
-		if (wait_s > 0) {
-			/* Repeated failures: slow the guessing down. */
-			snprintf(wait, sizeof wait, "%d", wait_s);
-			evhttp_add_header(evhttp_request_get_output_headers(
-			    r->req), "Retry-After", wait);
-			log_warn("session: sign-in for operator %lld refused "
-			    "for %d s after repeated failures",
-			    l->operator_id, wait_s);
-			api_login_free(l);
-			request_error(r, 429, "too_many_attempts", NULL,
-			    "too many failed sign-ins; wait %d s", wait_s);
-			return;
-		}
+		hash = PQgetvalue(res->res, 0, 1);
 	}
-	/* Unknown names are checked against a dummy: the same time taken. */
-	if (password_verify_async(r->srv->base, l->password, hash,
-	    api_login_checked, l) != 0) {
+	l->account = xstrdup(PQgetvalue(res->res, 0, 2));
+	/* Known and unknown names are throttled alike: no tell-tale 429. */
+	if ((wait_ms = throttle_attempt(r->srv->throttle, &l->addr,
+	    l->account)) > 0) {
+		log_debug("session: sign-in for %s from %s refused for %ld ms "
+		    "after repeated failures", l->operator_id != 0 ?
+		    l->account : "an unknown name", l->addr.text, wait_ms);
 		api_login_free(l);
-		request_error(r, 503, "busy", NULL,
-		    "too many sign-ins at once; try again");
+		api_login_later(r, 429, wait_ms);
+		return;
 	}
+	/*
+	 * Unknown names are checked against a dummy: the same time taken.
+	 * Names that exist may use the slot kept for them.
+	 */
+	if (password_verify_async(r->srv->base, l->password, hash,
+	    l->operator_id != 0, api_login_checked, l) != 0) {
+		api_login_free(l);
+		api_login_later(r, 503, 1000);
+	}
+}
+
+static void
+api_login_lookup(struct api_login *l)
+{
+	struct request	*r = l->r;
+	const char	*params[1];
+
+	params[0] = l->name;
+	if (db_query(r->srv->db, "SELECT id, password_hash, account FROM "
+	    "careline_login_lookup($1)", 1, params, api_login_found, l) != 0) {
+		api_login_free(l);
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot sign in now; try again");
+	}
+}
+
+static void
+api_login_waited(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	api_login_lookup(arg);
 }
 
 void
@@ -207,7 +273,10 @@ api_session_create(struct request *r)
 	struct api_login	*l;
 	struct jv_error		 e;
 	json_t			*body;
-	const char		*params[1];
+	struct evhttp_connection *conn;
+	struct timeval		 tv;
+	long			 wait_ms;
+	const char		*why;
 
 	if (api_body(r, &body) != 0)
 		return;
@@ -218,20 +287,50 @@ api_session_create(struct request *r)
 	}
 	l = xcalloc(1, sizeof *l);
 	l->r = r;
+	/*
+	 * Folded as at creation, so ＡＬＩＣＥ signs in as alice. A name that
+	 * cannot be folded names no account: it goes on as typed, to take
+	 * the unknown name's path and time.
+	 */
+	why = NULL;
+	if ((l->name = text_fold_name(json_string_value(json_object_get(body,
+	    "name")), API_OPERATOR_NAME_MAX, &why)) == NULL)
+		l->name = xstrdup(json_string_value(json_object_get(body,
+		    "name")));
 	l->password = xstrdup(json_string_value(json_object_get(body,
 	    "password")));
-	params[0] = json_string_value(json_object_get(body, "name"));
-	if (db_query(r->srv->db, "SELECT id, role, password_hash, wait_s FROM "
-	    "careline_login_lookup($1)", 1, params, api_login_found, l) != 0) {
-		api_login_free(l);
-		request_error(r, 503, "database_unavailable", NULL,
-		    "cannot sign in now; try again");
-	}
 	/* The password is in l only now; wipe jansson's copy. */
 	sodium_memzero((char *)json_string_value(json_object_get(body,
 	    "password")), json_string_length(json_object_get(body,
 	    "password")));
 	json_decref(body);
+
+	/*
+	 * The TCP peer, before any database or Argon2 work: a flood from
+	 * one address waits its turn (briefly) or is told when to return.
+	 */
+	conn = evhttp_request_get_connection(r->req);
+	throttle_addr_set(&l->addr, conn != NULL ?
+	    evhttp_connection_get_addr(conn) : NULL);
+	if (throttle_take(r->srv->throttle, &l->addr,
+	    r->srv->cfg->auth_signin_rate, r->srv->cfg->auth_signin_burst,
+	    &wait_ms) != 0) {
+		/* Debug only: a flood would fill the log with these. */
+		log_debug("session: sign-ins from %s over the rate; refused",
+		    l->addr.text);
+		api_login_free(l);
+		api_login_later(r, 429, wait_ms);
+		return;
+	}
+	if (wait_ms == 0) {
+		api_login_lookup(l);
+		return;
+	}
+	tv.tv_sec = wait_ms / 1000;
+	tv.tv_usec = (wait_ms % 1000) * 1000;
+	if (event_base_once(r->srv->base, -1, EV_TIMEOUT, api_login_waited, l,
+	    &tv) != 0)
+		api_login_lookup(l);
 }
 
 void
@@ -261,7 +360,10 @@ api_session_delete(struct request *r)
 		    "this is an API token, not a console session");
 		return;
 	}
+	/* Here at once; other instances by NOTIFY once it commits. */
 	auth_forget(r->srv->auth, r->who.token_hash);
+	if (r->who.token_id != 0)
+		auth_cache_invalidate_token(r->srv->auth, r->who.token_id);
 	auth_hash_param(r->who.token_hash, hashp);
 	api_sql_reply(r, API_SQL("careline_session_end($1::bytea)"), 1, params);
 }

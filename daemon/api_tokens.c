@@ -123,6 +123,11 @@ api_tokens_revoke(struct request *r)
 	char		 id[24];
 	const char	*params[2];
 
+	/*
+	 * Forgotten here now; every instance (this one again) drops it when
+	 * the trigger's NOTIFY arrives after the commit.
+	 */
+	auth_cache_invalidate_token(r->srv->auth, r->ids[0]);
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
 	params[0] = r->who.actor;
 	params[1] = id;

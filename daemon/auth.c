@@ -24,6 +24,13 @@ struct auth_entry {
 
 struct auth_cache {
 	struct auth_entry	e[AUTH_CACHE_SIZE];
+	/*
+	 * Bumped by every invalidation: a lookup that began before one may
+	 * have read what was just revoked, so its answer is not cached.
+	 */
+	unsigned long		epoch;
+	void			(*changed)(void *);
+	void			*changed_arg;
 };
 
 static const char *auth_role_names[] = {
@@ -119,6 +126,14 @@ auth_cache_slot(struct auth_cache *c, const unsigned char *hash)
 	return (&c->e[idx & (AUTH_CACHE_SIZE - 1)]);
 }
 
+static void
+auth_cache_changed(struct auth_cache *c)
+{
+	c->epoch++;
+	if (c->changed != NULL)
+		c->changed(c->changed_arg);
+}
+
 void
 auth_forget(struct auth_cache *c, const unsigned char hash[CRYPTO_SHA256_LEN])
 {
@@ -126,6 +141,64 @@ auth_forget(struct auth_cache *c, const unsigned char hash[CRYPTO_SHA256_LEN])
 
 	if (crypto_equal(slot->hash, hash, CRYPTO_SHA256_LEN))
 		slot->expires_ms = 0;
+	auth_cache_changed(c);
+}
+
+void
+auth_cache_invalidate_token(struct auth_cache *c, long long token_id)
+{
+	int	i;
+
+	for (i = 0; i < AUTH_CACHE_SIZE; i++) {
+		if (c->e[i].who.token_id == token_id)
+			c->e[i].expires_ms = 0;
+	}
+	auth_cache_changed(c);
+}
+
+void
+auth_cache_invalidate_operator(struct auth_cache *c, long long operator_id)
+{
+	int	i;
+
+	for (i = 0; i < AUTH_CACHE_SIZE; i++) {
+		if (c->e[i].who.operator_id == operator_id)
+			c->e[i].expires_ms = 0;
+	}
+	auth_cache_changed(c);
+}
+
+void
+auth_cache_clear(struct auth_cache *c)
+{
+	int	i;
+
+	for (i = 0; i < AUTH_CACHE_SIZE; i++)
+		c->e[i].expires_ms = 0;
+	auth_cache_changed(c);
+}
+
+void
+auth_cache_notified(struct auth_cache *c, const char *payload)
+{
+	long long	 id;
+	char		*end;
+
+	if (payload != NULL && strncmp(payload, "token:", 6) == 0 &&
+	    (id = strtoll(payload + 6, &end, 10)) > 0 && *end == '\0')
+		auth_cache_invalidate_token(c, id);
+	else if (payload != NULL && strncmp(payload, "operator:", 9) == 0 &&
+	    (id = strtoll(payload + 9, &end, 10)) > 0 && *end == '\0')
+		auth_cache_invalidate_operator(c, id);
+	else
+		auth_cache_clear(c);
+}
+
+void
+auth_cache_on_invalidate(struct auth_cache *c, void (*fn)(void *), void *arg)
+{
+	c->changed = fn;
+	c->changed_arg = arg;
 }
 
 /* Does the caller's role open this route? */
@@ -162,58 +235,122 @@ auth_proceed(struct request *r)
 }
 
 struct auth_pending {
-	struct request	*r;
+	struct server	*srv;
 	unsigned char	 hash[CRYPTO_SHA256_LEN];
 	int		 session;	/* a console session, not an API token */
+	unsigned long	 epoch;		/* the cache's, when the query went */
+	auth_lookup_cb	 cb;
+	void		*arg;
 };
 
 static void
 auth_lookup_done(const struct db_result *res, void *arg)
 {
 	struct auth_pending	*p = arg;
-	struct request		*r = p->r;
+	struct auth_cache	*c = p->srv->auth;
+	struct auth_identity	 who;
 	struct auth_entry	*slot;
 	enum auth_role		 role;
 	PGresult		*pr = res->res;
+	long			 ttl;
 
 	if (res->status != DB_OK) {
+		p->cb(503, NULL, p->arg);
 		free(p);
-		request_error(r, 503, "database_unavailable", NULL,
-		    "cannot check the token now; try again");
 		return;
 	}
 	if (PQntuples(pr) != 1 || auth_role_parse(PQgetvalue(pr, 0, 2),
 	    &role) != 0) {
+		p->cb(401, NULL, p->arg);
 		free(p);
+		return;
+	}
+	memset(&who, 0, sizeof who);
+	if (p->session) {
+		who.operator_id = atoll(PQgetvalue(pr, 0, 0));
+		/* What the session does is recorded under its own token. */
+		who.token_id = PQgetisnull(pr, 0, 3) ? 0 :
+		    atoll(PQgetvalue(pr, 0, 3));
+		snprintf(who.actor, sizeof who.actor, "operator:%lld",
+		    who.operator_id);
+	} else {
+		who.token_id = atoll(PQgetvalue(pr, 0, 0));
+		who.provider_id = PQgetisnull(pr, 0, 3) ? 0 :
+		    atoll(PQgetvalue(pr, 0, 3));
+		snprintf(who.actor, sizeof who.actor, "token:%lld",
+		    who.token_id);
+	}
+	who.role = role;
+	memcpy(who.token_hash, p->hash, sizeof p->hash);
+
+	/* Never past the moment the credential lapses by itself. */
+	ttl = p->srv->cfg->auth_cache_ttl_ms;
+	if (!PQgetisnull(pr, 0, 4) && atol(PQgetvalue(pr, 0, 4)) < ttl)
+		ttl = atol(PQgetvalue(pr, 0, 4));
+	if (ttl > 0 && p->epoch == c->epoch) {
+		slot = auth_cache_slot(c, p->hash);
+		memcpy(slot->hash, p->hash, sizeof slot->hash);
+		slot->who = who;
+		slot->expires_ms = auth_now_ms() + ttl;
+	}
+	p->cb(200, &who, p->arg);
+	free(p);
+}
+
+void
+auth_lookup(struct server *srv, const unsigned char hash[CRYPTO_SHA256_LEN],
+    int session, auth_lookup_cb cb, void *arg)
+{
+	struct auth_entry	*slot;
+	struct auth_pending	*p;
+	char			 param[2 * CRYPTO_SHA256_LEN + 3], idle[16];
+	const char		*params[2];
+
+	slot = auth_cache_slot(srv->auth, hash);
+	if (srv->cfg->auth_cache_ttl_ms > 0 &&
+	    slot->expires_ms > auth_now_ms() &&
+	    crypto_equal(slot->hash, hash, CRYPTO_SHA256_LEN)) {
+		cb(200, &slot->who, arg);
+		return;
+	}
+	p = xcalloc(1, sizeof *p);
+	p->srv = srv;
+	memcpy(p->hash, hash, sizeof p->hash);
+	p->session = session;
+	p->epoch = srv->auth->epoch;
+	p->cb = cb;
+	p->arg = arg;
+	auth_hash_param(p->hash, param);
+	params[0] = param;
+	snprintf(idle, sizeof idle, "%d", srv->cfg->auth_session_idle_ms /
+	    1000);
+	params[1] = idle;
+	if (db_query(srv->db, session ?
+	    "SELECT id, name, role, token_id, valid_ms FROM "
+	    "careline_session_auth($1::bytea, $2)" : "SELECT id, name, role, "
+	    "provider_id, valid_ms FROM careline_token_auth($1::bytea)",
+	    session ? 2 : 1, params, auth_lookup_done, p) != 0) {
+		free(p);
+		cb(503, NULL, arg);
+	}
+}
+
+static void
+auth_request_checked(int status, const struct auth_identity *who, void *arg)
+{
+	struct request	*r = arg;
+
+	if (status == 503) {
+		request_error(r, 503, "database_unavailable", NULL,
+		    "cannot check the token now; try again");
+		return;
+	}
+	if (status != 200) {
 		request_error(r, 401, "unauthorized", NULL,
 		    "the token is not valid (unknown, revoked or expired)");
 		return;
 	}
-	if (p->session) {
-		r->who.operator_id = atoll(PQgetvalue(pr, 0, 0));
-		/* What the session does is recorded under its own token. */
-		r->who.token_id = PQgetisnull(pr, 0, 3) ? 0 :
-		    atoll(PQgetvalue(pr, 0, 3));
-		snprintf(r->who.actor, sizeof r->who.actor, "operator:%lld",
-		    r->who.operator_id);
-	} else {
-		r->who.token_id = atoll(PQgetvalue(pr, 0, 0));
-		r->who.provider_id = PQgetisnull(pr, 0, 3) ? 0 :
-		    atoll(PQgetvalue(pr, 0, 3));
-		snprintf(r->who.actor, sizeof r->who.actor, "token:%lld",
-		    r->who.token_id);
-	}
-	r->who.role = role;
-	memcpy(r->who.token_hash, p->hash, sizeof p->hash);
-
-	if (r->srv->cfg->auth_cache_ttl_ms > 0) {
-		slot = auth_cache_slot(r->srv->auth, p->hash);
-		memcpy(slot->hash, p->hash, sizeof slot->hash);
-		slot->who = r->who;
-		slot->expires_ms = auth_now_ms() +
-		    r->srv->cfg->auth_cache_ttl_ms;
-	}
-	free(p);
+	r->who = *who;
 	auth_proceed(r);
 }
 
@@ -240,10 +377,7 @@ auth_request(struct request *r)
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->req);
 	const char		*v, *token;
-	struct auth_entry	*slot;
-	struct auth_pending	*p;
-	char			 param[2 * CRYPTO_SHA256_LEN + 3], idle[16];
-	const char		*params[2];
+	unsigned char		 hash[CRYPTO_SHA256_LEN];
 
 	if (r->route->auth == ROUTE_PUBLIC) {
 		r->route->handler(r);
@@ -271,32 +405,7 @@ auth_request(struct request *r)
 		    "the token is not valid (unknown, revoked or expired)");
 		return;
 	}
-	p = xcalloc(1, sizeof *p);
-	p->r = r;
-	p->session = strncmp(token, AUTH_SESSION_PREFIX, 4) == 0;
-	crypto_sha256(token, AUTH_TOKEN_LEN, p->hash);
-
-	slot = auth_cache_slot(r->srv->auth, p->hash);
-	if (r->srv->cfg->auth_cache_ttl_ms > 0 &&
-	    slot->expires_ms > auth_now_ms() &&
-	    crypto_equal(slot->hash, p->hash, sizeof p->hash)) {
-		r->who = slot->who;
-		free(p);
-		auth_proceed(r);
-		return;
-	}
-	auth_hash_param(p->hash, param);
-	params[0] = param;
-	snprintf(idle, sizeof idle, "%d", r->srv->cfg->auth_session_idle_ms /
-	    1000);
-	params[1] = idle;
-	if (db_query(r->srv->db, p->session ?
-	    "SELECT id, name, role, token_id FROM careline_session_auth("
-	    "$1::bytea, $2)" : "SELECT id, name, role, provider_id FROM "
-	    "careline_token_auth($1::bytea)", p->session ? 2 : 1, params,
-	    auth_lookup_done, p) != 0) {
-		free(p);
-		request_error(r, 503, "database_unavailable", NULL,
-		    "cannot check the token now; try again");
-	}
+	crypto_sha256(token, AUTH_TOKEN_LEN, hash);
+	auth_lookup(r->srv, hash, strncmp(token, AUTH_SESSION_PREFIX, 4) == 0,
+	    auth_request_checked, r);
 }

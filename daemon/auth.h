@@ -2,7 +2,12 @@
  * Bearer tokens: "clt_" and 43 characters of base64url randomness. Only
  * the SHA-256 of a token is stored; a lookup is by that hash and the match
  * is confirmed in constant time. Recent lookups are cached for a few
- * seconds so most requests cost no extra round trip.
+ * seconds so most requests cost no extra round trip. A cached credential
+ * is dropped the moment it stops being valid: here at once (sign-out,
+ * revocation), everywhere through NOTIFY careline_auth, which triggers
+ * send when tokens, sessions or operators change, even by hand in SQL.
+ * The cache's TTL is only the fallback for a notification lost with the
+ * LISTEN connection (whose reconnect clears the whole cache anyway).
  */
 #ifndef CARELINE_AUTH_H
 #define CARELINE_AUTH_H
@@ -31,6 +36,7 @@ struct auth_identity {
 };
 
 struct request;
+struct server;
 struct auth_cache;
 
 /* A new random token (out holds AUTH_TOKEN_LEN + 1) and its hash. */
@@ -49,6 +55,34 @@ const char	*auth_role_name(enum auth_role);
 
 struct auth_cache *auth_cache_new(void);
 void		 auth_cache_free(struct auth_cache *);
+/* Drop what is cached for an API token (a session's own token too). */
+void		 auth_cache_invalidate_token(struct auth_cache *,
+		    long long token_id);
+/* Drop every session of an operator (disabled, role changed). */
+void		 auth_cache_invalidate_operator(struct auth_cache *,
+		    long long operator_id);
+void		 auth_cache_clear(struct auth_cache *);
+/*
+ * A NOTIFY careline_auth payload, "token:ID" or "operator:ID"; anything
+ * else, or NULL (the LISTEN connection came back: some may be lost),
+ * clears the whole cache.
+ */
+void		 auth_cache_notified(struct auth_cache *, const char *payload);
+/* fn(arg) runs after every invalidation (streams re-check at once). */
+void		 auth_cache_on_invalidate(struct auth_cache *,
+		    void (*fn)(void *), void *arg);
+
+/*
+ * Is this credential (the SHA-256 of a token; session: a "cls_" one)
+ * valid now? cb gets 200 and who (valid during the call only), 401, or
+ * 503 (the database cannot tell); it may run before auth_lookup returns. Uses the cache, so an
+ * answer right after an invalidation is always the database's.
+ */
+typedef void	(*auth_lookup_cb)(int status, const struct auth_identity *who,
+		    void *arg);
+void		 auth_lookup(struct server *,
+		    const unsigned char hash[CRYPTO_SHA256_LEN], int session,
+		    auth_lookup_cb, void *arg);
 
 /*
  * Authenticate r for its route, then run the route's handler; or answer

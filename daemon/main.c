@@ -152,6 +152,23 @@ main_log_tick(evutil_socket_t fd, short what, void *arg)
 	log_tick();
 }
 
+/*
+ * A credential ended somewhere (NOTIFY careline_auth): drop it from the
+ * cache. After a reconnect (NULL) anything may have ended: drop all.
+ */
+static void
+main_auth_notified(const char *channel, const char *payload, void *arg)
+{
+	auth_cache_notified(arg, channel == NULL ? NULL : payload);
+}
+
+/* A dropped credential: its streams are checked at once, not in 2 s. */
+static void
+main_auth_changed(void *arg)
+{
+	events_hub_notify(arg);
+}
+
 /* The consoles' live feed, and a catch-up after a reconnect (NULL). */
 static void
 main_events_notified(const char *channel, const char *payload, void *arg)
@@ -479,6 +496,9 @@ main_run(struct config *cfg)
 	    cl.events);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
 	cl.srv->dispatcher = cl.dispatcher;
+	db_pool_subscribe(cl.listen, "careline_auth", main_auth_notified,
+	    cl.srv->auth);
+	auth_cache_on_invalidate(cl.srv->auth, main_auth_changed, cl.events);
 	cl.srv->events = cl.events;
 	cl.srv->files = cl.files;
 	if (server_listen(cl.srv, &cause) != 0) {

@@ -1,3 +1,5 @@
+#include <sys/queue.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,9 @@
 
 struct password_job {
 	int		 hashing;	/* 1: make hash; 0: check against it */
+	int		 priority;
+	int		 queued;	/* waiting for a slot */
+	TAILQ_ENTRY(password_job) entry;
 	char		*password;
 	char		 hash[crypto_pwhash_STRBYTES];
 	int		 ok;
@@ -36,7 +41,17 @@ struct password_job {
 static const char password_dummy[] = "$argon2id$v=19$m=19456,t=2,p=1$"
     "Ut5b2wP89ek22Fqm0pz3sg$4d9O+MMynkmd7uE2ZvPM1Xoi+3+MIzL8oJ9SNWAGqJ0";
 
-static int	password_jobs;		/* touched on the loop's thread only */
+TAILQ_HEAD(password_queue, password_job);
+
+/* Touched on the loop's thread only. */
+static int			password_jobs;		/* running */
+static int			password_queued;
+static struct password_queue	password_urgent =
+				    TAILQ_HEAD_INITIALIZER(password_urgent);
+static struct password_queue	password_waiting =
+				    TAILQ_HEAD_INITIALIZER(password_waiting);
+
+static void	password_run_queue(void);
 
 void
 password_init(void)
@@ -77,32 +92,108 @@ password_thread(void *arg)
 }
 
 static void
-password_done(evutil_socket_t fd, short what, void *arg)
+password_job_free(struct password_job *job)
 {
-	struct password_job	*job = arg;
-
-	(void)fd;
-	(void)what;
-	password_jobs--;
-	job->cb(job->ok, job->hashing && job->ok ? job->hash : NULL, job->arg);
 	sodium_memzero(job->password, strlen(job->password));
 	free(job->password);
 	event_free(job->done);
 	free(job);
 }
 
+static void
+password_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct password_job	*job = arg;
+
+	(void)fd;
+	(void)what;
+	if (job->queued) {
+		/* Waited its whole time for a slot: it never ran. */
+		TAILQ_REMOVE(job->priority ? &password_urgent :
+		    &password_waiting, job, entry);
+		password_queued--;
+		job->cb(job->hashing ? 0 : -1, NULL, job->arg);
+		password_job_free(job);
+		return;
+	}
+	password_jobs--;
+	/* The slot goes to the next in line before anything else runs. */
+	password_run_queue();
+	job->cb(job->ok, job->hashing && job->ok ? job->hash : NULL, job->arg);
+	password_job_free(job);
+}
+
 static int
-password_start(struct event_base *base, int hashing, const char *password,
-    const char *hash, password_cb cb, void *arg)
+password_spawn(struct password_job *job)
+{
+	pthread_attr_t	attr;
+	pthread_t	t;
+	int		rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, password_thread, job);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return (-1);
+	password_jobs++;
+	return (0);
+}
+
+/* May this job have a slot now? Ordinary ones leave the last for others. */
+static int
+password_slot_free(int priority)
+{
+	return (password_jobs < PASSWORD_MAX_JOBS - (priority ? 0 :
+	    PASSWORD_RESERVED));
+}
+
+static void
+password_run_queue(void)
 {
 	struct password_job	*job;
-	pthread_attr_t		 attr;
-	pthread_t		 t;
+	struct password_queue	*q;
 
-	if (password_jobs >= PASSWORD_MAX_JOBS)
+	for (;;) {
+		if (!TAILQ_EMPTY(&password_urgent) && password_slot_free(1))
+			q = &password_urgent;
+		else if (!TAILQ_EMPTY(&password_waiting) &&
+		    password_slot_free(0))
+			q = &password_waiting;
+		else
+			return;
+		job = TAILQ_FIRST(q);
+		TAILQ_REMOVE(q, job, entry);
+		password_queued--;
+		job->queued = 0;
+		event_del(job->done);
+		if (password_spawn(job) != 0) {
+			/* No thread: report it as a job that never ran. */
+			job->queued = 1;
+			TAILQ_INSERT_HEAD(q, job, entry);
+			password_queued++;
+			event_active(job->done, EV_TIMEOUT, 1);
+			return;
+		}
+	}
+}
+
+static int
+password_start(struct event_base *base, int hashing, int priority,
+    const char *password, const char *hash, password_cb cb, void *arg)
+{
+	struct password_job	*job;
+	struct timeval		 tv;
+	int			 now;
+
+	/* Ordinary jobs never pass those already waiting. */
+	now = password_slot_free(priority) && (priority ||
+	    TAILQ_EMPTY(&password_waiting));
+	if (!now && password_queued >= PASSWORD_MAX_QUEUED)
 		return (-1);
 	job = xcalloc(1, sizeof *job);
 	job->hashing = hashing;
+	job->priority = priority;
 	job->password = xstrdup(password);
 	if (!hashing)
 		snprintf(job->hash, sizeof job->hash, "%s",
@@ -110,37 +201,39 @@ password_start(struct event_base *base, int hashing, const char *password,
 	job->cb = cb;
 	job->arg = arg;
 	job->done = event_new(base, -1, 0, password_done, job);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, password_thread, job) != 0) {
-		pthread_attr_destroy(&attr);
-		event_free(job->done);
-		sodium_memzero(job->password, strlen(job->password));
-		free(job->password);
-		free(job);
+	if (now) {
+		if (password_spawn(job) == 0)
+			return (0);
+		password_job_free(job);
 		return (-1);
 	}
-	pthread_attr_destroy(&attr);
-	password_jobs++;
+	/* Wait in line; the event fires if no slot comes in time. */
+	job->queued = 1;
+	TAILQ_INSERT_TAIL(priority ? &password_urgent : &password_waiting,
+	    job, entry);
+	password_queued++;
+	tv.tv_sec = PASSWORD_QUEUE_WAIT_MS / 1000;
+	tv.tv_usec = (PASSWORD_QUEUE_WAIT_MS % 1000) * 1000;
+	event_add(job->done, &tv);
 	return (0);
 }
 
 int
 password_verify_async(struct event_base *base, const char *password,
-    const char *hash, password_cb cb, void *arg)
+    const char *hash, int priority, password_cb cb, void *arg)
 {
-	return (password_start(base, 0, password, hash, cb, arg));
+	return (password_start(base, 0, priority, password, hash, cb, arg));
 }
 
 int
 password_hash_async(struct event_base *base, const char *password,
     password_cb cb, void *arg)
 {
-	return (password_start(base, 1, password, NULL, cb, arg));
+	return (password_start(base, 1, 1, password, NULL, cb, arg));
 }
 
 int
 password_busy(void)
 {
-	return (password_jobs);
+	return (password_jobs + password_queued);
 }

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "server.h"
+#include "throttle.h"
 #include "xmalloc.h"
 
 /*
@@ -826,6 +827,7 @@ server_new(struct event_base *base, struct config *cfg, struct db_pool *db,
 	srv->db = db;
 	srv->metrics = metrics;
 	srv->auth = auth_cache_new();
+	srv->throttle = throttle_new();
 	srv->http = evhttp_new(base);
 	srv->relisten = evtimer_new(base, server_relisten, srv);
 	evhttp_set_max_body_size(srv->http,
@@ -907,6 +909,7 @@ server_free(struct server *srv)
 	LIST_REMOVE(srv, entry);
 	event_free(srv->relisten);
 	auth_cache_free(srv->auth);
+	throttle_free(srv->throttle);
 	free(srv->bound);
 	free(srv);
 }

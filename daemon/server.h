@@ -55,6 +55,7 @@ struct server {
 	struct db_pool			*db;
 	struct metrics			*metrics;
 	struct auth_cache		*auth;
+	struct throttle			*throttle;	/* sign-ins */
 	struct dispatcher		*dispatcher;	/* for /metrics */
 	struct events_hub		*events;
 	struct static_files		*files;		/* the console */

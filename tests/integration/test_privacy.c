@@ -406,6 +406,11 @@ test_operator_names_fold(void **state)
 	assert_int_equal(th_api(d.url, NULL, "POST", "/v1/session",
 	    "{\"name\": \"alice\", \"password\": \"correct horse battery\"}",
 	    NULL), 201);
+	/* The name typed at sign-in is folded the same way. */
+	assert_int_equal(th_api(d.url, NULL, "POST", "/v1/session",
+	    "{\"name\": \"\xef\xbc\xa1\xef\xbc\xac\xef\xbc\xa9\xef\xbc\xa3"
+	    "\xef\xbc\xa5\", \"password\": \"correct horse battery\"}", NULL),
+	    201);
 
 	/* No spaces, controls or invisible characters, of any script. */
 	{
