@@ -2,7 +2,7 @@
 -- helpers (community lookup, constraint errors, diffs), the opening-hours
 -- subset careline_hours_spans reads, and careline_in_district.
 BEGIN;
-SELECT plan(30);
+SELECT plan(32);
 
 SET LOCAL TimeZone = 'Asia/Shanghai';
 
@@ -68,8 +68,12 @@ SELECT results_eq($$SELECT dow, opens, closes FROM careline_hours_spans('Mo-We 0
                   $$VALUES (1::smallint, '08:00'::time, '12:00'::time), (2::smallint, '08:00', '12:00'),
                            (3::smallint, '08:00', '12:00'), (6::smallint, '09:00', '10:30')$$,
                   'day ranges and rules are expanded to spans');
-SELECT throws_ok($$SELECT * FROM careline_hours_spans('Fr-Mo 08:00-12:00')$$, '22023', NULL,
-                 'a day range that runs backwards raises');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Xx 08:00-12:00')$$, '22023', NULL,
+                 'a day that is not one raises');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 08:00-25:00')$$, '22023', NULL,
+                 'a time no clock shows (25:00) raises 22023, like any other refusal');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 08:00-24:30')$$, '22023', NULL,
+                 'so does 24:30');
 SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 8:00-12:00')$$, '22023', NULL,
                  'a time without two digits raises');
 SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 12:00-12:00')$$, '22023', NULL, 'an empty span raises');

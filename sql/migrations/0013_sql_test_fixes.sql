@@ -1,8 +1,14 @@
--- 0013: careline_deliveries_record (0009) dropped from its count a second
+-- 0013: two bugs the pgTAP tests (sql/tests/) found.
+--
+-- careline_deliveries_record (0009) dropped from its count a second
 -- success for a delivery the same batch had already closed: neither applied
 -- nor stale, so careline_deliveries_stale_total missed it, where the
--- row-by-row rules it keeps count it as stale. Found by sql/tests/outbox.sql.
--- Only the count changes; what is applied does not.
+-- row-by-row rules it keeps count it as stale. Only the count changes; what
+-- is applied does not (sql/tests/outbox.sql).
+--
+-- careline_hours_spans (0004) promises 22023 for anything outside its
+-- subset, but a time like 25:00 matched its pattern and failed the cast
+-- with 22008 (sql/tests/registry.sql).
 
 CREATE OR REPLACE FUNCTION careline_deliveries_record(p_results jsonb, p_params jsonb)
 RETURNS jsonb
@@ -91,5 +97,39 @@ BEGIN
     RETURN jsonb_build_object(
         'applied', cardinality(v_done) + (v_out ->> 'applied')::int,
         'stale', v_extra + (v_out ->> 'stale')::int);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION careline_hours_spans(p_spec text)
+RETURNS TABLE (dow smallint, opens time, closes time)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_rule text;
+    v_m    text[];
+    v_d1   int;
+    v_d2   int;
+    v_days text[] := '{Mo,Tu,We,Th,Fr,Sa,Su}';
+BEGIN
+    FOREACH v_rule IN ARRAY regexp_split_to_array(coalesce(p_spec, ''), ';') LOOP
+        v_m := regexp_match(btrim(v_rule),
+            '^(Mo|Tu|We|Th|Fr|Sa|Su)(?:-(Mo|Tu|We|Th|Fr|Sa|Su))? ([0-2][0-9]:[0-5][0-9])-([0-2][0-9]:[0-5][0-9])$');
+        -- Times the pattern lets through but no clock shows (25:00, 24:30)
+        -- are refused here, before a cast would fail with another code.
+        IF v_m IS NULL OR left(v_m[3], 2)::int > 23 OR left(v_m[4], 2)::int > 24
+           OR (left(v_m[4], 2) = '24' AND right(v_m[4], 2) <> '00') THEN
+            RAISE EXCEPTION 'not an opening-hours rule: %', btrim(v_rule)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_d1 := array_position(v_days, v_m[1]);
+        v_d2 := array_position(v_days, coalesce(v_m[2], v_m[1]));
+        IF v_m IS NULL OR v_d1 > v_d2 OR v_m[3]::time >= v_m[4]::time THEN
+            RAISE EXCEPTION 'not an opening-hours rule: %', btrim(v_rule)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RETURN QUERY SELECT d::smallint, v_m[3]::time, v_m[4]::time
+                     FROM generate_series(v_d1, v_d2) AS d;
+    END LOOP;
 END;
 $$;
