@@ -16,6 +16,7 @@ packages=(
 	libunistring-dev # NFKC and Unicode categories; no pkg-config file
 	postgresql-15 postgresql-15-postgis-3 postgresql-15-pgtap
 	postgresql-client-15
+	libtap-parser-sourcehandler-pgtap-perl # pg_prove, for sql/tests
 	curl wrk
 	systemd # systemd-analyze, for scripts/security-check.sh
 )

@@ -197,6 +197,61 @@ run_browser() {
 	fi
 }
 
+# The SQL functions' own tests (pgTAP, sql/tests/*.sql) against a database
+# of their own migrated by the built carelined. Each file runs in one
+# transaction that it rolls back; every assertion counts as one test, and a
+# file that dies or breaks its plan counts as one more failure.
+run_pgtap() {
+	local name=pgtap log=$tmp/pgtap.log tap=$tmp/pgtap-tap.log conf db admin
+	local ok notok broken rc=0
+	echo "== $name"
+	db="host=$pghost port=$pgport dbname=careline_pgtap user=careline"
+	admin="host=$pghost port=$pgport user=postgres"
+	conf=$tmp/carelined-pgtap.yaml
+	cat >"$conf" <<-YAML
+		database:
+		  url: "$db"
+		paths:
+		  sql_dir: $root/sql
+	YAML
+	{
+		psql "$admin dbname=postgres" -q -v ON_ERROR_STOP=1 \
+		    -c "CREATE DATABASE careline_pgtap OWNER careline" &&
+		psql "$admin dbname=careline_pgtap" -q -v ON_ERROR_STOP=1 \
+		    -c "CREATE EXTENSION postgis" -c "CREATE EXTENSION pgtap" \
+		    -c "ALTER SCHEMA public OWNER TO careline" &&
+		"$build/carelined" -c "$conf" --migrate
+	} >"$log" 2>&1 || rc=1
+	if ((rc == 0)); then
+		pg_prove --verbose --dbname careline_pgtap --host "$pghost" \
+		    --port "$pgport" --username careline \
+		    sql/tests/*.sql >"$tap" 2>&1 || rc=$?
+	fi
+	ok=$(grep -cE '^ok [0-9]' "$tap" 2>/dev/null || true)
+	notok=$(grep -cE '^not ok [0-9]' "$tap" 2>/dev/null || true)
+	# A file that died part-way (psql stopped on an error) or ran other
+	# than its plan: one more failure each.
+	broken=$(grep -cE '^Dubious|^# Looks like you planned' "$tap" \
+	    2>/dev/null || true)
+	grep -E '^sql/tests/.*\.\.|^(ok|not ok) [0-9]' "$tap" 2>/dev/null |
+	    sed 's/^/   /'
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${notok:-0} + ${broken:-0}))
+	if ((rc != 0)) && ((${notok:-0} + ${broken:-0} == 0)); then
+		echo "   pgTAP could not run (exit $rc):"
+		tail -n 30 "$log" "$tap" 2>/dev/null | sed 's/^/   | /'
+		failed=$((failed + 1))
+		failures+=("$name")
+	elif ((${notok:-0} + ${broken:-0} > 0)); then
+		grep -E '^#|ERROR|^Dubious|Parse errors|Wstat' "$tap" |
+		    tail -n 40 | sed 's/^/   | /'
+		failures+=("$name")
+	fi
+}
+
+if [[ $only == "  " || $only == *" pgtap "* ]]; then
+	run_pgtap
+fi
 if [[ $only == "  " || $only == *" browser "* ]]; then
 	run_browser
 fi

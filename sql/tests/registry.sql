@@ -1,0 +1,94 @@
+-- The registers: careline_resident_save, careline_provider_save and their
+-- helpers (community lookup, constraint errors, diffs), the opening-hours
+-- subset careline_hours_spans reads, and careline_in_district.
+BEGIN;
+SELECT plan(32);
+
+SET LOCAL TimeZone = 'Asia/Shanghai';
+
+INSERT INTO communities (name, street) VALUES ('East Gate', 'Main Street'), ('West Gate', 'Main Street');
+
+\set r '\'{"name": "Wang Fang", "phone": "13900000001", "address": "Flat 1", "lat": 27.88, "lon": 113.19, "community": "East Gate"}\'::jsonb'
+
+-- Residents.
+SELECT is(careline_resident_save('token:1', NULL, '[]') ->> 'status', '400', 'a body that is not an object: 400');
+SELECT is(careline_resident_save('token:1', NULL, :r || '{"age": 80}') #>> '{body,error,field}', 'age',
+          'an unknown field: 422 naming it');
+SELECT is(careline_resident_save('token:1', NULL, :r - 'address') #>> '{body,error,field}', 'address',
+          'registering without an address: 422 missing_field on address');
+SELECT is(careline_resident_save('token:1', NULL, :r || '{"lat": 91}') #>> '{body,error,field}', 'lat',
+          'a latitude past the pole: 422');
+SELECT is(careline_resident_save('token:1', NULL, :r || '{"community": "North Gate"}') #>> '{body,error,code}',
+          'community_not_found', 'an unknown community name: 422');
+SELECT is(careline_resident_save('token:1', NULL, :r || jsonb_build_object('community_id',
+              (SELECT id FROM communities WHERE name = 'West Gate'))) #>> '{body,error,code}',
+          'community_mismatch', 'a community name and id that disagree: 422');
+SELECT is(careline_resident_save('token:1', NULL, :r || '{"phone": "12-34"}') #>> '{body,error,field}', 'phone',
+          'a phone the table refuses: 422 naming phone');
+SELECT careline_resident_save('token:1', NULL, :r) #>> '{body,id}' AS rid \gset
+SELECT is((SELECT community_id FROM residents WHERE id = :rid), (SELECT id FROM communities WHERE name = 'East Gate'),
+          'a resident is registered in the community named');
+SELECT is(careline_resident_save('token:1', :rid, '{"mobility": "wheelchair", "name": "Wang Fang"}') ->> 'status', '200',
+          'an update');
+SELECT results_eq($$SELECT before, after FROM audit_log WHERE action = 'resident.update'$$,
+                  $$VALUES ('{"mobility": "walk"}'::jsonb, '{"mobility": "wheelchair"}'::jsonb)$$,
+                  'is audited with only what changed');
+SELECT careline_resident_save('token:1', :rid, '{"mobility": "wheelchair"}') \g /dev/null
+SELECT is((SELECT count(*) FROM audit_log WHERE action = 'resident.update'), 1::bigint,
+          'an update that changes nothing is not audited');
+SELECT is(careline_resident_save('token:1', -1, '{"name": "x"}') ->> 'status', '404', 'an unknown resident: 404');
+
+-- Providers.
+\set p '\'{"name": "Kitchen", "services": ["meal"], "lat": 27.88, "lon": 113.19, "travel_mode": "walk", "capacity": 3, "opening_hours": "Su 22:00-02:00"}\'::jsonb'
+\set h '\'[{"dow": 7, "opens": "22:00", "closes": "24:00"}, {"dow": 1, "opens": "00:00", "closes": "02:00"}]\'::jsonb'
+SELECT is(careline_provider_save('token:1', NULL, :p, NULL, NULL) #>> '{body,error,field}', 'opening_hours',
+          'opening_hours without its parsed spans is refused');
+SELECT is(careline_provider_save('token:1', NULL, :p, '[{"dow": 1, "opens": "08:00", "closes": "09:00"},
+                                                          {"dow": 1, "opens": "08:00", "closes": "10:00"}]', NULL)
+              #>> '{body,error,field}', 'opening_hours', 'two spans starting together: 422');
+SELECT is(careline_provider_save('token:1', NULL, :p || '{"services": ["laundry"]}', :h, NULL)
+              #>> '{body,error,field}', 'services', 'a service outside the list: 422 naming services');
+SELECT is(careline_provider_save('token:1', NULL, :p || '{"capacity": 0}', :h, NULL) #>> '{body,error,field}',
+          'capacity', 'capacity 0: 422 naming capacity');
+SELECT throws_ok($$SELECT careline_provider_save('t', NULL, '{"name": "K", "services": ["meal"], "lat": 27.88,
+                     "lon": 113.19, "travel_mode": "walk", "capacity": 3, "opening_hours": "x",
+                     "webhook_url": "http://k.test"}', '[]', NULL)$$,
+                 '22023', NULL, 'a webhook_url without the secret the daemon made raises');
+SELECT careline_provider_save('token:1', NULL, :p, :h, NULL) #>> '{body,id}' AS pid \gset
+SELECT is((SELECT array_agg(dow || ' ' || opens || '-' || closes ORDER BY dow DESC) FROM provider_hours
+           WHERE provider_id = :pid), ARRAY['7 22:00:00-24:00:00', '1 00:00:00-02:00:00'],
+          'the spans the daemon parsed are stored, across midnight');
+SELECT careline_provider_save('token:1', :pid, '{"opening_hours": "Mo 08:00-09:00"}',
+                              '[{"dow": 1, "opens": "08:00", "closes": "09:00"}]', NULL) \g /dev/null
+SELECT is((SELECT count(*) FROM provider_hours WHERE provider_id = :pid), 1::bigint, 'new hours replace the old');
+SELECT ok((SELECT after ? 'hours' FROM audit_log WHERE action = 'provider.update'), 'and the change is audited');
+
+-- careline_hours_spans: the subset volunteers' availability is written in.
+SELECT results_eq($$SELECT dow, opens, closes FROM careline_hours_spans('Mo-We 08:00-12:00; Sa 09:00-10:30')$$,
+                  $$VALUES (1::smallint, '08:00'::time, '12:00'::time), (2::smallint, '08:00', '12:00'),
+                           (3::smallint, '08:00', '12:00'), (6::smallint, '09:00', '10:30')$$,
+                  'day ranges and rules are expanded to spans');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Xx 08:00-12:00')$$, '22023', NULL,
+                 'a day that is not one raises');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 08:00-25:00')$$, '22023', NULL,
+                 'a time no clock shows (25:00) raises 22023, like any other refusal');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 08:00-24:30')$$, '22023', NULL,
+                 'so does 24:30');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 8:00-12:00')$$, '22023', NULL,
+                 'a time without two digits raises');
+SELECT throws_ok($$SELECT * FROM careline_hours_spans('Mo 12:00-12:00')$$, '22023', NULL, 'an empty span raises');
+
+-- Helpers.
+SELECT ok(careline_in_district('SRID=4326;POINT(113.19 27.88)'), 'a point in the district');
+SELECT ok(NOT careline_in_district('SRID=4326;POINT(116.40 39.90)'), 'Beijing is not');
+SELECT ok(NOT coalesce(careline_in_district(NULL), false), 'nor is nowhere');
+SELECT is(to_jsonb(careline_json_diff('{"a": 1, "b": 2, "updated_at": 1}', '{"a": 1, "b": 3, "c": 4, "updated_at": 2}')),
+          '{"before": {"b": 2, "c": null}, "after": {"b": 3, "c": 4}}'::jsonb,
+          'careline_json_diff keeps what changed, never updated_at');
+SELECT is(careline_constraint_error('residents', 'residents_location_check', NULL, 'm') #>> '{body,error,field}', 'lat',
+          'a location constraint is reported on lat');
+SELECT is(careline_constraint_error('providers', 'providers_webhook_needs_secret', NULL, 'm') #>> '{body,error,field}',
+          'webhook_url', 'a webhook without a secret is reported on webhook_url');
+
+SELECT * FROM finish();
+ROLLBACK;
