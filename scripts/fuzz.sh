@@ -80,8 +80,9 @@ for t in "${targets[@]}"; do
 	fi
 	failed=1
 	echo "$t: CRASH (exit $rc) after ${execs:-?} execs; log $log"
-	grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|.*: .*fuzz_)' \
-		"$log" | head -n 20 | sed 's/^/   | /'
+	# The sanitizer's verdict, or the property a target found broken.
+	why='^(==[0-9]+==ERROR|SUMMARY|.*runtime error|tests/fuzz/[^:]*:[0-9]+: )'
+	grep -E "$why" "$log" | head -n 20 | sed 's/^/   | /'
 	grep -E '^artifact_prefix|Test unit written to' "$log" | sed 's/^/   /'
 done
 exit $failed
