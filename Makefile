@@ -5,6 +5,7 @@
 #   make test       every test against a throwaway cluster
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
 #   make bench      the benchmarks
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang, build-fuzz/)
 #   make install    PREFIX=/usr/local DESTDIR= (FHS places)
 #   make deb        the Debian package for a server, in build/deb/
 
@@ -31,6 +32,14 @@ ifeq ($(SAN),1)
 CFLAGS		+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=undefined
 LDFLAGS		+= -fsanitize=address,undefined
+endif
+# The fuzz build (scripts/fuzz.sh): clang, the library instrumented for
+# libFuzzer, every undefined behaviour fatal so it counts as a crash.
+ifeq ($(FUZZ),1)
+CC		 = clang
+CFLAGS		+= -fsanitize=fuzzer-no-link,address,undefined \
+		   -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LDFLAGS	 = -fsanitize=fuzzer,address,undefined
 endif
 # Recursive (=) so pkg-config runs only when a rule needs it, after
 # scripts/deps.sh has had its chance to install what is missing.
@@ -68,6 +77,8 @@ UNIT_TESTS	 = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%, \
 INTEG_TESTS	 = $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%, \
 		   $(wildcard tests/integration/test_*.c))
 HARNESS_OBJS	 = $(BUILD)/tests/harness.o
+FUZZ_TARGETS	 = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%, \
+		   $(wildcard tests/fuzz/fuzz_*.c))
 
 all: $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver \
 	$(UNIT_TESTS) $(INTEG_TESTS)
@@ -106,6 +117,22 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o \
 	$(HARNESS_OBJS) $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lpthread
 
+# libFuzzer brings its own main(); built only with FUZZ=1.
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libcareline.a
+	$(CC) $(LDFLAGS) $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# fuzz_jsonv checks bodies against every route's field table, copied
+# from wherever the handlers define them.
+$(BUILD)/tests/fuzz/jv_tables.c: tests/fuzz/jv_tables.sh $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	tests/fuzz/jv_tables.sh $(LIB_SRCS) > $@.tmp && mv $@.tmp $@
+$(BUILD)/tests/fuzz/jv_tables.o: $(BUILD)/tests/fuzz/jv_tables.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-const-variable $(INCLUDES) \
+	    $(PKG_CFLAGS) -c $< -o $@
+$(BUILD)/tests/fuzz/fuzz_jsonv: $(BUILD)/tests/fuzz/jv_tables.o
+
+fuzz-targets: $(FUZZ_TARGETS)
+
 deps:
 	@scripts/deps.sh
 
@@ -120,6 +147,11 @@ test: deps
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS="-O1 -g" all
 	@BUILD=build-asan SAN=1 tests/run.sh
+
+# scripts/fuzz.sh installs clang when missing, builds with FUZZ=1 under
+# build-fuzz/ and runs each target FUZZ_SECONDS (default 30).
+fuzz: deps
+	@scripts/fuzz.sh
 
 security: deps
 	@scripts/security-check.sh
@@ -167,8 +199,9 @@ deb:
 	@scripts/deb.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test test-asan security bench install deb clean
+.PHONY: all deps run test test-asan fuzz fuzz-targets security bench install deb \
+	clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
