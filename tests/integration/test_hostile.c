@@ -924,7 +924,7 @@ test_static_paths_answer_405_to_other_methods(void **state)
 	assert_int_equal(rr.status, 404);
 }
 
-#define BIG_FILE	(8 * 1024 * 1024)
+#define BIG_FILE	(12 * 1024 * 1024)
 
 /* careline_http_connections, asked on a kept-alive connection. */
 static int
@@ -956,8 +956,9 @@ wait_connections(struct raw *m, int want)
 /*
  * A pipelining client that reads slowly: the next head's deadline starts
  * once the previous reply has been written, and its 408 follows that
- * reply whole. Before, the deadline ran while an 8 MiB file was still
+ * reply whole. Before, the deadline ran while a 12 MiB file was still
  * queued, and the 408 was written past it and the connection closed.
+ * (12 MiB: more than the socket buffers of both ends hold unread.)
  * The same daemon counts an open event stream as a connection.
  */
 static void
