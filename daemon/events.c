@@ -429,8 +429,8 @@ events_subscribe(struct request *r, struct events_hub *hub)
 	memcpy(c->cred, cred, sizeof c->cred);
 	TAILQ_INSERT_TAIL(&hub->clients, c, entry);
 	hub->nclients++;
-	request_stream_start(r);	/* r is gone; c->req lives on */
-	evhttp_connection_set_closecb(c->evcon, events_client_closed, c);
+	/* r is gone; c->req lives on */
+	request_stream_start(r, events_client_closed, c);
 	events_send(c, 0, "connected", "connected");
 	if (from >= 0 && from < hub->last_id)
 		events_catch_up(c);

@@ -40,6 +40,28 @@ enum server_conn_state {
 	SERVER_CONN_HEAD,	/* head begun: http.head_timeout */
 	SERVER_CONN_BODY,	/* head read: http.body_timeout */
 	SERVER_CONN_BUSY,	/* dispatched: ours until the reply */
+	SERVER_CONN_WRITING,	/* reply queued: the next deadline starts
+				   once it has been written */
+	SERVER_CONN_REFUSE,	/* verdict mid-head or mid-chunk: input is
+				   dropped, the answer waits for output */
+	SERVER_CONN_LINGER,	/* answered: input dropped until EOF */
+	SERVER_CONN_STREAM,	/* a stream: counted until it closes */
+};
+
+/* A chunked body, followed to sum the chunk sizes it announces. */
+enum server_chunk_state {
+	SERVER_CHUNK_SIZE,	/* a chunk-size line */
+	SERVER_CHUNK_DATA,
+	SERVER_CHUNK_TRAILER,	/* after the last chunk */
+	SERVER_CHUNK_DONE,
+};
+
+/* The request line, a byte at a time: method SP target SP HTTP/1.x */
+enum server_rline_state {
+	SERVER_RLINE_METHOD,
+	SERVER_RLINE_TARGET,
+	SERVER_RLINE_VERSION,
+	SERVER_RLINE_BAD,
 };
 
 struct server_conn {
@@ -47,16 +69,35 @@ struct server_conn {
 	struct bufferevent		*bev;
 	struct evhttp_connection	*evcon;		/* NULL until attached */
 	struct evbuffer_cb_entry	*watch;		/* on bev's input */
+	struct evbuffer_cb_entry	*owatch;	/* on bev's output */
+	LIST_ENTRY(server_conn)		 entry;		/* srv->conn_list */
 	struct event			*timer;		/* attach, then deadline */
+	void				(*stream_cb)(struct evhttp_connection *,
+					    void *);	/* its owner's closecb */
+	void				*stream_arg;
 	int				 fd;
 	enum server_conn_state		 state;
 	int				 verdict;	/* 400/413: refuse the head */
 	const char			*why;		/* and say why */
 	int				 bodyless;	/* evhttp reads no body */
 	int				 has_body;	/* the head announces one */
-	int				 chunked;
+	int				 chunked;	/* a Transfer-Encoding */
+	int				 te_chunked;	/* that evhttp reads */
 	long long			 clen;		/* Content-Length, or -1 */
 	long long			 discard;	/* body bytes to drop */
+	long long			 headlen;	/* head bytes so far */
+	int				 colon;		/* this line has one */
+	int				 cr;		/* last byte was CR */
+	int				 tfirst;	/* the target's first */
+	enum server_rline_state		 rline;
+	size_t				 rlen;		/* of its current part */
+	enum server_chunk_state		 chunk;
+	long long			 chunk_left;	/* data bytes to come */
+	long long			 chunk_size;	/* on this size line */
+	long long			 chunk_total;	/* announced so far */
+	int				 chunk_digits;
+	int				 chunk_ext;	/* past the size */
+	size_t				 chunk_linelen;
 	/* The current head line: its start, its length, lines so far. */
 	char				 line[SERVER_LINE_KEEP];
 	size_t				 linelen;
@@ -86,6 +127,7 @@ server_reason(int status)
 	case 413: return ("Payload Too Large");
 	case 415: return ("Unsupported Media Type");
 	case 422: return ("Unprocessable Entity");
+	case 431: return ("Request Header Fields Too Large");
 	case 429: return ("Too Many Requests");
 	case 500: return ("Internal Server Error");
 	case 503: return ("Service Unavailable");
@@ -143,6 +185,83 @@ server_conn_refuse(struct server_conn *c, int status, const char *why)
 }
 
 /*
+ * Refuse now, before evhttp parses what we saw (it would answer in HTML):
+ * the caller stops scanning, and server_conn_feed drops the input.
+ */
+static void
+server_conn_cut(struct server_conn *c, int status, const char *why)
+{
+	server_conn_refuse(c, status, why);
+	c->state = SERVER_CONN_REFUSE;
+	evtimer_del(c->timer);
+	event_active(c->timer, EV_TIMEOUT, 0);
+}
+
+/* RFC 9110's tchar: what a method is made of. */
+static int
+server_tchar(int ch)
+{
+	return (isalnum(ch) || (ch != '\0' && strchr("!#$%&'*+-.^_`|~",
+	    ch) != NULL));
+}
+
+/*
+ * One byte of the request line (no LF). Stricter than evhttp, so that
+ * what evhttp would refuse in HTML we refuse first in JSON: a target in
+ * origin form not starting "//" (which evhttp parses as an authority),
+ * "*", or an absolute URI (left to evhttp); HTTP/1.x; a CR only last.
+ */
+static void
+server_conn_rline(struct server_conn *c, int ch)
+{
+	static const char	version[] = "HTTP/1.";
+
+	if (c->cr)
+		c->rline = SERVER_RLINE_BAD;
+	switch (c->rline) {
+	case SERVER_RLINE_METHOD:
+		if (ch == ' ' && c->rlen > 0) {
+			c->rline = SERVER_RLINE_TARGET;
+			c->rlen = 0;
+			return;
+		}
+		if (!server_tchar(ch))
+			c->rline = SERVER_RLINE_BAD;
+		break;
+	case SERVER_RLINE_TARGET:
+		if (ch == ' ' && c->rlen > 0) {
+			c->rline = SERVER_RLINE_VERSION;
+			c->rlen = 0;
+			return;
+		}
+		if (c->rlen == 0)
+			c->tfirst = ch;
+		if (ch <= ' ' || ch >= 0x7f ||
+		    (c->rlen == 0 && ch != '/' && ch != '*' && !isalpha(ch)) ||
+		    (c->rlen == 1 && c->tfirst == '/' && ch == '/') ||
+		    (c->rlen > 0 && c->tfirst == '*'))
+			c->rline = SERVER_RLINE_BAD;
+		break;
+	case SERVER_RLINE_VERSION:
+		if (c->rlen < sizeof version - 1 ? ch != version[c->rlen] :
+		    c->rlen == sizeof version - 1 ? !isdigit(ch) :
+		    !(c->rlen == sizeof version && ch == '\r'))
+			c->rline = SERVER_RLINE_BAD;
+		break;
+	case SERVER_RLINE_BAD:
+		break;
+	}
+	c->rlen++;
+}
+
+static int
+server_conn_rline_ok(const struct server_conn *c)
+{
+	return (c->rline == SERVER_RLINE_VERSION &&
+	    (c->rlen == 8 || c->rlen == 9));
+}
+
+/*
  * The request line. evhttp 2.1 reads no body after HEAD, TRACE, CONNECT
  * or a method it does not know: such a body would be read as the next
  * request, so one announced is refused.
@@ -181,8 +300,18 @@ server_conn_header(struct server_conn *c)
 	end = c->line + (c->linelen < sizeof c->line ? c->linelen :
 	    sizeof c->line);
 	if ((size_t)(end - p) >= sizeof te - 1 &&
-	    strncasecmp(p, te, sizeof te - 1) == 0)
+	    strncasecmp(p, te, sizeof te - 1) == 0) {
 		c->has_body = c->chunked = 1;
+		/* evhttp reads chunks only for exactly "chunked". */
+		for (p += sizeof te - 1; p < end && (*p == ' ' ||
+		    *p == '\t'); p++)
+			;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		c->te_chunked = end - p == 7 && strncasecmp(p, "chunked",
+		    7) == 0 && c->linelen <= sizeof c->line;
+		return;
+	}
 	if ((size_t)(end - p) < sizeof name - 1 ||
 	    strncasecmp(p, name, sizeof name - 1) != 0)
 		return;
@@ -223,7 +352,11 @@ server_conn_arm(struct server_conn *c, enum server_conn_state st, int ms)
 
 /*
  * Follow the head's lines to its end; the body's deadline starts there.
- * Returns the bytes that were part of the head.
+ * What evhttp would refuse in HTML is refused here first, in JSON: a
+ * head past http.max_headers (counted with its line ends, so before
+ * evhttp's count, which leaves them out), a malformed request line, a
+ * folded header line (obs-fold, RFC 9112 5.2), one without a colon, a
+ * bare CR. Returns the bytes that were part of the head.
  */
 static size_t
 server_conn_scan(struct server_conn *c, const char *p, size_t n)
@@ -232,21 +365,52 @@ server_conn_scan(struct server_conn *c, const char *p, size_t n)
 	size_t			 i;
 
 	for (i = 0; i < n && c->state == SERVER_CONN_HEAD; i++) {
+		if (++c->headlen > cfg->http_max_headers) {
+			server_conn_cut(c, 431, "the request head is too large");
+			return (i + 1);
+		}
+		if (c->cr && p[i] != '\n') {
+			server_conn_cut(c, 400, "a CR in the request head is "
+			    "not followed by LF");
+			return (i + 1);
+		}
 		if (p[i] != '\n') {
+			if (c->nlines == 0)
+				server_conn_rline(c, (unsigned char)p[i]);
+			else if (p[i] == ':')
+				c->colon = 1;
+			c->cr = p[i] == '\r';
 			if (c->linelen < sizeof c->line)
 				c->line[c->linelen] = p[i];
 			c->linelen++;
 			continue;
 		}
+		c->cr = 0;
 		if (c->linelen > 0 && c->linelen <= sizeof c->line &&
 		    c->line[c->linelen - 1] == '\r')
 			c->linelen--;
-		if (c->linelen > 0) {
-			if (c->nlines++ > 0)
-				server_conn_header(c);
-			else
-				server_conn_method(c);
-		} else if (c->nlines > 0) {
+		if (c->nlines == 0) {
+			c->nlines++;
+			if (!server_conn_rline_ok(c)) {
+				server_conn_cut(c, 400,
+				    "the request line is malformed");
+				return (i + 1);
+			}
+			server_conn_method(c);
+		} else if (c->linelen > 0) {
+			c->nlines++;
+			if (c->line[0] == ' ' || c->line[0] == '\t') {
+				server_conn_cut(c, 400, "a header line is "
+				    "folded (obs-fold)");
+				return (i + 1);
+			}
+			if (!c->colon) {
+				server_conn_cut(c, 400,
+				    "a header line has no colon");
+				return (i + 1);
+			}
+			server_conn_header(c);
+		} else {
 			c->linelen = 0;
 			c->nlines = 0;
 			if (c->bodyless && c->has_body)
@@ -257,6 +421,96 @@ server_conn_scan(struct server_conn *c, const char *p, size_t n)
 			return (i + 1);
 		}
 		c->linelen = 0;
+		c->colon = 0;
+	}
+	return (i);
+}
+
+/*
+ * Follow a chunked body: evhttp refuses, in HTML, a chunk whose announced
+ * size takes the body past its own limit, and a size line it cannot
+ * parse. Sum the sizes as they are announced and refuse at
+ * http.max_body (which the body would be refused at anyway, once read).
+ * Returns the bytes looked at.
+ */
+static size_t
+server_conn_chunks(struct server_conn *c, const char *p, size_t n)
+{
+	long long	max = c->srv->cfg->http_max_body;
+	size_t		i, take;
+	int		ch;
+
+	for (i = 0; i < n && c->state == SERVER_CONN_BODY &&
+	    c->chunk != SERVER_CHUNK_DONE; i++) {
+		ch = (unsigned char)p[i];
+		switch (c->chunk) {
+		case SERVER_CHUNK_DATA:
+			take = n - i;
+			if ((long long)take > c->chunk_left)
+				take = (size_t)c->chunk_left;
+			c->chunk_left -= (long long)take;
+			i += take - 1;
+			if (c->chunk_left == 0)
+				c->chunk = SERVER_CHUNK_SIZE;
+			break;
+		case SERVER_CHUNK_SIZE:
+			if (ch == '\n') {
+				if (c->chunk_digits == 0 &&
+				    c->chunk_linelen > (c->cr ? 1 : 0)) {
+					server_conn_cut(c, 400, "a chunk size "
+					    "is not a number");
+					return (i + 1);
+				}
+				/* evhttp skips the empty line after data. */
+				if (c->chunk_digits > 0 && c->chunk_size == 0)
+					c->chunk = SERVER_CHUNK_TRAILER;
+				else if (c->chunk_digits > 0) {
+					c->chunk = SERVER_CHUNK_DATA;
+					c->chunk_left = c->chunk_size;
+					c->chunk_total += c->chunk_size;
+				}
+				c->chunk_digits = 0;
+				c->chunk_size = 0;
+				c->chunk_ext = 0;
+				c->chunk_linelen = 0;
+				c->cr = 0;
+				break;
+			}
+			c->chunk_linelen++;
+			if (c->chunk_ext)
+				break;
+			if (isxdigit(ch) && !c->cr) {
+				/* Checked at each digit: cannot overflow. */
+				c->chunk_digits++;
+				c->chunk_size = c->chunk_size * 16 +
+				    (isdigit(ch) ? ch - '0' :
+				    tolower(ch) - 'a' + 10);
+				if (c->chunk_total + c->chunk_size > max) {
+					server_conn_cut(c, 413, "the body is "
+					    "too large");
+					return (i + 1);
+				}
+			} else if (ch == ' ' && c->chunk_digits > 0 && !c->cr)
+				c->chunk_ext = 1;	/* evhttp ignores it */
+			else if (ch == '\r' && !c->cr)
+				c->cr = 1;
+			else {
+				server_conn_cut(c, 400, "a chunk size is not "
+				    "a number");
+				return (i + 1);
+			}
+			break;
+		case SERVER_CHUNK_TRAILER:
+			if (ch == '\n') {
+				if (c->chunk_linelen == 0)
+					c->chunk = SERVER_CHUNK_DONE;
+				c->chunk_linelen = 0;
+			} else if (ch != '\r')
+				c->chunk_linelen++;
+			break;
+		case SERVER_CHUNK_DONE:
+			break;
+		}
 	}
 	return (i);
 }
@@ -272,6 +526,16 @@ server_conn_drop(struct server_conn *c, struct evbuffer *buf, size_t n)
 	evbuffer_drain(buf, evbuffer_get_length(buf));
 	if (c->discard == 0)
 		event_active(c->timer, EV_TIMEOUT, 0);
+}
+
+/* A head, or a chunked body not yet judged, whose bytes we follow. */
+static int
+server_conn_scanning(const struct server_conn *c)
+{
+	return (c->state == SERVER_CONN_HEAD ||
+	    (c->state == SERVER_CONN_BODY && c->verdict == 0 &&
+	    c->te_chunked &&
+	    c->chunk != SERVER_CHUNK_DONE));
 }
 
 /* Scan n bytes of buf from off on; a head begins with its first byte. */
@@ -293,19 +557,36 @@ server_conn_feed(struct server_conn *c, struct evbuffer *buf, size_t off,
 		c->bodyless = 0;
 		c->has_body = 0;
 		c->chunked = 0;
+		c->te_chunked = 0;
 		c->clen = -1;
+		c->headlen = 0;
+		c->colon = 0;
+		c->cr = 0;
+		c->rline = SERVER_RLINE_METHOD;
+		c->rlen = 0;
+		c->chunk = SERVER_CHUNK_SIZE;
+		c->chunk_left = c->chunk_size = c->chunk_total = 0;
+		c->chunk_digits = c->chunk_ext = 0;
+		c->chunk_linelen = 0;
 		server_conn_arm(c, SERVER_CONN_HEAD,
 		    c->srv->cfg->http_head_timeout_ms);
 	}
 	if (evbuffer_ptr_set(buf, &pos, off, EVBUFFER_PTR_SET) != 0)
 		return;
-	while (n > 0 && c->state == SERVER_CONN_HEAD &&
+	while (n > 0 && server_conn_scanning(c) &&
 	    evbuffer_peek(buf, (ev_ssize_t)n, &pos, &v, 1) > 0) {
 		len = v.iov_len < n ? v.iov_len : n;
-		len = server_conn_scan(c, v.iov_base, len);
+		if (c->state == SERVER_CONN_HEAD)
+			len = server_conn_scan(c, v.iov_base, len);
+		else
+			len = server_conn_chunks(c, v.iov_base, len);
 		n -= len;
 		if (evbuffer_ptr_set(buf, &pos, len, EVBUFFER_PTR_ADD) != 0)
 			break;
+	}
+	if (c->state == SERVER_CONN_REFUSE) {
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		return;
 	}
 	/*
 	 * A head to refuse: take its end away from evhttp, which then waits
@@ -320,12 +601,19 @@ server_conn_feed(struct server_conn *c, struct evbuffer *buf, size_t off,
 	}
 }
 
-/* evhttp closes the connection: forget it. */
+/* evhttp closes the connection: forget it, then tell a stream's owner. */
 static void
 server_conn_closed(struct evhttp_connection *evcon, void *arg)
 {
-	(void)evcon;
-	server_conn_free(arg);
+	struct server_conn	*c = arg;
+	void			(*cb)(struct evhttp_connection *, void *);
+	void			*cbarg;
+
+	cb = c->stream_cb;
+	cbarg = c->stream_arg;
+	server_conn_free(c);
+	if (cb != NULL)
+		cb(evcon, cbarg);
 }
 
 /*
@@ -378,15 +666,40 @@ server_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
 		if (server_conn_attach(c) != 0)
 			return;
 	}
+	if (c->state == SERVER_CONN_REFUSE || c->state == SERVER_CONN_LINGER) {
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		return;
+	}
 	if (c->state == SERVER_CONN_BODY && c->verdict != 0) {
 		server_conn_drop(c, buf, info->n_added);
 		return;
 	}
-	if (c->state != SERVER_CONN_IDLE && c->state != SERVER_CONN_HEAD)
+	if (c->state != SERVER_CONN_IDLE && !server_conn_scanning(c))
 		return;
 	len = evbuffer_get_length(buf);
 	server_conn_feed(c, buf, len >= info->n_added ? len - info->n_added :
 	    0, info->n_added);
+}
+
+/*
+ * Bytes went out. The reply just written was the last thing queued: the
+ * next request's deadline starts now, with its first byte, which may be
+ * waiting already (pipelined). Starting it when the reply was queued let
+ * a client that reads slowly run out of time while we were still writing.
+ */
+static void
+server_conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct server_conn	*c = arg;
+	struct evbuffer		*in;
+
+	if (info->n_deleted == 0 || c->state != SERVER_CONN_WRITING ||
+	    evbuffer_get_length(buf) > 0)
+		return;
+	in = bufferevent_get_input(c->bev);
+	c->state = SERVER_CONN_IDLE;
+	server_conn_feed(c, in, 0, evbuffer_get_length(in));
 }
 
 /* Write a short JSON error past evhttp, on a connection about to close. */
@@ -407,9 +720,27 @@ server_conn_reply(struct server_conn *c, int status, const char *reason,
 	    status, reason, blen, body);
 	if (n < 0 || (size_t)n >= sizeof out)
 		return;
-	/* Best effort: the socket buffer is empty between requests. */
+	/* Best effort: our output has all been written (server_conn_timer). */
 	if (send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug("http: fd %d: %s", c->fd, strerror(errno));
+}
+
+/*
+ * Answered: close our side for writing, and read and drop what the
+ * client still sends for a while, so that closing with its bytes unread
+ * does not reset the connection before it has read the answer.
+ */
+static void
+server_conn_linger(struct server_conn *c)
+{
+	struct timeval	tv;
+
+	(void)shutdown(c->fd, SHUT_WR);
+	c->state = SERVER_CONN_LINGER;
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	server_ms_tv(SERVER_LINGER_MS, &tv);
+	evtimer_add(c->timer, &tv);
 }
 
 /* The first turn of the loop after accept, then a deadline. */
@@ -426,14 +757,36 @@ server_conn_timer(evutil_socket_t fd, short what, void *arg)
 		(void)server_conn_attach(c);
 		return;
 	}
-	if (c->state == SERVER_CONN_BODY && c->verdict != 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-		/* The previous (pipelined) answer goes out first. */
+	if (c->state == SERVER_CONN_LINGER) {
+		/* Calls server_conn_closed, which frees c. */
+		evhttp_connection_free(c->evcon);
+		return;
+	}
+	if (c->state != SERVER_CONN_HEAD && c->state != SERVER_CONN_BODY &&
+	    c->state != SERVER_CONN_REFUSE)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		/*
+		 * Every answer written past evhttp waits for what evhttp
+		 * queued before it (a pipelined reply), or it would be
+		 * spliced into it.
+		 */
 		server_ms_tv(SERVER_FLUSH_WAIT_MS, &tv);
 		evtimer_add(c->timer, &tv);
 		return;
 	}
-	if (c->state == SERVER_CONN_HEAD) {
+	if (c->verdict == 431) {
+		srv->cut[SERVER_CUT_TOO_LARGE]++;
+		server_conn_reply(c, 431, server_reason(431),
+		    "headers_too_large", c->why);
+	} else if (c->state == SERVER_CONN_REFUSE && c->verdict == 413) {
+		srv->cut[SERVER_CUT_TOO_LARGE]++;
+		server_conn_reply(c, 413, "Payload Too Large",
+		    "body_too_large", c->why);
+	} else if (c->state == SERVER_CONN_REFUSE) {
+		srv->cut[SERVER_CUT_BAD_HEAD]++;
+		server_conn_reply(c, 400, "Bad Request", "bad_request", c->why);
+	} else if (c->state == SERVER_CONN_HEAD) {
 		srv->cut[SERVER_CUT_HEAD_TIMEOUT]++;
 		server_conn_reply(c, 408, "Request Timeout", "request_timeout",
 		    "the request head did not arrive in time");
@@ -452,10 +805,8 @@ server_conn_timer(evutil_socket_t fd, short what, void *arg)
 		    "the request body did not arrive in time");
 		log_debug("http: fd %d: body not complete in %d ms", c->fd,
 		    srv->cfg->http_body_timeout_ms);
-	} else
-		return;
-	/* Calls server_conn_closed, which frees c. */
-	evhttp_connection_free(c->evcon);
+	}
+	server_conn_linger(c);
 }
 
 /*
@@ -481,7 +832,10 @@ server_conn_new(struct event_base *base, void *arg)
 	c->timer = evtimer_new(base, server_conn_timer, c);
 	c->watch = evbuffer_add_cb(bufferevent_get_input(c->bev),
 	    server_conn_input, c);
+	c->owatch = evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    server_conn_output, c);
 	event_active(c->timer, EV_TIMEOUT, 0);
+	LIST_INSERT_HEAD(&srv->conn_list, c, entry);
 	srv->nconns++;
 	return (c->bev);
 }
@@ -495,10 +849,14 @@ server_conn_free(struct server_conn *c)
 		srv->conns[c->fd] = NULL;
 	if (c->evcon == NULL)
 		bufferevent_decref(c->bev);	/* never attached */
-	else
+	else {
 		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev),
 		    c->watch);
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
+		    c->owatch);
+	}
 	event_free(c->timer);
+	LIST_REMOVE(c, entry);
 	srv->nconns--;
 	free(c);
 }
@@ -512,17 +870,14 @@ server_conn_busy(struct server_conn *c)
 }
 
 /*
- * The reply is on its way: the next request's deadline starts with its
- * first byte, which may already be waiting (pipelined).
+ * The reply is on its way: the next request's deadline starts once it
+ * has been written (server_conn_output).
  */
 static void
 server_conn_done(struct server_conn *c)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->bev);
-
-	c->state = SERVER_CONN_IDLE;
+	c->state = SERVER_CONN_WRITING;
 	evtimer_del(c->timer);
-	server_conn_feed(c, in, 0, evbuffer_get_length(in));
 }
 
 static void
@@ -571,15 +926,23 @@ request_reply_raw(struct request *r, int status, const char *ctype,
 }
 
 void
-request_stream_start(struct request *r)
+request_stream_start(struct request *r,
+    void (*closecb)(struct evhttp_connection *, void *), void *arg)
 {
 	struct server_conn	*c;
 
-	/* A stream has no end to wait for: its connection is not ours. */
+	/*
+	 * A stream has no deadline, but its connection stays counted until
+	 * it closes: our close callback calls its owner's.
+	 */
 	if ((c = server_conn_of(r->srv, r->req)) != NULL) {
-		evhttp_connection_set_closecb(c->evcon, NULL, NULL);
-		server_conn_free(c);
-	}
+		c->state = SERVER_CONN_STREAM;
+		evtimer_del(c->timer);
+		c->stream_cb = closecb;
+		c->stream_arg = arg;
+	} else
+		evhttp_connection_set_closecb(evhttp_request_get_connection(
+		    r->req), closecb, arg);
 	evhttp_send_reply_start(r->req, 200, "OK");
 	metrics_request(r->srv->metrics, r->route_idx, 200,
 	    server_elapsed_us(&r->start));
@@ -721,6 +1084,16 @@ server_dispatch(struct evhttp_request *req, void *arg)
 		    strncmp(path, "/v1/", 4) != 0 && srv->files != NULL &&
 		    static_serve(r, srv->files, path) == 0)
 			return;
+		/* A console file exists whatever the method asked. */
+		if (strncmp(path, "/v1/", 4) != 0 && srv->files != NULL &&
+		    static_exists(srv->files, path)) {
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    req), "Allow", "GET, HEAD");
+			request_error(r, 405, "method_not_allowed", NULL,
+			    "method not allowed on this resource; use GET, "
+			    "HEAD");
+			return;
+		}
 		request_error(r, 404, "not_found", NULL, "no such resource");
 		return;
 	}
@@ -830,6 +1203,7 @@ server_new(struct event_base *base, struct config *cfg, struct db_pool *db,
 	srv->throttle = throttle_new();
 	srv->http = evhttp_new(base);
 	srv->relisten = evtimer_new(base, server_relisten, srv);
+	LIST_INIT(&srv->conn_list);
 	evhttp_set_max_body_size(srv->http,
 	    (ev_ssize_t)cfg->http_max_body * SERVER_HARD_BODY_FACTOR);
 	evhttp_set_max_headers_size(srv->http, cfg->http_max_headers);
@@ -905,6 +1279,9 @@ server_free(struct server *srv)
 		return;
 	/* evhttp_free closes the listener it was bound to, and clients. */
 	evhttp_free(srv->http);
+	/* Those evhttp never handed over (server_conn_attach) are left. */
+	while (!LIST_EMPTY(&srv->conn_list))
+		server_conn_free(LIST_FIRST(&srv->conn_list));
 	free(srv->conns);
 	LIST_REMOVE(srv, entry);
 	event_free(srv->relisten);

@@ -37,6 +37,7 @@ struct server_conn;
 #define SERVER_CLEN_DIGITS_MAX	18	/* a longer Content-Length cannot fit */
 #define SERVER_RAW_REPLY_MAX	512	/* a reply written past evhttp */
 #define SERVER_FLUSH_WAIT_MS	10	/* before it, while one is queued */
+#define SERVER_LINGER_MS	2000	/* after it, input read and dropped */
 #define SERVER_LINGER_MAX	(16 * 1024 * 1024)	/* body bytes read and
 					   dropped before refusing it */
 
@@ -71,6 +72,7 @@ struct server {
 	 * each is freed when evhttp closes its connection). */
 	struct server_conn		**conns;
 	int				 nslots;
+	LIST_HEAD(, server_conn)	 conn_list;	/* all, attached or not */
 	int				 nconns;	/* open, watched or not */
 
 	/* Out of descriptors: one episode from the first refusal until a
@@ -109,9 +111,13 @@ void		 request_reply_raw(struct request *, int status,
 		    const char *ctype, const char *data, size_t len);
 /*
  * Begin a streamed 200 (Server-Sent Events): metrics are recorded and r
- * is freed now; the evhttp request lives on with its new owner.
+ * is freed now; the evhttp request lives on with its new owner, whose
+ * closecb is called when the connection closes (evhttp's own closecb is
+ * the server's: do not set it).
  */
-void		 request_stream_start(struct request *);
+void		 request_stream_start(struct request *,
+		    void (*closecb)(struct evhttp_connection *, void *),
+		    void *arg);
 void		 request_error(struct request *, int status, const char *code,
 		    const char *field, const char *fmt, ...)
 		    __attribute__((format(printf, 5, 6)));

@@ -173,20 +173,35 @@ static_count(const struct static_files *sf)
 	return (sf->n);
 }
 
-int
-static_serve(struct request *r, const struct static_files *sf,
-    const char *path)
+/* The file served at path, or -1. */
+static int
+static_find(const struct static_files *sf, const char *path)
 {
-	struct evkeyvalq	*h;
-	size_t			 i;
+	size_t	i;
 
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
 	for (i = 0; i < sf->n; i++) {
 		if (strcmp(sf->files[i].path, path) == 0)
-			break;
+			return ((int)i);
 	}
-	if (i == sf->n)
+	return (-1);
+}
+
+int
+static_exists(const struct static_files *sf, const char *path)
+{
+	return (static_find(sf, path) != -1);
+}
+
+int
+static_serve(struct request *r, const struct static_files *sf,
+    const char *path)
+{
+	struct evkeyvalq	*h;
+	int			 i;
+
+	if ((i = static_find(sf, path)) == -1)
 		return (-1);
 	h = evhttp_request_get_output_headers(r->req);
 	evhttp_add_header(h, "Content-Security-Policy", STATIC_CSP);

@@ -19,6 +19,8 @@ struct static_files *static_load(const char *dir, char **cause);
 void		 static_free(struct static_files *);
 size_t		 static_count(const struct static_files *);
 /* Serve path ("/" is index.html); 0 if served, -1 when unknown. */
+/* Whether a file is served at path (for 405 rather than 404). */
+int		 static_exists(const struct static_files *, const char *);
 int		 static_serve(struct request *, const struct static_files *,
 		    const char *path);
 

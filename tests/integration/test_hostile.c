@@ -7,6 +7,7 @@
  * sockets, where a client library would hide it.
  */
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -52,8 +53,8 @@ static struct th_daemon	 d;		/* on 0.0.0.0, short deadlines */
  * so it may listen on every address and run under a descriptor limit.
  */
 static int
-start_daemon(struct th_daemon *dd, const char *address, rlim_t nofile,
-    const char *extra)
+start_daemon_www(struct th_daemon *dd, const char *address, rlim_t nofile,
+    const char *www, const char *extra)
 {
 	struct rlimit	 rl;
 	FILE		*f;
@@ -72,8 +73,8 @@ start_daemon(struct th_daemon *dd, const char *address, rlim_t nofile,
 	    "database:\n  url: \"%s\"\n  pool_size: 2\n"
 	    "log:\n  level: info\n"
 	    "paths:\n  sql_dir: %s/sql\n"
-	    "static:\n  dir: %s/client/www\n%s",
-	    address, dd->port, db, th_root(), th_root(), extra);
+	    "static:\n  dir: %s\n%s",
+	    address, dd->port, db, th_root(), www, extra);
 	fclose(f);
 	if ((dd->pid = fork()) == 0) {
 		fd = open(dd->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -96,6 +97,18 @@ start_daemon(struct th_daemon *dd, const char *address, rlim_t nofile,
 	u = xprintf("%s/readyz", dd->url);
 	rc = th_wait_status(u, 200, 15000);
 	free(u);
+	return (rc);
+}
+
+static int
+start_daemon(struct th_daemon *dd, const char *address, rlim_t nofile,
+    const char *extra)
+{
+	char	*www = xprintf("%s/client/www", th_root());
+	int	 rc;
+
+	rc = start_daemon_www(dd, address, nofile, www, extra);
+	free(www);
 	return (rc);
 }
 
@@ -781,6 +794,253 @@ test_descriptor_exhaustion_pauses_accept(void **state)
 	th_daemon_cleanup(&low);
 }
 
+
+/*
+ * A chunked body over http.max_body: evhttp refused it, in HTML, only
+ * past twice the limit (its own); now the sizes announced are summed as
+ * they come, and the JSON 413 comes at the limit, whether the chunks are
+ * sent whole first or one announces too much at once. A chunk size that
+ * is not a number is a JSON 400.
+ */
+static void
+test_chunked_body_over_limit_is_json_413(void **state)
+{
+	struct raw	 c;
+	struct raw_resp	 rr;
+	char		 chunk[16 * 1024 + 16];
+	size_t		 i;
+	int		 n;
+
+	(void)state;
+	/* 13 chunks of 16 KiB (208 KiB, past 2 × 64 KiB), then read. */
+	raw_open(&c);
+	assert_int_equal(raw_send(&c, "POST /v1/calls HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n"), 0);
+	n = snprintf(chunk, sizeof chunk, "4000\r\n");
+	memset(chunk + n, 'x', 16 * 1024);
+	memcpy(chunk + n + 16 * 1024, "\r\n", 3);
+	for (i = 0; i < 13; i++)
+		if (raw_send(&c, chunk) != 0)
+			break;		/* refused already: fine */
+	(void)raw_send(&c, "0\r\n\r\n");
+	assert_int_equal(raw_response(&c, 0, &rr), 0);
+	assert_int_equal(rr.status, 413);
+	assert_string_equal(raw_error_code(&rr), "body_too_large");
+	raw_close(&c);
+
+	/* One chunk announcing 192 KiB. */
+	raw_exchange("POST /v1/calls HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n30000\r\nxxxx", 0, &rr);
+	assert_int_equal(rr.status, 413);
+	assert_string_equal(raw_error_code(&rr), "body_too_large");
+
+	raw_exchange("POST /v1/calls HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\nzz\r\nxxxx\r\n0\r\n\r\n", 0,
+	    &rr);
+	assert_int_equal(rr.status, 400);
+	assert_string_equal(raw_error_code(&rr), "bad_request");
+
+	/* Within the limit, chunked is read as before. */
+	raw_exchange("POST /v1/calls HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 0, &rr);
+	assert_int_equal(rr.status, 401);	/* no token: it was read */
+}
+
+/*
+ * Heads evhttp refused in HTML: folded header lines (obs-fold, which
+ * RFC 9112 lets a server refuse), a header line without a colon,
+ * malformed request lines (400), and a head past http.max_headers (431).
+ */
+static void
+test_bad_heads_are_json_errors(void **state)
+{
+	static const char *const bad[] = {
+		/* A Content-Length continued on the next line. */
+		"POST /v1/calls HTTP/1.1\r\nHost: t\r\n"
+		    "Content-Type: application/json\r\nContent-Length: 5\r\n"
+		    " 0\r\n\r\nhello",
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\tc\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n",
+		"GET /healthz\r\nHost: t\r\n\r\n",
+		"GET /healthz HTTP/9.9\r\nHost: t\r\n\r\n",
+		"GET /healthz HTTP/1.1 extra\r\nHost: t\r\n\r\n",
+		"\r\nGET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",
+	};
+	struct raw_resp	 rr;
+	char		*big, *req;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof bad / sizeof *bad; i++) {
+		raw_exchange(bad[i], 0, &rr);
+		if (rr.status != 400 || strcmp(raw_error_code(&rr),
+		    "bad_request") != 0)
+			fail_msg("case %zu: %d %s", i, rr.status, rr.body);
+	}
+	/* 20 KiB of header (http.max_headers is 16 KiB), then the line. */
+	big = xmalloc(20 * 1024 + 1);
+	memset(big, 'a', 20 * 1024);
+	big[20 * 1024] = '\0';
+	req = xprintf("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n",
+	    big);
+	raw_exchange(req, 0, &rr);
+	free(req);
+	assert_int_equal(rr.status, 431);
+	assert_string_equal(raw_error_code(&rr), "headers_too_large");
+	req = xprintf("GET /healthz?q=%s HTTP/1.1\r\nHost: t\r\n\r\n", big);
+	raw_exchange(req, 0, &rr);
+	free(req);
+	free(big);
+	assert_int_equal(rr.status, 431);
+	assert_string_equal(raw_error_code(&rr), "headers_too_large");
+}
+
+static void
+test_static_paths_answer_405_to_other_methods(void **state)
+{
+	static const char *const reqs[] = {
+		"POST /app.js HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+		"DELETE / HTTP/1.1\r\nHost: t\r\n\r\n",
+		"PUT /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+	};
+	struct raw_resp	rr;
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof reqs / sizeof *reqs; i++) {
+		raw_exchange(reqs[i], 0, &rr);
+		assert_int_equal(rr.status, 405);
+		assert_non_null(raw_header(rr.head, "Allow"));
+		assert_string_equal(raw_header(rr.head, "Allow"), "GET, HEAD");
+		assert_string_equal(raw_error_code(&rr), "method_not_allowed");
+	}
+	/* What is not a file stays 404. */
+	raw_exchange("POST /nothing.js HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 0\r\n\r\n", 0, &rr);
+	assert_int_equal(rr.status, 404);
+}
+
+#define BIG_FILE	(12 * 1024 * 1024)
+
+/* careline_http_connections, asked on a kept-alive connection. */
+static int
+connections_now(struct raw *m)
+{
+	struct raw_resp	 rr;
+	const char	*p;
+
+	assert_int_equal(raw_send(m, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"),
+	    0);
+	assert_int_equal(raw_response(m, 0, &rr), 0);
+	assert_int_equal(rr.status, 200);
+	p = strstr(rr.body, "\ncareline_http_connections ");
+	assert_non_null(p);
+	return (atoi(p + strlen("\ncareline_http_connections ")));
+}
+
+static int
+wait_connections(struct raw *m, int want)
+{
+	long	deadline = th_now_ms() + 10000;
+	int	n;
+
+	while ((n = connections_now(m)) != want && th_now_ms() < deadline)
+		usleep(20000);
+	return (n);
+}
+
+/*
+ * A pipelining client that reads slowly: the next head's deadline starts
+ * once the previous reply has been written, and its 408 follows that
+ * reply whole. Before, the deadline ran while a 12 MiB file was still
+ * queued, and the 408 was written past it and the connection closed.
+ * (12 MiB: more than the socket buffers of both ends hold unread.)
+ * The same daemon counts an open event stream as a connection.
+ */
+static void
+test_slow_reader_gets_whole_reply_then_408(void **state)
+{
+	struct th_daemon	 dd;
+	struct raw		 c, m, s;
+	struct raw_resp		 rr;
+	const char		*cl;
+	char			*www, *path, *hdr, *end, *req;
+	size_t			 hlen, got = 0, i, bad = 0;
+	FILE			*f;
+	int			 base;
+
+	(void)state;
+	www = xprintf("%s/www-big-%d", th_tmp(), (int)getpid());
+	assert_int_equal(mkdir(www, 0755), 0);
+	path = xprintf("%s/big.js", www);
+	assert_non_null(f = fopen(path, "w"));
+	for (i = 0; i < BIG_FILE; i++)
+		fputc('x', f);
+	fclose(f);
+	free(path);
+	assert_int_equal(start_daemon_www(&dd, "127.0.0.1", 0, www,
+	    "http:\n  timeout: 60s\n  head_timeout: 1s\n"), 0);
+	free(www);
+
+	raw_open_to(&c, "127.0.0.1", dd.port);
+	assert_int_equal(raw_send(&c, "GET /big.js HTTP/1.1\r\nHost: t\r\n\r\n"
+	    "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: "), 0);
+	/* Not reading, past the head's deadline. */
+	usleep(2 * HEAD_TIMEOUT_MS * 1000 + 500000);
+	while ((end = strstr(c.buf, "\r\n\r\n")) == NULL)
+		assert_true(raw_fill(&c) > 0);
+	hlen = (size_t)(end - c.buf) + 4;
+	hdr = xmalloc(hlen + 1);
+	memcpy(hdr, c.buf, hlen);
+	hdr[hlen] = '\0';
+	assert_int_equal(strncmp(hdr, "HTTP/1.1 200", 12), 0);
+	assert_non_null(cl = raw_header(hdr, "Content-Length"));
+	assert_int_equal(atol(cl), BIG_FILE);
+	free(hdr);
+	memmove(c.buf, c.buf + hlen, c.len - hlen);
+	c.len -= hlen;
+	for (;;) {
+		for (i = 0; i < c.len && got < BIG_FILE; i++, got++)
+			bad += c.buf[i] != 'x';
+		memmove(c.buf, c.buf + i, c.len - i);
+		c.len -= i;
+		c.buf[c.len] = '\0';
+		if (got == BIG_FILE)
+			break;
+		if (raw_fill(&c) <= 0)
+			break;
+	}
+	assert_int_equal(got, BIG_FILE);
+	assert_int_equal(bad, 0);
+	assert_int_equal(raw_response(&c, 0, &rr), 0);
+	assert_int_equal(rr.status, 408);
+	assert_string_equal(raw_error_code(&rr), "request_timeout");
+	raw_close(&c);
+
+	/* An event stream is a connection until it closes. */
+	raw_open_to(&m, "127.0.0.1", dd.port);
+	base = wait_connections(&m, 1);
+	assert_int_equal(base, 1);
+	raw_open_to(&s, "127.0.0.1", dd.port);
+	req = xprintf("GET /v1/events HTTP/1.1\r\nHost: t\r\n"
+	    "Authorization: Bearer %s\r\n\r\n", oper);
+	assert_int_equal(raw_send(&s, req), 0);
+	free(req);
+	while (strstr(s.buf, "\r\n\r\n") == NULL)
+		assert_true(raw_fill(&s) > 0);
+	assert_int_equal(strncmp(s.buf, "HTTP/1.1 200", 12), 0);
+	assert_int_equal(wait_connections(&m, 2), 2);
+	raw_close(&s);
+	assert_int_equal(wait_connections(&m, 1), 1);
+	raw_close(&m);
+	assert_int_equal(th_daemon_signal_wait(&dd, SIGTERM, 10000), 0);
+	th_daemon_cleanup(&dd);
+}
+
 int
 main(void)
 {
@@ -797,6 +1057,10 @@ main(void)
 		cmocka_unit_test(test_trickled_head_is_cut_at_its_deadline),
 		cmocka_unit_test(test_trickled_body_is_cut_at_its_deadline),
 		cmocka_unit_test(test_descriptor_exhaustion_pauses_accept),
+		cmocka_unit_test(test_chunked_body_over_limit_is_json_413),
+		cmocka_unit_test(test_bad_heads_are_json_errors),
+		cmocka_unit_test(test_static_paths_answer_405_to_other_methods),
+		cmocka_unit_test(test_slow_reader_gets_whole_reply_then_408),
 	};
 
 	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
