@@ -409,7 +409,7 @@ check_same_sql() {
 		if (defined $s && /DETAIL:  parameters: (.*)$/) {
 			my $p = $1;
 			my $k = $s =~ /careline_call_create\(/ ? "c" :
-			    $s =~ /careline_match\(/ ? "m" : "";
+			    $s =~ /careline_matches_read\(/ ? "m" : "";
 			if ($k ne "" && !$seen{$k}++) {
 				open(my $f, ">", "$ENV{BENCH_TMP}/sql.$k") or die; print $f "$s\n"; close $f;
 				while ($p =~ /\$(\d+) = (NULL|\x27((?:[^\x27]|\x27\x27)*)\x27)/g) {
@@ -433,15 +433,16 @@ check_same_sql() {
 		echo "   WARNING: carelined now runs: $stmt"
 	fi
 	file_args=$(sed -n 's/^SELECT .* FROM careline_call_create(\(.*\)) x;$/\1/p' tests/bench/call_create.sql)
-	match_args=$(sed -n 's/^SELECT .* FROM careline_match(\(.*\)) m;$/\1/p' tests/bench/match.sql)
+	match_args=$(sed -n 's/^SELECT 200, careline_matches_read(\(.*\))::text;$/\1/p' tests/bench/match.sql)
 	if psql_q -At -v rid=1 -v c1="$(<"$tmp/param.c1")" -v c2="$(<"$tmp/param.c2")" \
 		-v c3="$(<"$tmp/param.c3")" -v c4="$(<"$tmp/param.c4")" \
-		-v m1="$(<"$tmp/param.m1")" -v m2="$(<"$tmp/param.m2")" -v m4="$(<"$tmp/param.m4")" \
+		-v m1="$(<"$tmp/param.m1")" -v m2="$(<"$tmp/param.m2")" -v m3="$(<"$tmp/param.m3")" \
+		-v m4="$(<"$tmp/param.m4")" -v m6="$(<"$tmp/param.m6")" \
 		>"$tmp/same.txt" 2>&1 <<-EOF
 			SELECT (jsonb_build_array($file_args) - 5)
 			       = jsonb_build_array(:'c1', :'c2'::bigint, :'c3'::jsonb, :'c4'::jsonb, NULL)
-			   AND (jsonb_build_array($match_args) - 2)
-			       = jsonb_build_array(:'m1'::bigint, :'m2', :'m4'::jsonb);
+			   AND (jsonb_build_array($match_args) - 4)
+			       = jsonb_build_array(:'m1', :'m2', :'m3'::bigint, :'m4', :'m6'::jsonb);
 		EOF
 	then
 		[[ $(<"$tmp/same.txt") == t ]] && SAME_SQL=yes
