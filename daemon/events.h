@@ -18,6 +18,9 @@
 #define EVENTS_MAX_BUFFERED	(1024 * 1024)	/* a slower console is cut */
 #define EVENTS_KEEPALIVE_SEC	15
 #define EVENTS_BATCH		500
+/* Failed fetches and events held behind older transactions: poll again. */
+#define EVENTS_RETRY_MIN_MS	50
+#define EVENTS_RETRY_MAX_MS	2000
 
 struct config;
 struct db_pool;
