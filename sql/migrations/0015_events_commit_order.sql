@@ -29,16 +29,6 @@ $$;
 CREATE TRIGGER events_xid BEFORE INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION careline_events_xid();
 
--- An event as the stream sends it (ids, never a person: see 0011).
-CREATE FUNCTION careline_event_json(e events)
-RETURNS text
-LANGUAGE sql STABLE
-SET search_path = public, pg_temp
-AS $$
-    SELECT jsonb_build_object('id', e.id, 'type', e.type, 'at', e.at,
-                              'call_id', e.call_id, 'data', e.data)::text;
-$$;
-
 -- For the event hub, in one snapshot (a STABLE function's statements see
 -- its caller's): first the credentials that are no longer good, as rows
 -- with a NULL id, type 'credential.ended' and the hex in json (as in
@@ -84,13 +74,18 @@ BEGIN
                 AND s.last_seen_at > now() - p_idle_s * interval '1 second')
     UNION ALL
     SELECT NULL::bigint, 'events.held'::text, NULL::text, NULL::xid8
-    WHERE EXISTS (SELECT 1 FROM events e WHERE e.xid >= v_xmin);
+    -- max() walks the index from its end; an EXISTS, planned for any
+    -- v_xmin, was a sequential scan of the whole table.
+    WHERE (SELECT max(e.xid) FROM events e) >= v_xmin;
     -- Two statements, two generic plans: the live read walks the xid
     -- index from its position; a replay takes the newest ids first (the
     -- pkey), then puts them in commit order.
     IF p_replay_max IS NULL THEN
         RETURN QUERY
-        SELECT e.id, e.type, careline_event_json(e), e.xid
+        SELECT e.id, e.type,
+               jsonb_build_object('id', e.id, 'type', e.type, 'at', e.at,
+                                  'call_id', e.call_id, 'data', e.data)::text,
+               e.xid
         FROM events e
         WHERE e.xid < v_xmin
           AND (e.xid, e.id) > (coalesce(v_xid, '0'::xid8),
@@ -102,7 +97,10 @@ BEGIN
     ELSE
         RETURN QUERY
         SELECT x.id, x.type, x.json, x.xid
-        FROM (SELECT e.id, e.type, careline_event_json(e) AS json, e.xid
+        FROM (SELECT e.id, e.type, e.xid,
+                     jsonb_build_object('id', e.id, 'type', e.type,
+                                        'at', e.at, 'call_id', e.call_id,
+                                        'data', e.data)::text AS json
               FROM events e
               WHERE e.id > (SELECT max(m.id) FROM events m) - p_replay_max
                 AND (v_xid IS NOT NULL OR e.id > p_after)
