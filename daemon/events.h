@@ -5,6 +5,10 @@
  * console that reconnects with Last-Event-ID is caught up from the table,
  * as far back as events.replay_max and events.replay_age allow.
  *
+ * Events are read in the order their transactions committed (see
+ * careline_events_after in 0015), so one committed late behind a higher
+ * id is not skipped; a failed read is retried on a backing-off timer.
+ *
  * A stream lives only as long as the credential it was opened with: every
  * fetch of new rows (and a timer every events.recheck) asks, in the same
  * statement, which of the streams' credentials are no longer good, and
