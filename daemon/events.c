@@ -20,6 +20,27 @@
 #define EVENTS_CRED_LEN		(2 * CRYPTO_SHA256_LEN)	/* hex */
 
 /*
+ * Where a stream is: the last event sent, in commit order, which is the
+ * order of (xid of its transaction, id); see careline_events_after in
+ * 0015. xid is -1 while unknown (a console's Last-Event-ID names only an
+ * id): it is behind every real position.
+ */
+struct events_pos {
+	long long	xid;
+	long long	id;
+};
+
+static int
+events_pos_cmp(const struct events_pos *a, const struct events_pos *b)
+{
+	if (a->xid != b->xid)
+		return (a->xid < b->xid ? -1 : 1);
+	if (a->id != b->id)
+		return (a->id < b->id ? -1 : 1);
+	return (0);
+}
+
+/*
  * A console's stream. Live, it is on hub->clients and owns req (libevent
  * leaves a stream's request to us when the console hangs up). Ended, it
  * is on hub->ending until its connection closes: libevent owns req then,
@@ -30,8 +51,9 @@ struct events_client {
 	struct events_hub		*hub;
 	struct evhttp_request		*req;	/* NULL once ended */
 	struct evhttp_connection	*evcon;
-	long long			 last_id;
+	struct events_pos		 pos;
 	int				 catching_up;
+	int				 catchup_failed; /* retried on a timer */
 	int				 ending;
 	char				 cred[EVENTS_CRED_LEN + 1];
 };
@@ -45,14 +67,59 @@ struct events_hub {
 	struct events_clients	 ending;
 	int			 nclients;
 	int			 nending;
-	long long		 last_id;	/* newest row fanned out */
-	int			 known;		/* last_id has been read */
+	struct events_pos	 pos;		/* last row fanned out */
+	int			 known;		/* pos has been read */
 	int			 fetching, fetch_again;
+	int			 retry_ms;	/* back-off; 0: all is well */
+	int			 failing;	/* said in the log, once */
+	int			 held;		/* said in the log, once */
 	struct event		*keepalive;
 	struct event		*recheck;
+	struct event		*retry;
 };
 
 static void	events_fetch(struct events_hub *);
+static void	events_catch_up(struct events_client *);
+
+/*
+ * Ask again soon: a fetch or a catch-up failed (no NOTIFY may come for a
+ * long time, and other consoles' boards would stay stale), or committed
+ * events wait behind an older transaction (which sends no NOTIFY when it
+ * ends if it wrote no event). Backs off while it goes on.
+ */
+static void
+events_retry(struct events_hub *hub)
+{
+	struct timeval	tv;
+
+	if (evtimer_pending(hub->retry, NULL))
+		return;
+	if (hub->retry_ms == 0)
+		hub->retry_ms = EVENTS_RETRY_MIN_MS;
+	else if ((hub->retry_ms *= 2) > EVENTS_RETRY_MAX_MS)
+		hub->retry_ms = EVENTS_RETRY_MAX_MS;
+	tv.tv_sec = hub->retry_ms / 1000;
+	tv.tv_usec = (hub->retry_ms % 1000) * 1000;
+	evtimer_add(hub->retry, &tv);
+}
+
+static void
+events_retry_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct events_hub	*hub = arg;
+	struct events_client	*c, *next;
+
+	(void)fd;
+	(void)what;
+	events_hub_notify(hub);
+	for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->catchup_failed) {
+			c->catchup_failed = 0;
+			events_catch_up(c);
+		}
+	}
+}
 
 /* The console went away, or an ended stream's connection closed. */
 static void
@@ -123,8 +190,8 @@ events_client_end(struct events_client *c, const char *last)
 
 /* One event on the wire; a console too far behind is cut off. */
 static int
-events_send(struct events_client *c, long long id, const char *type,
-    const char *json)
+events_send(struct events_client *c, const struct events_pos *pos,
+    const char *type, const char *json)
 {
 	struct bufferevent	*bev = evhttp_connection_get_bufferevent(
 				    c->evcon);
@@ -137,22 +204,45 @@ events_send(struct events_client *c, long long id, const char *type,
 		return (-1);
 	}
 	buf = evbuffer_new();
-	if (id > 0)
+	if (pos != NULL)
 		evbuffer_add_printf(buf, "id: %lld\nevent: %s\ndata: %s\n\n",
-		    id, type, json);
+		    pos->id, type, json);
 	else
 		evbuffer_add_printf(buf, ": %s\n\n", json);
 	evhttp_send_reply_chunk(c->req, buf);
 	evbuffer_free(buf);
-	if (id > c->last_id)
-		c->last_id = id;
+	if (pos != NULL && events_pos_cmp(pos, &c->pos) > 0)
+		c->pos = *pos;
 	return (0);
 }
 
+/* A row of careline_events_after that is not an event. */
+static int
+events_row_is(PGresult *res, int i, const char *type)
+{
+	return (PQgetisnull(res, i, 0) && strcmp(PQgetvalue(res, i, 1),
+	    type) == 0);
+}
+
+/* careline_events_position's one row: id, xid. */
+static void
+events_row_pos_at(PGresult *res, struct events_pos *pos)
+{
+	pos->id = atoll(PQgetvalue(res, 0, 0));
+	pos->xid = atoll(PQgetvalue(res, 0, 1));
+}
+
+static void
+events_row_pos(PGresult *res, int i, struct events_pos *pos)
+{
+	pos->id = atoll(PQgetvalue(res, i, 0));
+	pos->xid = atoll(PQgetvalue(res, i, 3));
+}
+
 /*
- * Rows of careline_events_checked with a NULL id name a credential (hex of
- * its hash) that is no longer good: end its streams, before any event of
- * the same answer is sent.
+ * Rows of careline_events_after of type credential.ended name a
+ * credential (hex of its hash) that is no longer good: end its streams,
+ * before any event of the same answer is sent.
  */
 static void
 events_end_dead(struct events_hub *hub, PGresult *res)
@@ -162,7 +252,7 @@ events_end_dead(struct events_hub *hub, PGresult *res)
 	int			 i, n = PQntuples(res), ended = 0;
 
 	for (i = 0; i < n; i++) {
-		if (!PQgetisnull(res, i, 0))
+		if (!events_row_is(res, i, "credential.ended"))
 			continue;
 		cred = PQgetvalue(res, i, 2);
 		for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
@@ -183,31 +273,60 @@ events_fetched(const struct db_result *res, void *arg)
 {
 	struct events_hub	*hub = arg;
 	struct events_client	*c, *next;
-	long long		 id;
-	int			 i, n, nev = 0;
+	struct events_pos	 pos;
+	int			 i, n, nev = 0, held = 0;
 
 	hub->fetching = 0;
-	if (res->status != DB_OK)
+	if (res->status == DB_ERR_SHUTDOWN)
 		return;
+	if (res->status != DB_OK) {
+		/* The retry reads everything after pos: nothing is lost. */
+		if (!hub->failing)
+			log_warn("events: reading new events failed (%s); "
+			    "retrying", res->message);
+		hub->failing = 1;
+		hub->fetch_again = 0;
+		events_retry(hub);
+		return;
+	}
+	if (hub->failing)
+		log_info("events: reading new events again");
+	hub->failing = 0;
 	events_end_dead(hub, res->res);
 	n = PQntuples(res->res);
 	for (i = 0; i < n; i++) {
-		if (PQgetisnull(res->res, i, 0))
+		if (PQgetisnull(res->res, i, 0)) {
+			if (events_row_is(res->res, i, "events.held"))
+				held = 1;
 			continue;
+		}
 		nev++;
-		id = atoll(PQgetvalue(res->res, i, 0));
+		events_row_pos(res->res, i, &pos);
 		for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, entry);
-			if (!c->catching_up && c->last_id < id)
-				events_send(c, id, PQgetvalue(res->res, i, 1),
-				    PQgetvalue(res->res, i, 2));
+			if (!c->catching_up && events_pos_cmp(&c->pos,
+			    &pos) < 0)
+				events_send(c, &pos, PQgetvalue(res->res, i,
+				    1), PQgetvalue(res->res, i, 2));
 		}
-		hub->last_id = id;
+		hub->pos = pos;
+	}
+	/* Only a long wait is worth a line: each commit makes a short one. */
+	if (held && !hub->held && hub->retry_ms == EVENTS_RETRY_MAX_MS) {
+		log_warn("events: committed events wait for an older "
+		    "transaction to end (is a session idle in transaction?)");
+		hub->held = 1;
+	} else if (!held && hub->held) {
+		log_info("events: events no longer held");
+		hub->held = 0;
 	}
 	if (nev == EVENTS_BATCH || hub->fetch_again) {
 		hub->fetch_again = 0;
 		events_fetch(hub);
-	}
+	} else if (held)
+		events_retry(hub);
+	else
+		hub->retry_ms = 0;
 }
 
 /* "{hex,hex}": each credential of the live streams once. */
@@ -243,31 +362,33 @@ events_creds(struct events_hub *hub, struct events_client *only)
  * row committed after a sign-out is never sent on that session's stream.
  */
 static int
-events_query(struct events_hub *hub, long long after, int replay,
-    struct events_client *only, db_cb cb, void *arg)
+events_query(struct events_hub *hub, const struct events_pos *after,
+    int replay, struct events_client *only, db_cb cb, void *arg)
 {
-	char		 a[24], limit[16], idle[16], rmax[16], rage[16];
+	char		 x[24], a[24], limit[16], idle[16], rmax[16], rage[16];
 	char		*creds;
-	const char	*params[6];
+	const char	*params[7];
 	int		 rc;
 
 	creds = events_creds(hub, only);
-	snprintf(a, sizeof a, "%lld", after);
+	snprintf(x, sizeof x, "%lld", after->xid);
+	snprintf(a, sizeof a, "%lld", after->id);
 	snprintf(limit, sizeof limit, "%d", EVENTS_BATCH);
 	snprintf(idle, sizeof idle, "%d", hub->cfg->auth_session_idle_ms /
 	    1000);
 	snprintf(rmax, sizeof rmax, "%d", hub->cfg->events_replay_max);
 	snprintf(rage, sizeof rage, "%d", hub->cfg->events_replay_age_ms /
 	    1000);
-	params[0] = a;
-	params[1] = limit;
-	params[2] = creds;
-	params[3] = idle;
-	params[4] = replay ? rmax : NULL;
-	params[5] = replay ? rage : NULL;
-	rc = db_query(hub->db, "SELECT id, type, json FROM "
-	    "careline_events_checked($1, $2, $3::text[], $4, $5, $6)", 6,
-	    params, cb, arg);
+	params[0] = after->xid >= 0 ? x : NULL;
+	params[1] = a;
+	params[2] = limit;
+	params[3] = creds;
+	params[4] = idle;
+	params[5] = replay ? rmax : NULL;
+	params[6] = replay ? rage : NULL;
+	rc = db_query(hub->db, "SELECT id, type, json, xid FROM "
+	    "careline_events_after($1::xid8, $2, $3, $4::text[], $5, $6, $7)",
+	    7, params, cb, arg);
 	free(creds);
 	return (rc);
 }
@@ -282,8 +403,10 @@ events_fetch(struct events_hub *hub)
 		return;
 	}
 	hub->fetching = 1;
-	if (events_query(hub, hub->last_id, 0, NULL, events_fetched, hub) != 0)
+	if (events_query(hub, &hub->pos, 0, NULL, events_fetched, hub) != 0) {
 		hub->fetching = 0;
+		events_retry(hub);
+	}
 }
 
 static void
@@ -293,9 +416,13 @@ events_started(const struct db_result *res, void *arg)
 
 	if (res->status != DB_OK) {
 		hub->known = 0;
+		if (res->status != DB_ERR_SHUTDOWN)
+			events_retry(hub);
 		return;
 	}
-	hub->last_id = atoll(PQgetvalue(res->res, 0, 0));
+	hub->pos.xid = hub->pos.id = 0;
+	if (PQntuples(res->res) == 1)
+		events_row_pos_at(res->res, &hub->pos);
 	hub->known = 1;
 	events_fetch(hub);
 }
@@ -303,10 +430,12 @@ events_started(const struct db_result *res, void *arg)
 void
 events_hub_notify(struct events_hub *hub)
 {
-	/* The newest id is learnt once, on the first connection. */
+	/* The position is learnt once, on the first connection. */
 	if (!hub->known) {
-		db_query(hub->db, "SELECT coalesce(max(id), 0) FROM events", 0,
-		    NULL, events_started, hub);
+		if (db_query(hub->db, "SELECT id, xid FROM "
+		    "careline_events_position()", 0, NULL, events_started,
+		    hub) != 0)
+			events_retry(hub);
 		return;
 	}
 	events_fetch(hub);
@@ -315,10 +444,8 @@ events_hub_notify(struct events_hub *hub)
 struct events_catchup {
 	struct events_hub	*hub;
 	struct events_client	*c;
-	long long		 hub_last;	/* fanned out when asked */
+	struct events_pos	 hub_last;	/* fanned out when asked */
 };
-
-static void	events_catch_up(struct events_client *);
 
 /* A reconnecting console: replay what it missed from the table. */
 static void
@@ -326,7 +453,7 @@ events_caught_up(const struct db_result *res, void *arg)
 {
 	struct events_catchup	*cu = arg;
 	struct events_client	*c;
-	long long		 hub_last = cu->hub_last;
+	struct events_pos	 hub_last = cu->hub_last, pos;
 	int			 i, n, nev = 0;
 
 	/* It may have gone while we asked. */
@@ -335,34 +462,45 @@ events_caught_up(const struct db_result *res, void *arg)
 			break;
 	}
 	free(cu);
-	if (c == NULL)
+	if (c == NULL || res->status == DB_ERR_SHUTDOWN)
 		return;
+	if (res->status != DB_OK) {
+		/*
+		 * Still catching up, so the hub sends it nothing: live rows
+		 * would move it past the ones it missed.
+		 */
+		c->catchup_failed = 1;
+		events_retry(c->hub);
+		return;
+	}
 	c->catching_up = 0;
-	if (res->status != DB_OK)
-		return;
 	n = PQntuples(res->res);
 	for (i = 0; i < n; i++) {
-		if (PQgetisnull(res->res, i, 0)) {
+		if (events_row_is(res->res, i, "credential.ended")) {
 			/* Its credential ended: none of the rows is for it. */
 			events_client_end(c, EVENTS_LAST_ENDED);
 			return;
 		}
 	}
 	for (i = 0; i < n; i++) {
+		/* Held rows: the hub polls, and fans them out when final. */
+		if (PQgetisnull(res->res, i, 0))
+			continue;
 		nev++;
-		if (events_send(c, atoll(PQgetvalue(res->res, i, 0)),
-		    PQgetvalue(res->res, i, 1), PQgetvalue(res->res, i, 2)) !=
-		    0)
+		events_row_pos(res->res, i, &pos);
+		if (events_send(c, &pos, PQgetvalue(res->res, i, 1),
+		    PQgetvalue(res->res, i, 2)) != 0)
 			return;
 	}
 	/*
 	 * A short answer means nothing up to what the hub had sent when we
-	 * asked is left for it (older rows are beyond the replay bounds).
+	 * asked is left for it (older rows are beyond the replay bounds):
+	 * every row the hub had read was final when we asked.
 	 */
-	if (nev < EVENTS_BATCH && c->last_id < hub_last)
-		c->last_id = hub_last;
+	if (nev < EVENTS_BATCH && events_pos_cmp(&c->pos, &hub_last) < 0)
+		c->pos = hub_last;
 	/* Rows fanned out meanwhile were skipped for it: go again. */
-	if (c->last_id < c->hub->last_id)
+	if (events_pos_cmp(&c->pos, &c->hub->pos) < 0)
 		events_catch_up(c);
 }
 
@@ -375,11 +513,11 @@ events_catch_up(struct events_client *c)
 	cu = xcalloc(1, sizeof *cu);
 	cu->hub = c->hub;
 	cu->c = c;
-	cu->hub_last = c->hub->last_id;
-	if (events_query(c->hub, c->last_id, 1, c, events_caught_up, cu) !=
-	    0) {
-		c->catching_up = 0;
+	cu->hub_last = c->hub->pos;
+	if (events_query(c->hub, &c->pos, 1, c, events_caught_up, cu) != 0) {
 		free(cu);
+		c->catchup_failed = 1;
+		events_retry(c->hub);
 	}
 }
 
@@ -425,14 +563,22 @@ events_subscribe(struct request *r, struct events_hub *hub)
 	c->hub = hub;
 	c->req = r->req;
 	c->evcon = evhttp_request_get_connection(r->req);
-	c->last_id = from >= 0 ? from : hub->last_id;
+	if (from >= 0) {
+		c->pos.xid = -1;	/* the catch-up looks it up */
+		c->pos.id = from;
+	} else
+		c->pos = hub->pos;
 	memcpy(c->cred, cred, sizeof c->cred);
 	TAILQ_INSERT_TAIL(&hub->clients, c, entry);
 	hub->nclients++;
 	/* r is gone; c->req lives on */
 	request_stream_start(r, events_client_closed, c);
-	events_send(c, 0, "connected", "connected");
-	if (from >= 0 && from < hub->last_id)
+	events_send(c, NULL, "connected", "connected");
+	/*
+	 * Even with the hub's newest id: an event with a lower id may have
+	 * been committed (and fanned out) after it, while it was away.
+	 */
+	if (from >= 0)
 		events_catch_up(c);
 }
 
@@ -447,7 +593,7 @@ events_keepalive(evutil_socket_t fd, short what, void *arg)
 	/* Proxies drop silent streams; a dead console shows up on write. */
 	for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		events_send(c, 0, "keepalive", "keepalive");
+		events_send(c, NULL, "keepalive", "keepalive");
 	}
 }
 
@@ -490,6 +636,7 @@ events_hub_new(struct event_base *base, struct config *cfg,
 	hub->keepalive = event_new(base, -1, EV_PERSIST, events_keepalive,
 	    hub);
 	hub->recheck = event_new(base, -1, 0, events_recheck, hub);
+	hub->retry = evtimer_new(base, events_retry_fire, hub);
 	return (hub);
 }
 
@@ -538,5 +685,6 @@ events_hub_free(struct events_hub *hub)
 	}
 	event_free(hub->keepalive);
 	event_free(hub->recheck);
+	event_free(hub->retry);
 	free(hub);
 }

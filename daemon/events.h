@@ -5,6 +5,10 @@
  * console that reconnects with Last-Event-ID is caught up from the table,
  * as far back as events.replay_max and events.replay_age allow.
  *
+ * Events are read in the order their transactions committed (see
+ * careline_events_after in 0015), so one committed late behind a higher
+ * id is not skipped; a failed read is retried on a backing-off timer.
+ *
  * A stream lives only as long as the credential it was opened with: every
  * fetch of new rows (and a timer every events.recheck) asks, in the same
  * statement, which of the streams' credentials are no longer good, and
@@ -18,6 +22,9 @@
 #define EVENTS_MAX_BUFFERED	(1024 * 1024)	/* a slower console is cut */
 #define EVENTS_KEEPALIVE_SEC	15
 #define EVENTS_BATCH		500
+/* Failed fetches and events held behind older transactions: poll again. */
+#define EVENTS_RETRY_MIN_MS	50
+#define EVENTS_RETRY_MAX_MS	2000
 
 struct config;
 struct db_pool;
