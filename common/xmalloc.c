@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <jansson.h>
+
 #include "xmalloc.h"
 
 static void __attribute__((noreturn))
@@ -84,4 +87,12 @@ xprintf(const char *fmt, ...)
 		xmalloc_fail(strlen(fmt));
 	va_end(ap);
 	return (s);
+}
+
+/* xrealloc takes NULL (realloc does) and free takes NULL: libevent needs both. */
+void
+xmalloc_libraries(void)
+{
+	event_set_mem_functions(xmalloc, xrealloc, free);
+	json_set_alloc_funcs(xmalloc, free);
 }

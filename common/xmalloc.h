@@ -17,4 +17,13 @@ int	 xasprintf(char **, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 char	*xprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * Route libevent's and jansson's allocations through xmalloc, so that
+ * running out of memory inside them aborts with a message instead of
+ * handing a NULL to code that does not check. Call first thing in main:
+ * before any other libevent call (event_set_mem_functions requires it)
+ * and before any thread or JSON value exists.
+ */
+void	 xmalloc_libraries(void);
+
 #endif

@@ -778,7 +778,6 @@ config_load(const char *path, char **cause)
 {
 	struct config_parser	 cp;
 	FILE			*f;
-	const char		*env;
 	int			 rc;
 
 	*cause = NULL;
@@ -809,9 +808,9 @@ config_load(const char *path, char **cause)
 		config_free(cp.c);
 		return (NULL);
 	}
-	if ((env = getenv("CARELINE_DATABASE_URL")) != NULL && *env != '\0') {
-		free(cp.c->db_url);
-		cp.c->db_url = xstrdup(env);
+	if (config_db_url(cp.c, config_line(&cp, "database.url"), cause) != 0) {
+		config_free(cp.c);
+		return (NULL);
 	}
 	return (cp.c);
 }

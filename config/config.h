@@ -87,9 +87,17 @@ struct config {
 /*
  * Load and validate a file. Returns NULL and sets *cause (caller frees) to
  * "FILE:LINE: KEY: problem" on any error. CARELINE_DATABASE_URL, when set,
- * replaces database.url.
+ * replaces database.url (and an error in it says so instead of FILE:LINE).
  */
 struct config	*config_load(const char *path, char **cause);
+/*
+ * database.url may not name a host libpq would resolve on the loop: each
+ * host a socket directory, an IP address, or paired with a hostaddr.
+ * Returns 0, or -1 and *why (caller frees).
+ */
+int		 config_check_db_url(const char *url, char **why);
+/* In config_load: the environment's override, then the rule above. */
+int		 config_db_url(struct config *, size_t line, char **cause);
 /* A config with every default, as if loaded from an empty mapping. */
 struct config	*config_defaults(void);
 void		 config_free(struct config *);

@@ -63,6 +63,7 @@ struct db_conn {
 	PGconn			*pg;
 	struct event		*ev;		/* the socket, re-armed each wait */
 	struct event		*timer;		/* reconnect or connect timeout */
+	struct event		*kick;		/* sends q, given by db_query */
 	int			 backoff_ms;
 	int			 flushing;	/* PQflush still has output */
 	struct db_query		*q;		/* running query */
@@ -103,6 +104,7 @@ struct db_pool {
 static void	dbc_connect(struct db_conn *);
 static void	dbc_event(evutil_socket_t, short, void *);
 static void	dbc_next(struct db_conn *);
+static void	dbc_send(struct db_conn *, struct db_query *);
 
 static void
 db_query_free(struct db_query *q)
@@ -210,6 +212,7 @@ dbc_fail(struct db_conn *c, const char *why)
 		    pool->name, c->idx, line);
 	event_del(c->ev);
 	evtimer_del(c->timer);
+	event_del(c->kick);
 	if (c->res != NULL) {
 		PQclear(c->res);
 		c->res = NULL;
@@ -587,6 +590,23 @@ db_sweep(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A query db_query gave this connection: send it now, from the loop, so
+ * that a send that fails calls back after db_query has returned.
+ */
+static void
+dbc_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn	*c = arg;
+	struct db_query	*q = c->q;
+
+	(void)fd;
+	(void)what;
+	if (c->state != DBC_BUSY || q == NULL || c->flushing || c->res != NULL)
+		return;
+	dbc_send(c, q);
+}
+
 struct db_pool *
 db_pool_new(struct event_base *base, const struct config *cfg,
     void (*ready_cb)(void *), void *ready_arg)
@@ -621,6 +641,7 @@ db_pool_new_sized(struct event_base *base, const struct config *cfg,
 		c->state = DBC_DOWN;
 		c->ev = event_new(base, -1, 0, dbc_event, c);
 		c->timer = evtimer_new(base, dbc_timer, c);
+		c->kick = event_new(base, -1, 0, dbc_kick, c);
 	}
 	pool->sweep = event_new(base, -1, EV_PERSIST, db_sweep, pool);
 	return (pool);
@@ -696,6 +717,7 @@ db_pool_free(struct db_pool *pool)
 			PQfinish(c->pg);
 		event_free(c->ev);
 		event_free(c->timer);
+		event_free(c->kick);
 	}
 	event_free(pool->sweep);
 	free(pool->conns);
@@ -756,6 +778,7 @@ db_query(struct db_pool *pool, const char *sql, int nparams,
     const char *const *params, db_cb cb, void *arg)
 {
 	struct db_query	*q;
+	struct db_conn	*c;
 	int		 i;
 
 	if (pool->closing || db_pool_usable(pool) == 0 ||
@@ -772,9 +795,19 @@ db_query(struct db_pool *pool, const char *sql, int nparams,
 	q->stmt = db_statement(pool, sql);
 	clock_gettime(CLOCK_MONOTONIC, &q->queued);
 
+	/*
+	 * Never send from here: a send that fails would call back before
+	 * db_query returns, and callers would have to guard against it. An
+	 * idle connection is taken now (so it counts as busy and nothing
+	 * else takes it) and sends from the loop, in this same turn.
+	 */
 	for (i = 0; i < pool->nconns; i++) {
-		if (pool->conns[i].state == DBC_IDLE) {
-			dbc_send(&pool->conns[i], q);
+		c = &pool->conns[i];
+		if (c->state == DBC_IDLE) {
+			event_del(c->ev);
+			c->q = q;
+			c->state = DBC_BUSY;
+			event_active(c->kick, 0, 0);
 			return (0);
 		}
 	}

@@ -79,7 +79,9 @@ void		 db_pool_free(struct db_pool *);
 /*
  * Queue a one-statement query with text parameters (copied). Returns 0 and
  * later calls cb, or -1 at once when no connection is up or the wait queue
- * is full; cb is not called then.
+ * is full; cb is not called then. cb always runs from the event loop, never
+ * before db_query has returned (even when the send fails): a caller may
+ * mark its query as out after the call.
  */
 int		 db_query(struct db_pool *, const char *sql, int nparams,
 		    const char *const *params, db_cb cb, void *arg);

@@ -259,13 +259,11 @@ dispatcher_claim(struct dispatcher *d)
 	params[0] = d->owner;
 	params[1] = limit;
 	params[2] = lease;
-	/* Set first: a failure may call back before db_query returns. */
-	d->claiming = 1;
 	if (db_query(d->db, "SELECT id, event_id, lease_token, attempt, "
 	    "event_type, url, secret, secret_previous, payload FROM "
 	    "careline_deliveries_claim($1, $2, $3)", 3, params,
-	    dispatcher_claimed, d) != 0)
-		d->claiming = 0;
+	    dispatcher_claimed, d) == 0)
+		d->claiming = 1;
 }
 
 /* Put a batch back in front of what waits, in order, to try again. */
@@ -345,12 +343,11 @@ dispatcher_flush(struct dispatcher *d)
 	p = dispatch_params(d->cfg);
 	params[0] = text;
 	params[1] = p;
-	d->recording = (int)json_array_size(batch);
-	d->batch = batch;
 	if (db_query(d->db, "SELECT careline_deliveries_record($1::jsonb, "
-	    "$2::jsonb)::text", 2, params, dispatcher_recorded, d) != 0) {
-		d->recording = 0;
-		d->batch = NULL;
+	    "$2::jsonb)::text", 2, params, dispatcher_recorded, d) == 0) {
+		d->recording = (int)json_array_size(batch);
+		d->batch = batch;
+	} else {
 		log_warn("dispatcher: cannot record results now (no database "
 		    "connection); trying again");
 		dispatcher_requeue(d, batch);
@@ -414,11 +411,10 @@ dispatcher_cycle(struct dispatcher *d)
 	}
 	p = dispatch_params(d->cfg);
 	params[0] = p;
-	d->cycling = 1;
 	if (db_query(d->db, "SELECT careline_offers_expire($1::jsonb)::text, "
 	    "extract(epoch FROM careline_next_due() - clock_timestamp())",
-	    1, params, dispatcher_cycled, d) != 0)
-		d->cycling = 0;
+	    1, params, dispatcher_cycled, d) == 0)
+		d->cycling = 1;
 	free(p);
 }
 

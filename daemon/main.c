@@ -12,6 +12,8 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include <curl/curl.h>
+
 #include <libpq-fe.h>
 
 #include "auth.h"
@@ -595,6 +597,12 @@ main(int argc, char **argv)
 	char		*cause;
 	int		 ch, migrate = 0, token = 0, rc;
 
+	/* Before any libevent call, thread, JSON value or curl handle. */
+	xmalloc_libraries();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "carelined: cannot initialise libcurl\n");
+		return (1);
+	}
 	log_init("carelined");
 	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -667,5 +675,6 @@ main(int argc, char **argv)
 		rc = main_run(cfg);
 	}
 	config_free(cfg);
+	curl_global_cleanup();
 	return (rc);
 }

@@ -493,6 +493,100 @@ test_env_database_url(void **state)
 	config_free(c);
 }
 
+#define DB_NAME_HINT	"is a name: give hostaddr= too, or use an IP " \
+			"address or a socket directory"
+
+/* libpq would resolve these on the loop at every reconnect: refused. */
+static void
+test_database_url_host_names_refused(void **state)
+{
+	expect_cause(state, "log:\n  level: info\ndatabase:\n"
+	    "  url: \"host=db.example dbname=careline\"\n",
+	    ":4: database.url: host 'db.example' " DB_NAME_HINT);
+	expect_cause(state, "database:\n  url: \"host=localhost\"\n",
+	    ":2: database.url: host 'localhost' " DB_NAME_HINT);
+	expect_cause(state, "database:\n"
+	    "  url: postgresql://careline:pw@db.example:5432/careline\n",
+	    ":2: database.url: host 'db.example' " DB_NAME_HINT);
+	/* A list is checked host by host, and a hostaddr covers only its own. */
+	expect_cause(state, "database:\n"
+	    "  url: \"host=/run/postgresql,10.0.0.2,db2.example\"\n",
+	    ":2: database.url: host 'db2.example' " DB_NAME_HINT);
+	expect_cause(state, "database:\n"
+	    "  url: \"host=db1.example,db2.example hostaddr=10.0.0.1,\"\n",
+	    ":2: database.url: host 'db2.example' " DB_NAME_HINT);
+	expect_cause(state, "database:\n"
+	    "  url: postgresql://10.0.0.1,db2.example:5433/careline\n",
+	    ":2: database.url: host 'db2.example' " DB_NAME_HINT);
+	/* Unparsable: said so, without echoing what may hold a password. */
+	expect_cause(state, "database:\n  url: \"host=x password\"\n",
+	    ":2: database.url: not a libpq connection string or URI");
+}
+
+static void
+test_database_url_hosts_accepted(void **state)
+{
+	static const char *const ok[] = {
+		"dbname=careline",
+		"careline",
+		"host=/var/run/postgresql dbname=careline user=careline",
+		"host=127.0.0.1 port=5432 dbname=careline",
+		"host=::1 dbname=careline",
+		"host=db.example hostaddr=10.0.0.5 dbname=careline",
+		"host=db1.example,db2.example hostaddr=10.0.0.1,10.0.0.2",
+		"host=/run/postgresql,10.0.0.2",
+		"hostaddr=10.0.0.5 dbname=careline",
+		"postgresql://careline@10.0.0.5:5432/careline",
+		"postgresql://[::1]:5432/careline",
+		"postgresql:///careline?host=/var/run/postgresql",
+		"postgresql://%2Fvar%2Frun%2Fpostgresql/careline",
+		"postgres://db.example/careline?hostaddr=10.0.0.5",
+		"postgresql:///careline",
+	};
+	struct config	*c;
+	char		*text;
+	size_t		 i;
+
+	for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		text = NULL;
+		if (asprintf(&text, "database:\n  url: \"%s\"\n", ok[i]) < 0)
+			fail();
+		c = expect_ok(state, text);
+		assert_string_equal(c->db_url, ok[i]);
+		config_free(c);
+		free(text);
+	}
+}
+
+/* The environment's URL obeys the rule too, and the error names it. */
+static void
+test_database_url_env_checked(void **state)
+{
+	struct config	*c;
+	char		*cause = NULL;
+
+	assert_int_equal(setenv("CARELINE_DATABASE_URL",
+	    "host=db.example dbname=careline", 1), 0);
+	c = load_text(state, "database:\n  url: dbname=fromfile\n", &cause);
+	unsetenv("CARELINE_DATABASE_URL");
+	assert_null(c);
+	assert_non_null(cause);
+	assert_string_equal(cause, "CARELINE_DATABASE_URL: host 'db.example' "
+	    DB_NAME_HINT);
+	free(cause);
+
+	/* With no host in the string libpq takes PGHOST: checked as well. */
+	assert_int_equal(setenv("PGHOST", "db.example", 1), 0);
+	cause = NULL;
+	c = load_text(state, "database:\n  url: dbname=careline\n", &cause);
+	unsetenv("PGHOST");
+	assert_null(c);
+	assert_non_null(cause);
+	assert_non_null(strstr(cause, ":2: database.url: host 'db.example' "
+	    "(from PGHOST) " DB_NAME_HINT));
+	free(cause);
+}
+
 static void
 test_missing_file(void **state)
 {
@@ -817,6 +911,9 @@ main(void)
 		T(test_reconnect_min_over_max),
 		T(test_public_url_scheme),
 		T(test_env_database_url),
+		T(test_database_url_host_names_refused),
+		T(test_database_url_hosts_accepted),
+		T(test_database_url_env_checked),
 		T(test_missing_file),
 		T(test_defaults),
 		T(test_config_key_walk),
@@ -829,5 +926,9 @@ main(void)
 	unsetenv("CARELINE_DATABASE_URL");
 	/* config_reload logs each key; keep the test output to results. */
 	log_configure(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT);
+	/* A caller's libpq environment must not decide database.url's fate. */
+	unsetenv("PGHOST");
+	unsetenv("PGHOSTADDR");
+	unsetenv("CARELINE_DATABASE_URL");
 	return (cmocka_run_group_tests(tests, NULL, NULL));
 }
