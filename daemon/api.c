@@ -226,3 +226,17 @@ api_route_name(const struct request *r, char *buf, size_t len)
 	snprintf(buf, len, "%s %s", route_method_name(r->route->method),
 	    r->route->pattern);
 }
+
+void
+api_audited_read(struct request *r, const char *sql)
+{
+	char		 id[24], route[API_ROUTE_NAME_MAX];
+	const char	*params[3];
+
+	snprintf(id, sizeof id, "%lld", r->ids[0]);
+	api_route_name(r, route, sizeof route);
+	params[0] = r->who.actor;
+	params[1] = route;
+	params[2] = id;
+	api_sql_reply(r, sql, 3, params);
+}

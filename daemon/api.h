@@ -42,6 +42,11 @@ int	 api_is_date(const char *);
 #define API_ROUTE_NAME_MAX	128
 void	 api_route_name(const struct request *, char *, size_t);
 /*
+ * A read of a person by the route's id, audited by the SQL function that
+ * reads: sql takes ($1 actor, $2 route name, $3 id).
+ */
+void	 api_audited_read(struct request *, const char *sql);
+/*
  * Run sql, which must yield one row of (status int, body json text), and
  * answer with it. SQL errors become JSON errors with the right status.
  */

@@ -137,16 +137,8 @@ api_calls_create(struct request *r)
 void
 api_calls_get(struct request *r)
 {
-	char		 id[24], route[API_ROUTE_NAME_MAX];
-	const char	*params[3];
-
 	/* The call names its resident: the read is audited. */
-	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_route_name(r, route, sizeof route);
-	params[0] = r->who.actor;
-	params[1] = route;
-	params[2] = id;
-	api_sql_reply(r, API_SQL("careline_call_read($1, $2, $3)"), 3, params);
+	api_audited_read(r, API_SQL("careline_call_read($1, $2, $3)"));
 }
 
 /* A query argument that must be one of a list; 1 if present and valid. */

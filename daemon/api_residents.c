@@ -83,16 +83,7 @@ api_residents_update(struct request *r)
 void
 api_residents_get(struct request *r)
 {
-	char		 id[24], route[API_ROUTE_NAME_MAX];
-	const char	*params[3];
-
-	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_route_name(r, route, sizeof route);
-	params[0] = r->who.actor;
-	params[1] = route;
-	params[2] = id;
-	api_sql_reply(r, API_SQL("careline_resident_read($1, $2, $3)"), 3,
-	    params);
+	api_audited_read(r, API_SQL("careline_resident_read($1, $2, $3)"));
 }
 
 void
