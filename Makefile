@@ -1,8 +1,9 @@
 # careline: build, run, test, install. GNU make; Debian 12.
 #
-#   make            build carelined and the tests
+#   make            build the programs: carelined, carelinectl, demo-receiver
+#   make check      build and run the unit tests (cmocka; no database)
 #   make run        the demo district: private PostgreSQL under var/
-#   make test       every test against a throwaway cluster
+#   make test       build everything, every test against a throwaway cluster
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
 #   make bench      the benchmarks
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang, build-fuzz/)
@@ -48,10 +49,12 @@ PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS)) -lunistring -lm
 INCLUDES	 = -Icommon -Iconfig -Idaemon -Itests
 
-# The version, in one place: the newest entry of debian/changelog (the
-# package and `carelined --version` cannot disagree).
-VERSION		:= $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | \
-		   tr -d '()')
+# The version, in one place: the file VERSION. scripts/version.sh fails,
+# and with it every build, when debian/changelog's newest entry says other.
+VERSION		:= $(shell scripts/version.sh)
+ifeq ($(VERSION),)
+$(error VERSION and debian/changelog disagree (see above))
+endif
 
 # The newest migration is the schema this build needs.
 SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
@@ -80,8 +83,12 @@ HARNESS_OBJS	 = $(BUILD)/tests/harness.o
 FUZZ_TARGETS	 = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%, \
 		   $(wildcard tests/fuzz/fuzz_*.c))
 
-all: $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver \
-	$(UNIT_TESTS) $(INTEG_TESTS)
+PROGRAMS	 = $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver
+
+# The programs only: cmocka is needed for the tests alone.
+all: $(PROGRAMS)
+
+tests: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -93,7 +100,7 @@ $(BUILD)/daemon/main.o: CFLAGS += \
 	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"' \
 	-DCARELINE_VERSION='"$(VERSION)"'
 $(BUILD)/client/carelinectl.o: CFLAGS += -DCTL_VERSION='"$(VERSION)"'
-$(BUILD)/daemon/main.o $(BUILD)/client/carelinectl.o: debian/changelog
+$(BUILD)/daemon/main.o $(BUILD)/client/carelinectl.o: VERSION debian/changelog
 
 $(BUILD)/libcareline.a: $(LIB_OBJS)
 	rm -f $@
@@ -140,12 +147,16 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
 
+# The unit tests alone, no database: what a package build runs.
+check: $(UNIT_TESTS)
+	@BUILD=$(BUILD) tests/run.sh --unit
+
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/run.sh
 
 test-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS="-O1 -g" all
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS="-O1 -g" tests
 	@BUILD=build-asan SAN=1 tests/run.sh
 
 # scripts/fuzz.sh installs clang when missing, builds with FUZZ=1 under
@@ -201,7 +212,7 @@ deb:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test test-asan fuzz fuzz-targets security bench install deb \
+.PHONY: all tests check deps run test test-asan fuzz fuzz-targets security bench install deb \
 	clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -52,7 +52,7 @@
 #include "xmalloc.h"
 
 #ifndef CTL_VERSION
-#define CTL_VERSION		"0.1.0"	/* the Makefile passes debian/changelog's */
+#define CTL_VERSION		"0.1.0"	/* the Makefile passes VERSION's */
 #endif
 #define CTL_DEFAULT_URL		"http://127.0.0.1:8080"
 #define CTL_CONF_NAME		"careline/carelinectl.yaml"
