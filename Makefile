@@ -74,6 +74,8 @@ DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/throttle.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# The operators' command line: client/ctl/, a file per command group.
+CTL_OBJS	 = $(patsubst %.c,$(BUILD)/%.o,$(wildcard client/ctl/*.c))
 
 UNIT_TESTS	 = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%, \
 		   $(wildcard tests/unit/test_*.c))
@@ -99,8 +101,8 @@ $(BUILD)/daemon/migrate.o: $(wildcard sql/migrations/*.sql)
 $(BUILD)/daemon/main.o: CFLAGS += \
 	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"' \
 	-DCARELINE_VERSION='"$(VERSION)"'
-$(BUILD)/client/carelinectl.o: CFLAGS += -DCTL_VERSION='"$(VERSION)"'
-$(BUILD)/daemon/main.o $(BUILD)/client/carelinectl.o: VERSION debian/changelog
+$(CTL_OBJS): CFLAGS += -DCTL_VERSION='"$(VERSION)"'
+$(BUILD)/daemon/main.o $(CTL_OBJS): VERSION debian/changelog
 
 $(BUILD)/libcareline.a: $(LIB_OBJS)
 	rm -f $@
@@ -109,8 +111,7 @@ $(BUILD)/libcareline.a: $(LIB_OBJS)
 $(BUILD)/carelined: $(BUILD)/daemon/main.o $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The operators' command line.
-$(BUILD)/carelinectl: $(BUILD)/client/carelinectl.o $(BUILD)/libcareline.a
+$(BUILD)/carelinectl: $(CTL_OBJS) $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A provider simulator for the demo and the fault-injection tests.
