@@ -347,26 +347,36 @@ static int
 migrate_verify_schema(PGconn *pg, const struct sqlset *schema, char **cause)
 {
 	const struct sqlfile	*f;
-	char			 vbuf[16], *sum;
-	int			 i;
+	const char		*params[1];
+	PGresult		*res;
+	char			 vbuf[16];
+	int			 i, rc = 0;
 
-	for (i = 0; i < schema->n; i++) {
+	for (i = 0; i < schema->n && rc == 0; i++) {
 		f = &schema->f[i];
 		snprintf(vbuf, sizeof vbuf, "%d", f->version);
-		if (migrate_recorded(pg, Q_SCHEMA_SUM, vbuf, &sum, cause) != 0)
-			return (-1);
-		if (sum != NULL && strcmp(sum, f->sum) != 0) {
+		params[0] = vbuf;
+		res = PQexecParams(pg, "SELECT checksum, name FROM "
+		    "schema_migrations WHERE version = $1::integer", 1, NULL,
+		    params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			xasprintf(cause, "reading schema_migrations: %s",
+			    PQresultErrorMessage(res));
+			(*cause)[strcspn(*cause, "\n")] = '\0';
+			rc = -1;
+		} else if (PQntuples(res) > 0 &&
+		    strcmp(PQgetvalue(res, 0, 0), f->sum) != 0) {
 			xasprintf(cause, "sql/schema/%s was changed after it "
-			    "was applied (checksum %.12s, applied %.12s): an "
-			    "applied schema file is never edited; restore it "
-			    "and put the change in a new file. Nothing was "
-			    "applied", f->name, f->sum, sum);
-			free(sum);
-			return (-1);
+			    "was applied (checksum %.12s, applied %.12s as "
+			    "%s): an applied schema file is never edited; "
+			    "restore it and put the change in a new file. "
+			    "Nothing was applied", f->name, f->sum,
+			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+			rc = -1;
 		}
-		free(sum);
+		PQclear(res);
 	}
-	return (0);
+	return (rc);
 }
 
 int

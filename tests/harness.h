@@ -35,7 +35,7 @@ const char *th_build_dir(void);	/* where carelined was built */
 /* A new database (dropped first if it exists), PostGIS created by the
  * superuser; returns the application's conninfo (caller frees). */
 char	*th_db_create(const char *name);
-/* Apply migrations with carelined --migrate; returns its exit status. */
+/* Apply sql/schema and sql/functions with carelined --migrate: exit status. */
 int	 th_migrate(const char *dburl, char **out);
 PGconn	*th_pg(const char *dburl);	/* aborts on failure */
 /* First value of the first row, or NULL; caller frees. */

@@ -1,6 +1,6 @@
 /*
  * carelined over real HTTP against a real PostgreSQL: the endpoints every
- * deployment relies on, the CLI, and migrations.
+ * deployment relies on, the CLI, and --migrate.
  */
 #include <stdarg.h>
 #include <stddef.h>
