@@ -88,7 +88,10 @@ $$;
 CREATE OR REPLACE TRIGGER calls_status_guard BEFORE UPDATE OF status ON calls
     FOR EACH ROW EXECUTE FUNCTION careline_call_status_guard();
 
--- As in 0002, then: the call remembers its dispatch parameters, the
+-- p_req (validated by the daemon):
+--   {"resident_id": int?, "caller_phone": digits, "service": ..., "wanted_at": text?,
+--    "notes": text?, "urgency": "normal"|"urgent"?, "duplicate_ok": bool?}
+-- The call remembers its dispatch parameters, the
 -- operators get call.created, and dispatch starts in this transaction (a
 -- call with no candidate turns unmatched there, with call.unmatched).
 CREATE OR REPLACE FUNCTION careline_call_create(p_actor text, p_token_id bigint, p_req jsonb,
@@ -231,7 +234,11 @@ BEGIN
 END;
 $$;
 
--- As in 0002, plus the outbox: on a cancel, every provider whose offer was
+-- 'cancel':   new | offered | accepted | unmatched -> cancelled
+-- 'complete': accepted -> completed (the accepted offer gets completed_at);
+--             new | offered | unmatched -> completed as an operator's override.
+-- Either way the call's pending and offered offers are cancelled. The
+-- outbox: on a cancel, every provider whose offer was
 -- out ('offered') or won ('accepted') gets offer.cancelled (reason
 -- 'call_cancelled') and the accepted offer is cancelled too; on an
 -- operator's complete, offers still out get offer.cancelled (reason
@@ -435,9 +442,9 @@ END;
 $$;
 
 -- The PBX's caller-ID lookup is a read of the residents it names.
--- POST /v1/ringing answers with their cards (0011), so it records one
+-- POST /v1/ringing answers with their cards, so it records one
 -- resident_reads row per resident, like every other route that answers
--- with a person (0012). The console's GET /v1/ringing/{id} gives only the
+-- with a person (privacy.sql). The console's GET /v1/ringing/{id} gives only the
 -- number and ids; the cards it then fetches are recorded by their route.
 -- The audit row of a ring names the ringings row and the residents, not
 -- the number: the audit log is kept for years, the number for a day.

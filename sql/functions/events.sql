@@ -98,8 +98,8 @@ CREATE OR REPLACE TRIGGER events_xid BEFORE INSERT ON events
 
 -- For the event hub, in one snapshot (a STABLE function's statements see
 -- its caller's): first the credentials that are no longer good, as rows
--- with a NULL id, type 'credential.ended' and the hex in json (as in
--- 0011); then, if events are committed but not yet readable (an older
+-- with a NULL id, type 'credential.ended' and the hex in json (as
+-- careline_events_checked does); then, if events are committed but not yet readable (an older
 -- transaction still runs), one row with a NULL id and type 'events.held'
 -- (the hub polls until they are: their release sends no NOTIFY when the
 -- older transaction wrote no event); then events after the position

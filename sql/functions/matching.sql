@@ -20,7 +20,8 @@
 --     minutes <= max_minutes + 1e-6 (noise, not a policy: 0.06 ms);
 --   * order: minutes, spare DESC, last_offered_at NULLS FIRST, id; limit.
 --
--- How: the per-service partial GiST index of 0001 (the service is spelled
+-- How: the per-service partial GiST index (providers_*_gist, in the
+-- baseline schema; the service is spelled
 -- as a literal, one branch per service) yields the providers inside the
 -- largest radius any of them could cover (ST_DWithin), nearest first (KNN
 -- <->). Walking outwards, a provider at distance d needs at least
