@@ -56,8 +56,8 @@ ifeq ($(VERSION),)
 $(error VERSION and debian/changelog disagree (see above))
 endif
 
-# The newest migration is the schema this build needs.
-SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
+# The newest schema file is the schema this build needs.
+SCHEMA_VERSION	:= $(shell ls sql/schema 2>/dev/null | \
 		   sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | sort -n | \
 		   tail -n 1)
 
@@ -65,7 +65,7 @@ COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
 		   common/hours.c common/jsonv.c common/webhook.c common/text.c
 CONFIG_SRCS	 = config/config.c config/dburl.c
 DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
-		   daemon/health.c daemon/metrics.c daemon/migrate.c \
+		   daemon/health.c daemon/metrics.c daemon/db_migrate.c \
 		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
@@ -96,8 +96,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
 
-$(BUILD)/daemon/migrate.o: CFLAGS += -DCARELINE_SCHEMA_VERSION=$(SCHEMA_VERSION)
-$(BUILD)/daemon/migrate.o: $(wildcard sql/migrations/*.sql)
+# The directory too: removing a schema file changes its mtime, not a file's.
+$(BUILD)/daemon/db_migrate.o: CFLAGS += -DCARELINE_SCHEMA_VERSION=$(SCHEMA_VERSION)
+$(BUILD)/daemon/db_migrate.o: sql/schema $(wildcard sql/schema/*.sql)
 $(BUILD)/daemon/main.o: CFLAGS += \
 	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"' \
 	-DCARELINE_VERSION='"$(VERSION)"'
@@ -178,7 +179,8 @@ bench: deps
 # snippet and the config name install paths: rewritten on the way.
 CONF		 = $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml
 install: $(BUILD)/carelined $(BUILD)/carelinectl
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/migrations \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/schema \
+	    $(DESTDIR)$(DATADIR)/sql/functions \
 	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/www \
@@ -189,7 +191,8 @@ install: $(BUILD)/carelined $(BUILD)/carelinectl
 	install -m 0644 docs/man/carelined.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/man/carelinectl.1 $(DESTDIR)$(MANDIR)/man1/
 	cp -R client/www/. $(DESTDIR)$(DATADIR)/www/
-	install -m 0644 sql/migrations/*.sql $(DESTDIR)$(DATADIR)/sql/migrations/
+	install -m 0644 sql/schema/*.sql $(DESTDIR)$(DATADIR)/sql/schema/
+	install -m 0644 sql/functions/*.sql $(DESTDIR)$(DATADIR)/sql/functions/
 	install -m 0644 sql/demo/*.sql $(DESTDIR)$(DATADIR)/sql/demo/
 	test -e $(CONF) || { umask 077 && \
 	    sed -e 's|/usr/share/careline|$(DATADIR)|g' config/careline.yaml \

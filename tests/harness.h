@@ -41,7 +41,7 @@ char	*th_db_create(const char *name);
 /* th_init, then a new database migrated: its conninfo (caller frees), or
  * NULL when either step failed. */
 char	*th_db_ready(const char *name);
-/* Apply migrations with carelined --migrate; returns its exit status. */
+/* Apply sql/schema and sql/functions with carelined --migrate: exit status. */
 int	 th_migrate(const char *dburl, char **out);
 PGconn	*th_pg(const char *dburl);	/* aborts on failure */
 /* First value of the first row, or NULL; caller frees. */
