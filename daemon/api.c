@@ -14,7 +14,7 @@
 #include "db.h"
 #include "log.h"
 #include "routes.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 void

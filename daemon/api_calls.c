@@ -11,7 +11,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "dispatcher.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_IDEMPOTENCY_KEY_MAX	200

@@ -15,7 +15,7 @@
 #include "auth.h"
 #include "crypto.h"
 #include "dispatcher.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_LINK_TOKEN_MAX	128

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "password.h"
 #include "phone.h"
-#include "server.h"
+#include "http_server.h"
 #include "text.h"
 #include "throttle.h"
 #include "xmalloc.h"

@@ -6,7 +6,7 @@
 #include "api.h"
 #include "auth.h"
 #include "db.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_TOKEN_SHOWN	8	/* characters kept to tell tokens apart */

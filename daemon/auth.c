@@ -13,7 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "routes.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 struct auth_entry {

@@ -14,7 +14,7 @@
 #include "db.h"
 #include "events.h"
 #include "log.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define EVENTS_CRED_LEN		(2 * CRYPTO_SHA256_LEN)	/* hex */

@@ -18,7 +18,7 @@
 #include "dispatcher.h"
 #include "metrics.h"
 #include "routes.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 void

@@ -27,7 +27,7 @@
 #include "notify.h"
 #include "password.h"
 #include "routes.h"
-#include "server.h"
+#include "http_server.h"
 #include "static.h"
 #include "text.h"
 #include "xmalloc.h"

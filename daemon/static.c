@@ -11,7 +11,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "log.h"
-#include "server.h"
+#include "http_server.h"
 #include "static.h"
 #include "xmalloc.h"
 

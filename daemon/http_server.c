@@ -24,7 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"
-#include "server.h"
+#include "http_server.h"
 #include "throttle.h"
 #include "xmalloc.h"
 
