@@ -63,7 +63,7 @@ COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
 CONFIG_SRCS	 = config/config.c config/dburl.c
 DAEMON_SRCS	 = daemon/db.c daemon/http_server.c daemon/routes.c \
 		   daemon/health.c daemon/metrics.c daemon/migrate.c \
-		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
+		   daemon/notify.c daemon/http_auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
 		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \

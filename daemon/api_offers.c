@@ -12,7 +12,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
-#include "auth.h"
+#include "http_auth.h"
 #include "crypto.h"
 #include "dispatcher.h"
 #include "http_server.h"

@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "api.h"
-#include "auth.h"
+#include "http_auth.h"
 #include "config.h"
 #include "db.h"
 #include "events.h"

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "auth.h"
+#include "http_auth.h"
 #include "db.h"
 #include "http_server.h"
 #include "xmalloc.h"

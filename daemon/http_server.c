@@ -17,7 +17,7 @@
 #include <event2/util.h>
 #include <jansson.h>
 
-#include "auth.h"
+#include "http_auth.h"
 #include "config.h"
 #include "events.h"
 #include "static.h"

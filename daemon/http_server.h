@@ -14,7 +14,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 
-#include "auth.h"
+#include "http_auth.h"
 #include "routes.h"
 
 struct config;

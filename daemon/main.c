@@ -16,7 +16,7 @@
 
 #include <libpq-fe.h>
 
-#include "auth.h"
+#include "http_auth.h"
 #include "config.h"
 #include "db.h"
 #include "dispatcher.h"

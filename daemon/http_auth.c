@@ -9,7 +9,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "auth.h"
+#include "http_auth.h"
 #include "config.h"
 #include "db.h"
 #include "routes.h"
