@@ -20,7 +20,7 @@
 #include "http_auth.h"
 #include "config.h"
 #include "events.h"
-#include "static.h"
+#include "http_static.h"
 #include "log.h"
 #include "metrics.h"
 #include "routes.h"

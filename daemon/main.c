@@ -28,7 +28,7 @@
 #include "password.h"
 #include "routes.h"
 #include "http_server.h"
-#include "static.h"
+#include "http_static.h"
 #include "text.h"
 #include "xmalloc.h"
 

@@ -20,7 +20,7 @@
 
 #include "routes.h"
 
-/* Served by daemon/static.c, not by a route: the console's page. */
+/* Served by daemon/http_static.c, not by a route: the console's page. */
 static const char *const openapi_static[] = { "GET /", NULL };
 
 #define OPENAPI_MAX_OPS	256

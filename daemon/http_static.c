@@ -12,7 +12,7 @@
 
 #include "log.h"
 #include "http_server.h"
-#include "static.h"
+#include "http_static.h"
 #include "xmalloc.h"
 
 #define STATIC_CSP \
