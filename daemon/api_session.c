@@ -16,7 +16,7 @@
 #include "http_auth.h"
 #include "config.h"
 #include "db.h"
-#include "events.h"
+#include "http_events.h"
 #include "log.h"
 #include "password.h"
 #include "phone.h"

@@ -19,7 +19,7 @@
 
 #include "http_auth.h"
 #include "config.h"
-#include "events.h"
+#include "http_events.h"
 #include "http_static.h"
 #include "log.h"
 #include "metrics.h"

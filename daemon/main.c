@@ -20,7 +20,7 @@
 #include "config.h"
 #include "db.h"
 #include "dispatcher.h"
-#include "events.h"
+#include "http_events.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"

@@ -12,7 +12,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
-#include "events.h"
+#include "http_events.h"
 #include "log.h"
 #include "http_server.h"
 #include "xmalloc.h"
