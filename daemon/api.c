@@ -13,7 +13,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
-#include "routes.h"
+#include "http_router.h"
 #include "http_server.h"
 #include "xmalloc.h"
 

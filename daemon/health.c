@@ -17,7 +17,7 @@
 #include "db.h"
 #include "dispatcher.h"
 #include "metrics.h"
-#include "routes.h"
+#include "http_router.h"
 #include "http_server.h"
 #include "xmalloc.h"
 

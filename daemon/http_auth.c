@@ -12,7 +12,7 @@
 #include "http_auth.h"
 #include "config.h"
 #include "db.h"
-#include "routes.h"
+#include "http_router.h"
 #include "http_server.h"
 #include "xmalloc.h"
 

@@ -23,7 +23,7 @@
 #include "http_static.h"
 #include "log.h"
 #include "metrics.h"
-#include "routes.h"
+#include "http_router.h"
 #include "http_server.h"
 #include "throttle.h"
 #include "xmalloc.h"

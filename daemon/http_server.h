@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "http_auth.h"
-#include "routes.h"
+#include "http_router.h"
 
 struct config;
 struct db_pool;

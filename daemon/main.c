@@ -26,7 +26,7 @@
 #include "migrate.h"
 #include "notify.h"
 #include "password.h"
-#include "routes.h"
+#include "http_router.h"
 #include "http_server.h"
 #include "http_static.h"
 #include "text.h"

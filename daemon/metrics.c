@@ -7,7 +7,7 @@
 
 #include "db.h"
 #include "metrics.h"
-#include "routes.h"
+#include "http_router.h"
 #include "xmalloc.h"
 
 #define METRICS_MAX_STATUSES	16	/* distinct statuses kept per route */

@@ -1,9 +1,9 @@
 /*
- * The route matcher (daemon/routes.c): the first byte picks the method,
+ * The route matcher (daemon/http_router.c): the first byte picks the method,
  * the rest is the path as evhttp hands it over.
  */
 #include "fuzz/fuzz.h"
-#include "routes.h"
+#include "http_router.h"
 
 static const enum evhttp_cmd_type fuzz_methods[] = {
 	EVHTTP_REQ_GET, EVHTTP_REQ_HEAD, EVHTTP_REQ_POST, EVHTTP_REQ_PUT,

@@ -1,5 +1,5 @@
 /*
- * openapi.yaml and the route table (daemon/routes.c) name the same paths
+ * openapi.yaml and the route table (daemon/http_router.c) name the same paths
  * with the same methods, both ways: a route nobody documented, or a
  * documented route that answers 404, fails here. Path parameters are
  * compared as {id} whatever the document calls them; HEAD is implied by
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <yaml.h>
 
-#include "routes.h"
+#include "http_router.h"
 
 /* Served by daemon/http_static.c, not by a route: the console's page. */
 static const char *const openapi_static[] = { "GET /", NULL };

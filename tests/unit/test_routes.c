@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "routes.h"
+#include "http_router.h"
 
 /* Match, and check a hit fills one id per {id} of its pattern. */
 static int

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "routes.h"
+#include "http_router.h"
 
 #define GET	EVHTTP_REQ_GET
 #define POST	EVHTTP_REQ_POST
