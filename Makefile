@@ -67,7 +67,8 @@ DAEMON_SRCS	 = daemon/db.c daemon/http_server.c daemon/http_router.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
 		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
-		   daemon/http_events.c daemon/http_static.c daemon/api_reports.c \
+		   daemon/http_events.c daemon/http_static.c daemon/http_conn.c \
+		   daemon/api_reports.c \
 		   daemon/throttle.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -123,7 +123,7 @@ health_metrics_allowed(struct request *r)
 static void
 health_metrics_http(const struct server *srv, struct evbuffer *buf)
 {
-	static const char *const reasons[SERVER_CUT_MAX] = {
+	static const char *const reasons[HTTP_CUT_MAX] = {
 		"head_timeout", "body_timeout", "too_large", "bad_head",
 	};
 	int	i;
@@ -139,11 +139,16 @@ health_metrics_http(const struct server *srv, struct evbuffer *buf)
 	    "# HELP careline_http_cut_total Connections closed before their "
 	    "request was read, by reason.\n"
 	    "# TYPE careline_http_cut_total counter\n",
-	    srv->nconns, srv->accept_pauses);
-	for (i = 0; i < SERVER_CUT_MAX; i++)
+	    srv->conns.nconns, srv->accept_pauses);
+	for (i = 0; i < HTTP_CUT_MAX; i++)
 		evbuffer_add_printf(buf,
 		    "careline_http_cut_total{reason=\"%s\"} %lld\n",
-		    reasons[i], srv->cut[i]);
+		    reasons[i], srv->conns.cut[i]);
+	evbuffer_add_printf(buf,
+	    "# HELP careline_http_cancelled_total Requests whose client hung "
+	    "up before the reply.\n"
+	    "# TYPE careline_http_cancelled_total counter\n"
+	    "careline_http_cancelled_total %lld\n", srv->cancelled);
 }
 
 void

@@ -1,10 +1,12 @@
 /*
- * The HTTP side of carelined: evhttp on our own listener, one struct
- * request per request in flight, and the only way out of a request is a
- * reply helper below, which records metrics and frees it.
+ * The HTTP listener and the request: evhttp on our own listener, one
+ * struct request per request in flight, and the only way out of a request
+ * is a reply helper below, which records metrics and frees it. What a
+ * request is for is the router's to decide (server_new's route): this
+ * file knows no route, credential or handler.
  */
-#ifndef CARELINE_SERVER_H
-#define CARELINE_SERVER_H
+#ifndef CARELINE_HTTP_SERVER_H
+#define CARELINE_HTTP_SERVER_H
 
 #include <sys/queue.h>
 
@@ -14,40 +16,58 @@
 #include <event2/http.h>
 #include <jansson.h>
 
-#include "http_auth.h"
-#include "http_router.h"
+#include "crypto.h"
+#include "http_conn.h"
 
+struct auth_cache;
 struct config;
 struct db_pool;
 struct dispatcher;
 struct events_hub;
 struct metrics;
-struct static_files;
 struct route;
-struct server_conn;
+struct static_files;
+struct throttle;
+
+#define SERVER_RELISTEN_MS	500	/* retry accept after EMFILE this often */
+#define SERVER_MAX_IDS		4	/* {id} segments in one route */
+
+/* Who sent a request: filled in by http_auth for the handlers. */
+enum auth_role {
+	AUTH_NONE,
+	AUTH_OPERATOR,
+	AUTH_ADMIN,
+	AUTH_PROVIDER,
+};
+
+struct auth_identity {
+	long long	 token_id;	/* API tokens */
+	long long	 operator_id;	/* console sessions */
+	enum auth_role	 role;
+	long long	 provider_id;	/* AUTH_PROVIDER only */
+	char		 actor[32];	/* "token:12", "operator:3": audit log */
+	unsigned char	 token_hash[CRYPTO_SHA256_LEN];
+};
+
+struct request;
 
 /*
- * Limits of the HTTP side. The rest (body and header sizes, timeouts) are
- * config keys.
+ * What a server is given, by main: the running configuration, the parts
+ * its handlers reach through r->srv (none owned by the server), and the
+ * router, which gets every request read whole and within limits.
  */
-#define SERVER_HARD_BODY_FACTOR	2	/* evhttp's own body limit, × max_body */
-#define SERVER_RELISTEN_MS	500	/* retry accept after EMFILE this often */
-#define SERVER_LINE_KEEP	64	/* head bytes kept per line, to find
-					   Content-Length */
-#define SERVER_CLEN_DIGITS_MAX	18	/* a longer Content-Length cannot fit */
-#define SERVER_RAW_REPLY_MAX	512	/* a reply written past evhttp */
-#define SERVER_FLUSH_WAIT_MS	10	/* before it, while one is queued */
-#define SERVER_LINGER_MS	2000	/* after it, input read and dropped */
-#define SERVER_LINGER_MAX	(16 * 1024 * 1024)	/* body bytes read and
-					   dropped before refusing it */
-
-/* Why a connection was cut before its request was read (metrics). */
-enum server_cut {
-	SERVER_CUT_HEAD_TIMEOUT,
-	SERVER_CUT_BODY_TIMEOUT,
-	SERVER_CUT_TOO_LARGE,
-	SERVER_CUT_BAD_HEAD,
-	SERVER_CUT_MAX
+struct server_parts {
+	struct config		*cfg;
+	struct db_pool		*db;
+	struct metrics		*metrics;
+	struct auth_cache	*auth;
+	struct throttle		*throttle;	/* sign-ins */
+	struct dispatcher	*dispatcher;	/* for /metrics */
+	struct events_hub	*events;
+	struct static_files	*files;		/* the console */
+	void			(*route)(struct request *);
+	int			 nroutes;	/* metrics' index for requests
+						   no route took */
 };
 
 struct server {
@@ -56,24 +76,21 @@ struct server {
 	struct db_pool			*db;
 	struct metrics			*metrics;
 	struct auth_cache		*auth;
-	struct throttle			*throttle;	/* sign-ins */
-	struct dispatcher		*dispatcher;	/* for /metrics */
+	struct throttle			*throttle;
+	struct dispatcher		*dispatcher;
 	struct events_hub		*events;
-	struct static_files		*files;		/* the console */
+	struct static_files		*files;
+	void				(*route)(struct request *);
+	int				 nroutes;
 	struct evhttp			*http;
 	struct evconnlistener		*listener;
 	struct event			*relisten;	/* after EMFILE */
 	int				 inflight;
 	int				 draining;
+	long long			 cancelled;	/* clients gone first */
 	char				*bound;		/* "addr:port" */
 	LIST_ENTRY(server)		 entry;		/* server_all */
-
-	/* Connections we watch, indexed by descriptor (not owned here:
-	 * each is freed when evhttp closes its connection). */
-	struct server_conn		**conns;
-	int				 nslots;
-	LIST_HEAD(, server_conn)	 conn_list;	/* all, attached or not */
-	int				 nconns;	/* open, watched or not */
+	struct http_conns		 conns;
 
 	/* Out of descriptors: one episode from the first refusal until a
 	 * whole SERVER_RELISTEN_MS passes without one. */
@@ -82,29 +99,52 @@ struct server {
 	long long			 accept_refused_total;
 	long long			 accept_pauses;		/* episodes */
 	struct timespec			 paused_since;
-	long long			 cut[SERVER_CUT_MAX];
 };
 
 struct request {
 	struct server			*srv;
 	struct evhttp_request		*req;
-	const struct route		*route;
-	int				 route_idx;
 	struct timespec			 start;
-	long long			 ids[ROUTES_MAX_IDS];
-	int				 nids;
-	struct auth_identity		 who;
+	const char			*path;		/* of the URI */
 	char				*body;		/* NUL-terminated copy */
 	size_t				 body_len;
+	/*
+	 * Its client hung up while it was worked on: replies are dropped
+	 * (the request is still ended by them), and a step that would run
+	 * a further query ends it instead (request_cancelled).
+	 */
+	int				 cancelled;
+	/* Set by the router. */
+	int				 route_idx;	/* for metrics */
+	const struct route		*route;
+	const char			*pattern;	/* "/v1/calls/{id}" */
+	enum evhttp_cmd_type		 method;	/* the route's */
+	long long			 ids[SERVER_MAX_IDS];
+	int				 nids;
+	/* Set by http_auth: who sent it, and what runs once it is known. */
+	struct auth_identity		 who;
+	int				 auth_need;	/* enum route_auth */
+	void				(*handler)(struct request *);
 };
 
-struct server	*server_new(struct event_base *, struct config *,
-		    struct db_pool *, struct metrics *);
+struct server	*server_new(struct event_base *, const struct server_parts *);
 int		 server_listen(struct server *, char **cause);
+/* Start or stop accepting (a bound listener accepts nothing until then). */
+void		 server_accept(struct server *, int on);
+const char	*server_bound(const struct server *);
+int		 server_inflight(const struct server *);
 /* Answer new requests with 503 from now on; in-flight ones carry on. */
 void		 server_drain(struct server *);
 void		 server_free(struct server *);
 
+/* "GET", "POST", ...; "OTHER" for the rest. */
+const char	*http_method_name(enum evhttp_cmd_type);
+
+/*
+ * Its client is gone: end r (as a 499 in the metrics) and return 1; or
+ * return 0. For a step about to run a further query on r's behalf.
+ */
+int		 request_cancelled(struct request *);
 /* Each of these ends the request: r is freed when they return. */
 void		 request_reply_json(struct request *, int status, json_t *);
 void		 request_reply_raw(struct request *, int status,

@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (routes[idx].method != m && !(m == EVHTTP_REQ_HEAD &&
 		    routes[idx].method == EVHTTP_REQ_GET))
 			fuzz_fail("%s: matched another method", path);
-		if (strstr(allow, route_method_name(routes[idx].method)) ==
+		if (strstr(allow, http_method_name(routes[idx].method)) ==
 		    NULL)
 			fuzz_fail("%s: Allow \"%s\" lacks the route's method",
 			    path, allow);

@@ -212,7 +212,7 @@ routes_have(const char *op)
 	}
 	for (i = 0; i < nroutes; i++) {
 		snprintf(buf, sizeof buf, "%s %s",
-		    route_method_name(routes[i].method), routes[i].pattern);
+		    http_method_name(routes[i].method), routes[i].pattern);
 		if (strcmp(buf, op) == 0)
 			return (1);
 	}
@@ -241,7 +241,7 @@ test_every_route_is_documented(void **state)
 	openapi_load(&oa, file);
 	for (i = 0; i < nroutes; i++) {
 		snprintf(op, sizeof op, "%s %s",
-		    route_method_name(routes[i].method), routes[i].pattern);
+		    http_method_name(routes[i].method), routes[i].pattern);
 		if (!openapi_has(&oa, op)) {
 			print_message("# %s: routes.c has %s\n", file, op);
 			missing++;
