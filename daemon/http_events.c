@@ -52,6 +52,7 @@ struct events_client {
 	struct evhttp_request		*req;	/* NULL once ended */
 	struct evhttp_connection	*evcon;
 	struct events_pos		 pos;
+	unsigned long long		 gen;	/* this hub's, never reused */
 	int				 catching_up;
 	int				 catchup_failed; /* retried on a timer */
 	int				 ending;
@@ -69,6 +70,7 @@ struct events_hub {
 	int			 nending;
 	struct events_pos	 pos;		/* last row fanned out */
 	int			 known;		/* pos has been read */
+	unsigned long long	 gen;		/* the last client's */
 	int			 fetching, fetch_again;
 	int			 retry_ms;	/* back-off; 0: all is well */
 	int			 failing;	/* said in the log, once */
@@ -443,7 +445,7 @@ events_hub_notify(struct events_hub *hub)
 
 struct events_catchup {
 	struct events_hub	*hub;
-	struct events_client	*c;
+	unsigned long long	 gen;		/* the client's */
 	struct events_pos	 hub_last;	/* fanned out when asked */
 };
 
@@ -456,9 +458,12 @@ events_caught_up(const struct db_result *res, void *arg)
 	struct events_pos	 hub_last = cu->hub_last, pos;
 	int			 i, n, nev = 0;
 
-	/* It may have gone while we asked. */
+	/*
+	 * It may have gone while we asked, and another stream have been
+	 * given its memory: find it by its generation, not its address.
+	 */
 	TAILQ_FOREACH(c, &cu->hub->clients, entry) {
-		if (c == cu->c)
+		if (c->gen == cu->gen)
 			break;
 	}
 	free(cu);
@@ -512,7 +517,7 @@ events_catch_up(struct events_client *c)
 	c->catching_up = 1;
 	cu = xcalloc(1, sizeof *cu);
 	cu->hub = c->hub;
-	cu->c = c;
+	cu->gen = c->gen;
 	cu->hub_last = c->hub->pos;
 	if (events_query(c->hub, &c->pos, 1, c, events_caught_up, cu) != 0) {
 		free(cu);
@@ -532,6 +537,8 @@ events_subscribe(struct request *r, struct events_hub *hub)
 	long long		 from = -1;
 	int			 mine = 0;
 
+	if (request_cancelled(r))
+		return;
 	crypto_hex(r->who.token_hash, CRYPTO_SHA256_LEN, cred);
 	TAILQ_FOREACH(c, &hub->clients, entry) {
 		if (strcmp(c->cred, cred) == 0)
@@ -561,6 +568,7 @@ events_subscribe(struct request *r, struct events_hub *hub)
 
 	c = xcalloc(1, sizeof *c);
 	c->hub = hub;
+	c->gen = ++hub->gen;
 	c->req = r->req;
 	c->evcon = evhttp_request_get_connection(r->req);
 	if (from >= 0) {
