@@ -16,6 +16,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "dispatcher.h"
+#include "http_events.h"
 #include "metrics.h"
 #include "http_router.h"
 #include "http_server.h"
@@ -163,6 +164,8 @@ health_metrics(struct request *r)
 	buf = evbuffer_new();
 	metrics_render(r->srv->metrics, r->srv->db, r->srv->inflight, buf);
 	health_metrics_http(r->srv, buf);
+	if (r->srv->events != NULL)
+		events_hub_metrics(r->srv->events, buf);
 	if (r->srv->dispatcher != NULL)
 		dispatcher_metrics(r->srv->dispatcher, buf);
 	len = evbuffer_get_length(buf);

@@ -179,7 +179,7 @@ main_events_notified(const char *channel, const char *payload, void *arg)
 {
 	(void)channel;
 	(void)payload;
-	events_hub_notify(arg);
+	events_hub_notified(arg);
 }
 
 static long
