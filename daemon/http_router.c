@@ -247,7 +247,6 @@ router_request(struct request *r)
 	}
 	rt = &routes[idx];
 	r->route_idx = idx;
-	r->route = rt;
 	r->pattern = rt->pattern;
 	r->method = rt->method;
 	/* An action that takes no body: one sent is a client's mistake. */

@@ -25,7 +25,6 @@ struct db_pool;
 struct dispatcher;
 struct events_hub;
 struct metrics;
-struct route;
 struct static_files;
 struct throttle;
 
@@ -105,7 +104,8 @@ struct request {
 	struct server			*srv;
 	struct evhttp_request		*req;
 	struct timespec			 start;
-	const char			*path;		/* of the URI */
+	const char			*path;		/* of the URI (the
+							   router's to read) */
 	char				*body;		/* NUL-terminated copy */
 	size_t				 body_len;
 	/*
@@ -116,7 +116,6 @@ struct request {
 	int				 cancelled;
 	/* Set by the router. */
 	int				 route_idx;	/* for metrics */
-	const struct route		*route;
 	const char			*pattern;	/* "/v1/calls/{id}" */
 	enum evhttp_cmd_type		 method;	/* the route's */
 	long long			 ids[SERVER_MAX_IDS];
