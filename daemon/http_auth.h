@@ -69,8 +69,9 @@ void		 auth_cache_on_invalidate(struct auth_cache *,
 /*
  * Is this credential (the SHA-256 of a token; session: a "cls_" one)
  * valid now? cb gets 200 and who (valid during the call only), 401, or
- * 503 (the database cannot tell); it may run before auth_lookup returns. Uses the cache, so an
- * answer right after an invalidation is always the database's.
+ * 503 (the database cannot tell); it may run before auth_lookup returns.
+ * Uses the cache, so an answer right after an invalidation is always the
+ * database's.
  */
 typedef void	(*auth_lookup_cb)(int status, const struct auth_identity *who,
 		    void *arg);

@@ -243,7 +243,7 @@ test_every_route_is_documented(void **state)
 		snprintf(op, sizeof op, "%s %s",
 		    http_method_name(routes[i].method), routes[i].pattern);
 		if (!openapi_has(&oa, op)) {
-			print_message("# %s: routes.c has %s\n", file, op);
+			print_message("# %s: the router has %s\n", file, op);
 			missing++;
 		}
 	}
@@ -265,7 +265,7 @@ test_every_documented_operation_is_routed(void **state)
 	assert_true(oa.nops > 1);
 	for (i = 0; i < oa.nops; i++) {
 		if (!routes_have(oa.ops[i])) {
-			print_message("# %s documents %s, routes.c has not\n",
+			print_message("# %s documents %s, the router has not\n",
 			    file, oa.ops[i]);
 			missing++;
 		}
