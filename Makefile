@@ -64,13 +64,14 @@ SCHEMA_VERSION	:= $(shell ls sql/schema 2>/dev/null | \
 COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
 		   common/hours.c common/jsonv.c common/webhook.c common/text.c
 CONFIG_SRCS	 = config/config.c config/dburl.c
-DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
+DAEMON_SRCS	 = daemon/db.c daemon/http_server.c daemon/http_router.c \
 		   daemon/health.c daemon/metrics.c daemon/db_migrate.c \
-		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
+		   daemon/notify.c daemon/http_auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
 		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
-		   daemon/events.c daemon/static.c daemon/api_reports.c \
+		   daemon/http_events.c daemon/http_static.c daemon/http_conn.c \
+		   daemon/api_reports.c \
 		   daemon/throttle.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -8,10 +8,10 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
-#include "auth.h"
+#include "http_auth.h"
 #include "crypto.h"
 #include "dispatcher.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_IDEMPOTENCY_KEY_MAX	200

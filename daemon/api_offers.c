@@ -12,10 +12,10 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
-#include "auth.h"
+#include "http_auth.h"
 #include "crypto.h"
 #include "dispatcher.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_LINK_TOKEN_MAX	128

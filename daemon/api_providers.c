@@ -10,7 +10,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "hours.h"
-#include "server.h"
+#include "http_server.h"
 #include "webhook.h"
 #include "xmalloc.h"
 

@@ -16,7 +16,7 @@
 #include "api.h"
 #include "config.h"
 #include "db.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_REPORT_NAME_MAX	32

@@ -8,7 +8,7 @@
 
 #include "api.h"
 #include "phone.h"
-#include "server.h"
+#include "http_server.h"
 #include "text.h"
 #include "xmalloc.h"
 

@@ -13,14 +13,14 @@
 #include <sodium.h>
 
 #include "api.h"
-#include "auth.h"
+#include "http_auth.h"
 #include "config.h"
 #include "db.h"
-#include "events.h"
+#include "http_events.h"
 #include "log.h"
 #include "password.h"
 #include "phone.h"
-#include "server.h"
+#include "http_server.h"
 #include "text.h"
 #include "throttle.h"
 #include "xmalloc.h"

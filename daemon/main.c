@@ -9,27 +9,27 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include <curl/curl.h>
 
 #include <libpq-fe.h>
 
-#include "auth.h"
 #include "config.h"
 #include "db.h"
 #include "db_migrate.h"
 #include "dispatcher.h"
-#include "events.h"
+#include "http_auth.h"
+#include "http_events.h"
+#include "http_router.h"
+#include "http_server.h"
+#include "http_static.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
 #include "password.h"
-#include "routes.h"
-#include "server.h"
-#include "static.h"
 #include "text.h"
+#include "throttle.h"
 #include "xmalloc.h"
 
 #ifndef CARELINE_VERSION
@@ -53,6 +53,8 @@ struct carelined {
 	struct dispatcher	*dispatcher;
 	struct events_hub	*events;
 	struct static_files	*files;
+	struct auth_cache	*auth;		/* the credentials cache */
+	struct throttle		*throttle;	/* sign-ins */
 	struct server		*srv;
 	struct event		*sigterm, *sigint, *sighup;
 	struct event		*watchdog;
@@ -96,8 +98,8 @@ main_accept(struct carelined *cl)
 		return;
 	cl->accepting = 1;
 	evtimer_del(cl->open_timer);
-	evconnlistener_enable(cl->srv->listener);
-	log_info("http: accepting connections on %s", cl->srv->bound);
+	server_accept(cl->srv, 1);
+	log_info("http: accepting connections on %s", server_bound(cl->srv));
 }
 
 /* Every connection of every pool: a fresh daemon serves at full width. */
@@ -177,7 +179,7 @@ main_events_notified(const char *channel, const char *payload, void *arg)
 {
 	(void)channel;
 	(void)payload;
-	events_hub_notify(arg);
+	events_hub_notified(arg);
 }
 
 static long
@@ -201,7 +203,7 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 	if (password_busy() > 0)
 		return;
 	/* Idle means every result was recorded: failures are kept. */
-	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher) &&
+	if (server_inflight(cl->srv) == 0 && dispatcher_idle(cl->dispatcher) &&
 	    events_hub_ending(cl->events) == 0) {
 		log_info("stopping: all requests answered, all webhook "
 		    "attempts recorded");
@@ -211,7 +213,8 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 		log_warn("stopping: after %d ms, %d requests still open and "
 		    "%d webhook attempts not recorded (made again when their "
 		    "leases lapse)", cl->cfg->http_shutdown_grace_ms,
-		    cl->srv->inflight, dispatcher_unrecorded(cl->dispatcher));
+		    server_inflight(cl->srv),
+		    dispatcher_unrecorded(cl->dispatcher));
 		event_base_loopexit(cl->base, NULL);
 	}
 }
@@ -229,10 +232,12 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("stopping on %s: draining %d requests and %d webhook "
-	    "attempts", strsignal((int)sig), cl->srv->inflight,
+	    "attempts", strsignal((int)sig), server_inflight(cl->srv),
 	    dispatcher_unrecorded(cl->dispatcher));
 	notify_stopping(cl->cfg->http_shutdown_grace_ms);
 	server_drain(cl->srv);
+	/* Consoles reconnect elsewhere with Last-Event-ID. */
+	events_hub_close_all(cl->events);
 	dispatcher_stop(cl->dispatcher);
 	clock_gettime(CLOCK_MONOTONIC, &cl->drain_start);
 	cl->drain = event_new(cl->base, -1, EV_PERSIST, main_drain_check, cl);
@@ -462,10 +467,12 @@ static int
 main_run(struct config *cfg)
 {
 	struct carelined	 cl;
+	struct server_parts	 parts;
 	struct timeval		 tv;
 	char			*cause;
 
 	memset(&cl, 0, sizeof cl);
+	memset(&parts, 0, sizeof parts);
 	cl.cfg = cfg;
 	if (migrate_check(cfg, &cause) != 0) {
 		log_error("%s", cause);
@@ -485,6 +492,7 @@ main_run(struct config *cfg)
 	evthread_use_pthreads();
 	cl.base = event_base_new();
 	cl.metrics = metrics_new(nroutes);
+	routes_metrics(cl.metrics);
 	/* Separate pools: no kind of work can take another's connections. */
 	cl.db = db_pool_new(cl.base, cfg, main_pool_up, &cl);
 	cl.dispatch_db = db_pool_new_sized(cl.base, cfg, "dispatcher",
@@ -496,17 +504,28 @@ main_run(struct config *cfg)
 	cl.events = events_hub_new(cl.base, cfg, cl.db);
 	db_pool_subscribe(cl.listen, "careline_events", main_events_notified,
 	    cl.events);
-	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
-	cl.srv->dispatcher = cl.dispatcher;
+	cl.auth = auth_cache_new();
+	cl.throttle = throttle_new();
 	db_pool_subscribe(cl.listen, "careline_auth", main_auth_notified,
-	    cl.srv->auth);
-	auth_cache_on_invalidate(cl.srv->auth, main_auth_changed, cl.events);
-	cl.srv->events = cl.events;
-	cl.srv->files = cl.files;
+	    cl.auth);
+	auth_cache_on_invalidate(cl.auth, main_auth_changed, cl.events);
+	parts.cfg = cfg;
+	parts.db = cl.db;
+	parts.metrics = cl.metrics;
+	parts.auth = cl.auth;
+	parts.throttle = cl.throttle;
+	parts.dispatcher = cl.dispatcher;
+	parts.events = cl.events;
+	parts.files = cl.files;
+	parts.route = router_request;
+	parts.nroutes = nroutes;
+	cl.srv = server_new(cl.base, &parts);
 	if (server_listen(cl.srv, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		server_free(cl.srv);
+		auth_cache_free(cl.auth);
+		throttle_free(cl.throttle);
 		db_pool_free(cl.listen);
 		db_pool_free(cl.dispatch_db);
 		db_pool_free(cl.db);
@@ -525,7 +544,7 @@ main_run(struct config *cfg)
 	event_add(cl.sighup, NULL);
 	cl.watchdog = notify_watchdog_start(cl.base);
 	/* Bound already, so a port in use fails the start; not accepting. */
-	evconnlistener_disable(cl.srv->listener);
+	server_accept(cl.srv, 0);
 	cl.open_timer = evtimer_new(cl.base, main_open_timeout, &cl);
 	tv.tv_sec = cfg->db_connect_timeout_ms / 1000;
 	tv.tv_usec = (cfg->db_connect_timeout_ms % 1000) * 1000;
@@ -554,6 +573,8 @@ main_run(struct config *cfg)
 	db_pool_free(cl.dispatch_db);
 	db_pool_free(cl.listen);
 	server_free(cl.srv);
+	auth_cache_free(cl.auth);
+	throttle_free(cl.throttle);
 	events_hub_free(cl.events);
 	dispatcher_free(cl.dispatcher);
 	static_free(cl.files);
