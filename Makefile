@@ -63,9 +63,9 @@ COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
 CONFIG_SRCS	 = config/config.c config/dburl.c
 DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/health.c daemon/metrics.c daemon/migrate.c \
-		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
+		   daemon/sd_notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
-		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
+		   daemon/api_tokens.c daemon/api_offers.c daemon/webhook_send.c \
 		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
 		   daemon/events.c daemon/static.c daemon/api_reports.c \
 		   daemon/throttle.c

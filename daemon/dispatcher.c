@@ -13,7 +13,7 @@
 #include "db.h"
 #include "dispatcher.h"
 #include "log.h"
-#include "notifier.h"
+#include "webhook_send.h"
 #include "webhook.h"
 #include "xmalloc.h"
 

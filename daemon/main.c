@@ -24,7 +24,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
-#include "notify.h"
+#include "sd_notify.h"
 #include "password.h"
 #include "routes.h"
 #include "server.h"

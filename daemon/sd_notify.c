@@ -4,7 +4,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "notify.h"
+#include "sd_notify.h"
 
 void
 notify_ready(void)

@@ -1,6 +1,6 @@
 /* systemd readiness, reload, stop and watchdog notifications. */
-#ifndef CARELINE_NOTIFY_H
-#define CARELINE_NOTIFY_H
+#ifndef CARELINE_SD_NOTIFY_H
+#define CARELINE_SD_NOTIFY_H
 
 #include <event2/event.h>
 

@@ -3,8 +3,8 @@
  * loop (no threads, no blocking calls), keep-alive connections reused,
  * bounded in flight, in time and in response bytes read.
  */
-#ifndef CARELINE_NOTIFIER_H
-#define CARELINE_NOTIFIER_H
+#ifndef CARELINE_WEBHOOK_SEND_H
+#define CARELINE_WEBHOOK_SEND_H
 
 #include <sys/queue.h>
 

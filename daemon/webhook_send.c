@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "notifier.h"
+#include "webhook_send.h"
 #include "webhook.h"
 #include "xmalloc.h"
 
