@@ -66,7 +66,7 @@ DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/sd_notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/webhook_send.c \
-		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
+		   daemon/outbox.c daemon/password.c daemon/api_session.c \
 		   daemon/events.c daemon/static.c daemon/api_reports.c \
 		   daemon/throttle.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)

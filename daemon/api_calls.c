@@ -10,7 +10,7 @@
 #include "api.h"
 #include "auth.h"
 #include "crypto.h"
-#include "dispatcher.h"
+#include "outbox.h"
 #include "server.h"
 #include "xmalloc.h"
 

@@ -15,7 +15,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
-#include "dispatcher.h"
+#include "outbox.h"
 #include "metrics.h"
 #include "routes.h"
 #include "server.h"

@@ -19,7 +19,7 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
-#include "dispatcher.h"
+#include "outbox.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"

@@ -11,7 +11,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
-#include "dispatcher.h"
+#include "outbox.h"
 #include "log.h"
 #include "webhook_send.h"
 #include "webhook.h"

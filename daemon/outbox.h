@@ -7,8 +7,8 @@
  * requests holding every connection of theirs cannot keep results from
  * being recorded (which would have the attempts made again).
  */
-#ifndef CARELINE_DISPATCHER_H
-#define CARELINE_DISPATCHER_H
+#ifndef CARELINE_OUTBOX_H
+#define CARELINE_OUTBOX_H
 
 #include <stdint.h>
 
