@@ -15,7 +15,7 @@
 
 #include "api.h"
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "server.h"
 #include "xmalloc.h"
 

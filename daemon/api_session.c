@@ -15,7 +15,7 @@
 #include "api.h"
 #include "auth.h"
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "events.h"
 #include "log.h"
 #include "password.h"

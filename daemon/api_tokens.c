@@ -5,7 +5,7 @@
 
 #include "api.h"
 #include "auth.h"
-#include "db.h"
+#include "db_pool.h"
 #include "server.h"
 #include "xmalloc.h"
 

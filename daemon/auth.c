@@ -11,7 +11,7 @@
 
 #include "auth.h"
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "routes.h"
 #include "server.h"
 #include "xmalloc.h"

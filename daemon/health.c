@@ -14,7 +14,7 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "db.h"
+#include "db_pool.h"
 #include "outbox.h"
 #include "metrics.h"
 #include "routes.h"

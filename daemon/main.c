@@ -18,7 +18,7 @@
 
 #include "auth.h"
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "outbox.h"
 #include "events.h"
 #include "log.h"

@@ -10,7 +10,7 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "db.h"
+#include "db_pool.h"
 #include "outbox.h"
 #include "log.h"
 #include "webhook_send.h"

@@ -1,5 +1,5 @@
 /*
- * daemon/db.c on its own, against the real cluster: a db_query callback
+ * daemon/db_pool.c on its own, against the real cluster: a db_query callback
  * never runs before db_query has returned, even when the connection the
  * query is given died under it (the server ended its backend) or libpq
  * refused to send it. Callers
@@ -20,7 +20,7 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "harness.h"
 #include "xmalloc.h"
 

@@ -2,8 +2,8 @@
  * The asynchronous PostgreSQL pool on the event loop. Every connection is
  * non-blocking libpq driven by one libevent event; callers never wait.
  */
-#ifndef CARELINE_DB_H
-#define CARELINE_DB_H
+#ifndef CARELINE_DB_POOL_H
+#define CARELINE_DB_POOL_H
 
 #include <stdint.h>
 

@@ -10,7 +10,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "log.h"
 #include "xmalloc.h"
 
