@@ -158,8 +158,8 @@ health_metrics(struct request *r)
 	buf = evbuffer_new();
 	metrics_render(r->srv->metrics, r->srv->db, r->srv->inflight, buf);
 	health_metrics_http(r->srv, buf);
-	if (r->srv->dispatcher != NULL)
-		dispatcher_metrics(r->srv->dispatcher, buf);
+	if (r->srv->outbox != NULL)
+		outbox_metrics(r->srv->outbox, buf);
 	len = evbuffer_get_length(buf);
 	text = xmalloc(len + 1);
 	evbuffer_remove(buf, text, len);

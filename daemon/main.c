@@ -48,9 +48,9 @@ struct carelined {
 	struct config		*cfg;
 	struct metrics		*metrics;
 	struct db_pool		*db;		/* HTTP requests */
-	struct db_pool		*dispatch_db;	/* the dispatcher's */
+	struct db_pool		*dispatch_db;	/* the outbox's (database.dispatcher_connections) */
 	struct db_pool		*listen;	/* LISTEN, one connection */
-	struct dispatcher	*dispatcher;
+	struct outbox	*outbox;
 	struct events_hub	*events;
 	struct static_files	*files;
 	struct server		*srv;
@@ -119,7 +119,7 @@ main_pool_up(void *arg)
 	    db_pool_usable(cl->db) == 0)
 		return;
 	cl->ready = 1;
-	notify_ready();
+	sd_notify_ready();
 	log_info("carelined ready");
 }
 
@@ -201,7 +201,7 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 	if (password_busy() > 0)
 		return;
 	/* Idle means every result was recorded: failures are kept. */
-	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher) &&
+	if (cl->srv->inflight == 0 && outbox_idle(cl->outbox) &&
 	    events_hub_ending(cl->events) == 0) {
 		log_info("stopping: all requests answered, all webhook "
 		    "attempts recorded");
@@ -211,7 +211,7 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 		log_warn("stopping: after %d ms, %d requests still open and "
 		    "%d webhook attempts not recorded (made again when their "
 		    "leases lapse)", cl->cfg->http_shutdown_grace_ms,
-		    cl->srv->inflight, dispatcher_unrecorded(cl->dispatcher));
+		    cl->srv->inflight, outbox_unrecorded(cl->outbox));
 		event_base_loopexit(cl->base, NULL);
 	}
 }
@@ -230,10 +230,10 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 	}
 	log_info("stopping on %s: draining %d requests and %d webhook "
 	    "attempts", strsignal((int)sig), cl->srv->inflight,
-	    dispatcher_unrecorded(cl->dispatcher));
-	notify_stopping(cl->cfg->http_shutdown_grace_ms);
+	    outbox_unrecorded(cl->outbox));
+	sd_notify_stopping(cl->cfg->http_shutdown_grace_ms);
 	server_drain(cl->srv);
-	dispatcher_stop(cl->dispatcher);
+	outbox_stop(cl->outbox);
 	clock_gettime(CLOCK_MONOTONIC, &cl->drain_start);
 	cl->drain = event_new(cl->base, -1, EV_PERSIST, main_drain_check, cl);
 	event_add(cl->drain, &tv);
@@ -250,7 +250,7 @@ main_signal_reload(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	notify_reloading();
+	sd_notify_reloading();
 	if ((next = config_load(cl->cfg->path, &cause)) == NULL) {
 		log_error("config: reload refused, keeping the running "
 		    "configuration: %s", cause);
@@ -261,7 +261,7 @@ main_signal_reload(evutil_socket_t sig, short what, void *arg)
 		config_free(next);
 		log_info("config: reloaded %s", cl->cfg->path);
 	}
-	notify_ready();
+	sd_notify_ready();
 }
 
 /*
@@ -491,13 +491,13 @@ main_run(struct config *cfg)
 	    cfg->db_dispatcher_connections, main_pool_up, &cl);
 	cl.listen = db_pool_new_sized(cl.base, cfg, "listen", 1, main_pool_up,
 	    &cl);
-	cl.dispatcher = dispatcher_new(cl.base, cfg, cl.dispatch_db,
+	cl.outbox = outbox_new(cl.base, cfg, cl.dispatch_db,
 	    cl.listen);
 	cl.events = events_hub_new(cl.base, cfg, cl.db);
 	db_pool_subscribe(cl.listen, "careline_events", main_events_notified,
 	    cl.events);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
-	cl.srv->dispatcher = cl.dispatcher;
+	cl.srv->outbox = cl.outbox;
 	db_pool_subscribe(cl.listen, "careline_auth", main_auth_notified,
 	    cl.srv->auth);
 	auth_cache_on_invalidate(cl.srv->auth, main_auth_changed, cl.events);
@@ -511,7 +511,7 @@ main_run(struct config *cfg)
 		db_pool_free(cl.dispatch_db);
 		db_pool_free(cl.db);
 		events_hub_free(cl.events);
-		dispatcher_free(cl.dispatcher);
+		outbox_free(cl.outbox);
 		metrics_free(cl.metrics);
 		static_free(cl.files);
 		event_base_free(cl.base);
@@ -523,7 +523,7 @@ main_run(struct config *cfg)
 	event_add(cl.sigterm, NULL);
 	event_add(cl.sigint, NULL);
 	event_add(cl.sighup, NULL);
-	cl.watchdog = notify_watchdog_start(cl.base);
+	cl.watchdog = sd_notify_watchdog_start(cl.base);
 	/* Bound already, so a port in use fails the start; not accepting. */
 	evconnlistener_disable(cl.srv->listener);
 	cl.open_timer = evtimer_new(cl.base, main_open_timeout, &cl);
@@ -537,7 +537,7 @@ main_run(struct config *cfg)
 	db_pool_start(cl.db);
 	db_pool_start(cl.dispatch_db);
 	db_pool_start(cl.listen);
-	dispatcher_start(cl.dispatcher);
+	outbox_start(cl.outbox);
 	events_hub_start(cl.events);
 
 	event_base_dispatch(cl.base);
@@ -548,14 +548,14 @@ main_run(struct config *cfg)
 	events_hub_close_all(cl.events);
 	/*
 	 * The pools first: their callbacks (failed with DB_ERR_SHUTDOWN)
-	 * still find the requests, the dispatcher and the hub they belong to.
+	 * still find the requests, the outbox and the hub they belong to.
 	 */
 	db_pool_free(cl.db);
 	db_pool_free(cl.dispatch_db);
 	db_pool_free(cl.listen);
 	server_free(cl.srv);
 	events_hub_free(cl.events);
-	dispatcher_free(cl.dispatcher);
+	outbox_free(cl.outbox);
 	static_free(cl.files);
 	metrics_free(cl.metrics);
 	if (cl.watchdog != NULL)

@@ -1,6 +1,6 @@
 /*
  * The offer and webhook engine: claims due deliveries from the outbox
- * (leased, fenced), hands them to the notifier, records the results in
+ * (leased, fenced), hands them to webhook_send, records the results in
  * batches, fires the offer timers. Woken by NOTIFY (subscribed on the
  * LISTEN connection), by a timer on the earliest due row, and by a slow
  * poll as a backstop. Its queries run on a pool of its own, so HTTP
@@ -16,25 +16,25 @@
 
 struct config;
 struct db_pool;
-struct dispatcher;
+struct outbox;
 struct evbuffer;
 
 /*
- * db: the dispatcher's own pool; listen: the LISTEN connection, on which
+ * db: the outbox's own pool; listen: the LISTEN connection, on which
  * it subscribes (before db_pool_start). The caller owns both, and frees
- * them before the dispatcher.
+ * them before the outbox.
  */
-struct dispatcher *dispatcher_new(struct event_base *, const struct config *,
+struct outbox *outbox_new(struct event_base *, const struct config *,
 		    struct db_pool *db, struct db_pool *listen);
-void		 dispatcher_start(struct dispatcher *);
+void		 outbox_start(struct outbox *);
 /* Claim nothing more; in-flight attempts finish and are recorded. */
-void		 dispatcher_stop(struct dispatcher *);
+void		 outbox_stop(struct outbox *);
 /* Nothing in flight and nothing left to record. */
-int		 dispatcher_idle(const struct dispatcher *);
+int		 outbox_idle(const struct outbox *);
 /* Attempts under way or made but not yet recorded. */
-int		 dispatcher_unrecorded(const struct dispatcher *);
-void		 dispatcher_free(struct dispatcher *);
-void		 dispatcher_metrics(const struct dispatcher *, struct evbuffer *);
+int		 outbox_unrecorded(const struct outbox *);
+void		 outbox_free(struct outbox *);
+void		 outbox_metrics(const struct outbox *, struct evbuffer *);
 
 /* The dispatch parameters the SQL functions take, from the config. */
 char		*dispatch_params(const struct config *);

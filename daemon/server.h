@@ -19,7 +19,7 @@
 
 struct config;
 struct db_pool;
-struct dispatcher;
+struct outbox;
 struct events_hub;
 struct metrics;
 struct static_files;
@@ -57,7 +57,7 @@ struct server {
 	struct metrics			*metrics;
 	struct auth_cache		*auth;
 	struct throttle			*throttle;	/* sign-ins */
-	struct dispatcher		*dispatcher;	/* for /metrics */
+	struct outbox			*outbox;	/* for /metrics */
 	struct events_hub		*events;
 	struct static_files		*files;		/* the console */
 	struct evhttp			*http;

@@ -16,35 +16,35 @@
 #include "webhook.h"
 #include "xmalloc.h"
 
-#define NOTIFIER_USER_AGENT	"careline-webhooks/0.1"
+#define WEBHOOK_SEND_USER_AGENT	"careline-webhooks/0.1"
 
 /* Upper bounds of the attempt latency buckets, in seconds. */
-const double notifier_latency_bounds[8] = {
+const double webhook_send_latency_bounds[8] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5
 };
 
-struct notifier {
+struct webhook_sender {
 	struct event_base	*base;
 	const struct config	*cfg;
 	CURLM			*multi;
 	struct event		*timer;
-	notifier_done_cb	 done;
+	webhook_send_done_cb	 done;
 	void			*arg;
 	int			 in_flight;
-	struct notify_jobs	 jobs;		/* in flight */
-	struct notifier_stats	 stats;
+	struct webhook_jobs	 jobs;		/* in flight */
+	struct webhook_send_stats	 stats;
 };
 
 /* One socket curl wants watched: its event lives here. */
-struct notifier_sock {
+struct webhook_send_sock {
 	struct event	*ev;
 	curl_socket_t	 fd;
 };
 
-static void	notifier_check_done(struct notifier *);
+static void	webhook_send_check_done(struct webhook_sender *);
 
 void
-notify_job_free(struct notify_job *job)
+webhook_job_free(struct webhook_job *job)
 {
 	if (job == NULL)
 		return;
@@ -57,7 +57,7 @@ notify_job_free(struct notify_job *job)
 }
 
 static long
-notifier_ms_since(const struct timespec *t)
+webhook_send_ms_since(const struct timespec *t)
 {
 	struct timespec	now;
 
@@ -67,9 +67,9 @@ notifier_ms_since(const struct timespec *t)
 }
 
 static void
-notifier_sock_event(evutil_socket_t fd, short what, void *arg)
+webhook_send_sock_event(evutil_socket_t fd, short what, void *arg)
 {
-	struct notifier	*n = arg;
+	struct webhook_sender	*n = arg;
 	int		 running, flags = 0;
 
 	if (what & EV_READ)
@@ -77,28 +77,28 @@ notifier_sock_event(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(n->multi, fd, flags, &running);
-	notifier_check_done(n);
+	webhook_send_check_done(n);
 }
 
 static void
-notifier_timer_event(evutil_socket_t fd, short what, void *arg)
+webhook_send_timer_event(evutil_socket_t fd, short what, void *arg)
 {
-	struct notifier	*n = arg;
+	struct webhook_sender	*n = arg;
 	int		 running;
 
 	(void)fd;
 	(void)what;
 	curl_multi_socket_action(n->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	notifier_check_done(n);
+	webhook_send_check_done(n);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: keep one event per socket in step with curl. */
 static int
-notifier_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
+webhook_send_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
     void *socketp)
 {
-	struct notifier		*n = userp;
-	struct notifier_sock	*ns = socketp;
+	struct webhook_sender		*n = userp;
+	struct webhook_send_sock	*ns = socketp;
 	short			 kind = EV_PERSIST;
 
 	(void)easy;
@@ -117,11 +117,11 @@ notifier_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 	if (ns == NULL) {
 		ns = xcalloc(1, sizeof *ns);
 		ns->fd = fd;
-		ns->ev = event_new(n->base, fd, kind, notifier_sock_event, n);
+		ns->ev = event_new(n->base, fd, kind, webhook_send_sock_event, n);
 		curl_multi_assign(n->multi, fd, ns);
 	} else {
 		event_del(ns->ev);
-		event_assign(ns->ev, n->base, fd, kind, notifier_sock_event, n);
+		event_assign(ns->ev, n->base, fd, kind, webhook_send_sock_event, n);
 	}
 	event_add(ns->ev, NULL);
 	return (0);
@@ -129,9 +129,9 @@ notifier_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
 
 /* CURLMOPT_TIMERFUNCTION: arm our one timer; never call curl from here. */
 static int
-notifier_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+webhook_send_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-	struct notifier	*n = userp;
+	struct webhook_sender	*n = userp;
 	struct timeval	 tv;
 
 	(void)multi;
@@ -147,9 +147,9 @@ notifier_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 /* Read and drop the answer, but no more of it than configured. */
 static size_t
-notifier_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+webhook_send_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 
 	(void)ptr;
 	job->received += size * nmemb;
@@ -160,9 +160,9 @@ notifier_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 static size_t
-notifier_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+webhook_send_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 	size_t			 len = size * nmemb;
 	char			 buf[64];
 	long			 secs;
@@ -181,9 +181,9 @@ notifier_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 
 /* The address actually connected to must be allowed, not only the name. */
 static curl_socket_t
-notifier_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+webhook_send_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 
 	(void)purpose;
 	/* Every address curl tries, not only the first. */
@@ -201,10 +201,10 @@ notifier_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
  * allowed would be reused after a reload forbade them: check here too.
  */
 static int
-notifier_prereq_cb(void *arg, char *ip, char *local_ip, int port,
+webhook_send_prereq_cb(void *arg, char *ip, char *local_ip, int port,
     int local_port)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 	struct sockaddr_in	 sin;
 	struct sockaddr_in6	 sin6;
 
@@ -229,7 +229,7 @@ notifier_prereq_cb(void *arg, char *ip, char *local_ip, int port,
 }
 
 static void
-notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
+webhook_send_finish(struct webhook_sender *n, struct webhook_job *job, CURLcode rc)
 {
 	long	ms;
 	int	i;
@@ -244,7 +244,7 @@ notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
 	TAILQ_REMOVE(&n->jobs, job, entry);
 	n->in_flight--;
 
-	ms = notifier_ms_since(&job->started);
+	ms = webhook_send_ms_since(&job->started);
 	job->duration_ms = ms;
 	if (job->refused && job->http_status == 0) {
 		job->outcome = WEBHOOK_DEAD;
@@ -270,16 +270,16 @@ notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
 		n->stats.failed++;
 	n->stats.latency_us_sum += (uint64_t)ms * 1000;
 	for (i = 0; i < 8; i++) {
-		if (ms / 1000.0 <= notifier_latency_bounds[i])
+		if (ms / 1000.0 <= webhook_send_latency_bounds[i])
 			n->stats.latency_bucket[i]++;
 	}
 	n->done(job, n->arg);
 }
 
 static void
-notifier_check_done(struct notifier *n)
+webhook_send_check_done(struct webhook_sender *n)
 {
-	struct notify_job	*job;
+	struct webhook_job	*job;
 	CURLMsg			*msg;
 	int			 left;
 
@@ -288,12 +288,12 @@ notifier_check_done(struct notifier *n)
 			continue;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&job);
-		notifier_finish(n, job, msg->data.result);
+		webhook_send_finish(n, job, msg->data.result);
 	}
 }
 
 void
-notifier_send(struct notifier *n, struct notify_job *job)
+webhook_send(struct webhook_sender *n, struct webhook_job *job)
 {
 	const struct config	*cfg = n->cfg;
 	struct curl_slist	*h = NULL;
@@ -325,33 +325,33 @@ notifier_send(struct notifier *n, struct notify_job *job)
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->payload);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(job->payload));
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, NOTIFIER_USER_AGENT);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, WEBHOOK_SEND_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->webhook_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)cfg->webhook_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, notifier_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, webhook_send_write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, notifier_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, webhook_send_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, job);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, notifier_open_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, webhook_send_open_cb);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, job);
-	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, notifier_prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, webhook_send_prereq_cb);
 	curl_easy_setopt(e, CURLOPT_PREREQDATA, job);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
 	TAILQ_INSERT_TAIL(&n->jobs, job, entry);
 	n->in_flight++;
 	if (curl_multi_add_handle(n->multi, e) != CURLM_OK) {
 		snprintf(job->error, sizeof job->error, "cannot start");
-		notifier_finish(n, job, CURLE_FAILED_INIT);
+		webhook_send_finish(n, job, CURLE_FAILED_INIT);
 	}
 }
 
-struct notifier *
-notifier_new(struct event_base *base, const struct config *cfg,
-    notifier_done_cb done, void *arg)
+struct webhook_sender *
+webhook_send_new(struct event_base *base, const struct config *cfg,
+    webhook_send_done_cb done, void *arg)
 {
-	struct notifier	*n;
+	struct webhook_sender	*n;
 
 	n = xcalloc(1, sizeof *n);
 	n->base = base;
@@ -360,11 +360,11 @@ notifier_new(struct event_base *base, const struct config *cfg,
 	n->arg = arg;
 	TAILQ_INIT(&n->jobs);
 	n->multi = curl_multi_init();
-	n->timer = evtimer_new(base, notifier_timer_event, n);
+	n->timer = evtimer_new(base, webhook_send_timer_event, n);
 	curl_multi_setopt(n->multi, CURLMOPT_SOCKETFUNCTION,
-	    notifier_socket_cb);
+	    webhook_send_socket_cb);
 	curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n);
-	curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, notifier_timer_cb);
+	curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, webhook_send_timer_cb);
 	curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n);
 	/* Keep-alive connections to receivers, reused across deliveries. */
 	curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS,
@@ -373,21 +373,21 @@ notifier_new(struct event_base *base, const struct config *cfg,
 }
 
 int
-notifier_in_flight(const struct notifier *n)
+webhook_send_in_flight(const struct webhook_sender *n)
 {
 	return (n->in_flight);
 }
 
-const struct notifier_stats *
-notifier_stats(const struct notifier *n)
+const struct webhook_send_stats *
+webhook_send_stats(const struct webhook_sender *n)
 {
 	return (&n->stats);
 }
 
 void
-notifier_free(struct notifier *n)
+webhook_send_free(struct webhook_sender *n)
 {
-	struct notify_job	*job;
+	struct webhook_job	*job;
 
 	if (n == NULL)
 		return;
@@ -397,7 +397,7 @@ notifier_free(struct notifier *n)
 		curl_multi_remove_handle(n->multi, job->easy);
 		curl_easy_cleanup(job->easy);
 		curl_slist_free_all(job->headers);
-		notify_job_free(job);
+		webhook_job_free(job);
 	}
 	curl_multi_cleanup(n->multi);
 	event_free(n->timer);
