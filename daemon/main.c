@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "db_listen.h"
 #include "db_pool.h"
 #include "outbox.h"
 #include "events.h"
@@ -49,7 +50,7 @@ struct carelined {
 	struct metrics		*metrics;
 	struct db_pool		*db;		/* HTTP requests */
 	struct db_pool		*dispatch_db;	/* the outbox's (database.dispatcher_connections) */
-	struct db_pool		*listen;	/* LISTEN, one connection */
+	struct db_listen	*listen;	/* LISTEN, one connection */
 	struct outbox	*outbox;
 	struct events_hub	*events;
 	struct static_files	*files;
@@ -105,7 +106,7 @@ static int
 main_pools_full(const struct carelined *cl)
 {
 	return (db_pool_full(cl->db) && db_pool_full(cl->dispatch_db) &&
-	    db_pool_full(cl->listen));
+	    db_listen_up(cl->listen));
 }
 
 static void
@@ -137,7 +138,7 @@ main_open_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	db_pool_stats(cl->db, &a);
 	db_pool_stats(cl->dispatch_db, &b);
-	db_pool_stats(cl->listen, &c);
+	db_listen_stats(cl->listen, &c);
 	log_warn("database: %d of %d connections up after %d ms; serving "
 	    "anyway", a.connected + b.connected + c.connected,
 	    a.size + b.size + c.size, cl->cfg->db_connect_timeout_ms);
@@ -489,16 +490,15 @@ main_run(struct config *cfg)
 	cl.db = db_pool_new(cl.base, cfg, main_pool_up, &cl);
 	cl.dispatch_db = db_pool_new_sized(cl.base, cfg, "dispatcher",
 	    cfg->db_dispatcher_connections, main_pool_up, &cl);
-	cl.listen = db_pool_new_sized(cl.base, cfg, "listen", 1, main_pool_up,
-	    &cl);
+	cl.listen = db_listen_new(cl.base, cfg, main_pool_up, &cl);
 	cl.outbox = outbox_new(cl.base, cfg, cl.dispatch_db,
 	    cl.listen);
 	cl.events = events_hub_new(cl.base, cfg, cl.db);
-	db_pool_subscribe(cl.listen, "careline_events", main_events_notified,
+	db_listen_subscribe(cl.listen, "careline_events", main_events_notified,
 	    cl.events);
 	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
 	cl.srv->outbox = cl.outbox;
-	db_pool_subscribe(cl.listen, "careline_auth", main_auth_notified,
+	db_listen_subscribe(cl.listen, "careline_auth", main_auth_notified,
 	    cl.srv->auth);
 	auth_cache_on_invalidate(cl.srv->auth, main_auth_changed, cl.events);
 	cl.srv->events = cl.events;
@@ -507,7 +507,7 @@ main_run(struct config *cfg)
 		log_error("%s", cause);
 		free(cause);
 		server_free(cl.srv);
-		db_pool_free(cl.listen);
+		db_listen_free(cl.listen);
 		db_pool_free(cl.dispatch_db);
 		db_pool_free(cl.db);
 		events_hub_free(cl.events);
@@ -536,7 +536,7 @@ main_run(struct config *cfg)
 	event_add(cl.log_tick, &tv);
 	db_pool_start(cl.db);
 	db_pool_start(cl.dispatch_db);
-	db_pool_start(cl.listen);
+	db_listen_start(cl.listen);
 	outbox_start(cl.outbox);
 	events_hub_start(cl.events);
 
@@ -552,7 +552,7 @@ main_run(struct config *cfg)
 	 */
 	db_pool_free(cl.db);
 	db_pool_free(cl.dispatch_db);
-	db_pool_free(cl.listen);
+	db_listen_free(cl.listen);
 	server_free(cl.srv);
 	events_hub_free(cl.events);
 	outbox_free(cl.outbox);

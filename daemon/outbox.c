@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "db_listen.h"
 #include "db_pool.h"
 #include "outbox.h"
 #include "log.h"
@@ -26,7 +27,7 @@ struct outbox {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct db_pool		*db;		/* its own; not owned */
-	struct db_pool		*listen;	/* LISTEN; not owned */
+	struct db_listen	*listen;	/* not owned */
 	struct webhook_sender		*sender;
 	char			 owner[96];
 
@@ -473,7 +474,7 @@ outbox_notified(const char *channel, const char *payload, void *arg)
 
 struct outbox *
 outbox_new(struct event_base *base, const struct config *cfg,
-    struct db_pool *db, struct db_pool *listen)
+    struct db_pool *db, struct db_listen *listen)
 {
 	struct outbox	*d;
 	unsigned char		 rnd[4];
@@ -492,9 +493,9 @@ outbox_new(struct event_base *base, const struct config *cfg,
 	crypto_random(rnd, sizeof rnd);
 	snprintf(d->owner, sizeof d->owner, "%s:%d:%02x%02x%02x%02x", host,
 	    (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
-	db_pool_subscribe(listen, "careline_deliveries", outbox_notified,
+	db_listen_subscribe(listen, "careline_deliveries", outbox_notified,
 	    d);
-	db_pool_subscribe(listen, "careline_offers", outbox_notified, d);
+	db_listen_subscribe(listen, "careline_offers", outbox_notified, d);
 	d->sender = webhook_send_new(base, cfg, outbox_sent, d);
 	d->due = evtimer_new(base, outbox_due_event, d);
 	d->poll = event_new(base, -1, EV_PERSIST, outbox_poll_event, d);
@@ -558,7 +559,7 @@ outbox_metrics(const struct outbox *d, struct evbuffer *out)
 	int				 i;
 
 	db_pool_stats(d->db, &ds);
-	db_pool_stats(d->listen, &ls);
+	db_listen_stats(d->listen, &ls);
 	evbuffer_add_printf(out,
 	    "# HELP careline_db_dispatcher_pool_size The dispatcher's own "
 	    "database connections.\n"

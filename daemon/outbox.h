@@ -15,17 +15,18 @@
 #include <event2/event.h>
 
 struct config;
+struct db_listen;
 struct db_pool;
 struct outbox;
 struct evbuffer;
 
 /*
- * db: the outbox's own pool; listen: the LISTEN connection, on which
- * it subscribes (before db_pool_start). The caller owns both, and frees
- * them before the outbox.
+ * db: the outbox's own pool; listen: on which it subscribes (before
+ * db_listen_start). The caller owns both, and frees them before the
+ * outbox.
  */
 struct outbox *outbox_new(struct event_base *, const struct config *,
-		    struct db_pool *db, struct db_pool *listen);
+		    struct db_pool *db, struct db_listen *listen);
 void		 outbox_start(struct outbox *);
 /* Claim nothing more; in-flight attempts finish and are recorded. */
 void		 outbox_stop(struct outbox *);
