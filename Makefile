@@ -65,7 +65,9 @@ DAEMON_SRCS	 = daemon/db_pool.c daemon/db_listen.c daemon/server.c daemon/routes
 		   daemon/health.c daemon/metrics.c daemon/migrate.c \
 		   daemon/sd_notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
-		   daemon/api_tokens.c daemon/api_offers.c daemon/webhook_send.c \
+		   daemon/api_tokens.c daemon/api_offers.c daemon/api_deliveries.c \
+		   daemon/api_clinics.c daemon/api_operators.c daemon/api_ringing.c \
+		   daemon/api_events.c daemon/webhook_send.c \
 		   daemon/outbox.c daemon/password.c daemon/api_session.c \
 		   daemon/events.c daemon/static.c daemon/api_reports.c \
 		   daemon/throttle.c
