@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <yaml.h>
 
 #include "config.h"
@@ -763,6 +764,42 @@ config_check(struct config_parser *cp)
 	return (0);
 }
 
+/* The dispatch parameters, from the keys as they are now. */
+static void
+config_dispatch_params(struct config *c)
+{
+	json_t	*j, *retry;
+	int	 i;
+
+	retry = json_array();
+	for (i = 0; i < c->webhook_retry_count; i++)
+		json_array_append_new(retry,
+		    json_integer(c->webhook_retry_ms[i]));
+	j = json_pack("{s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f}, s:i, s:s, s:s, "
+	    "s:i, s:i, s:s, s:o}",
+	    "max_minutes", c->match_max_minutes,
+	    "detour_factor", c->match_detour_factor,
+	    "speeds",
+	    "walk", c->match_speed_walk,
+	    "ebike", c->match_speed_ebike,
+	    "car", c->match_speed_car,
+	    "shuttle", c->match_speed_shuttle,
+	    "wheelchair", c->match_speed_wheelchair,
+	    "limit", c->match_max_candidates,
+	    "timezone", c->district_timezone,
+	    "strategy", c->offer_strategy == OFFER_STRATEGY_BROADCAST ?
+	    "broadcast" : "cascade",
+	    "offer_timeout_ms", c->offer_timeout_ms,
+	    "broadcast_k", c->offer_broadcast_k,
+	    "public_url", c->webhook_public_url,
+	    "retry_ms", retry);
+	free(c->dispatch_params);
+	c->dispatch_params = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (c->dispatch_params == NULL)
+		abort();	/* json_dumps fails only without memory */
+}
+
 struct config *
 config_defaults(void)
 {
@@ -770,6 +807,7 @@ config_defaults(void)
 
 	c = xcalloc(1, sizeof *c);
 	config_apply_defaults(c);
+	config_dispatch_params(c);
 	return (c);
 }
 
@@ -812,6 +850,7 @@ config_load(const char *path, char **cause)
 		config_free(cp.c);
 		return (NULL);
 	}
+	config_dispatch_params(cp.c);
 	return (cp.c);
 }
 
@@ -827,6 +866,7 @@ config_free(struct config *c)
 			free(*(char **)((char *)c + config_options[i].offset));
 	}
 	free(c->path);
+	free(c->dispatch_params);
 	free(c);
 }
 
@@ -891,5 +931,7 @@ config_reload(struct config *cur, const struct config *next)
 		log_info("config: %s reloaded", o->key);
 		applied++;
 	}
+	if (applied > 0)
+		config_dispatch_params(cur);
 	return (applied);
 }

@@ -82,6 +82,13 @@ struct config {
 
 	char		*static_dir;
 	char		*sql_dir;
+
+	/*
+	 * Not a key: the matching, offer and retry keys above as the JSON
+	 * the SQL functions take ($n::jsonb), built once by config_load,
+	 * config_defaults and config_reload instead of on every request.
+	 */
+	char		*dispatch_params;
 };
 
 /*

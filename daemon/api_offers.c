@@ -11,7 +11,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
-#include "outbox.h"
+#include "auth.h"
+#include "config.h"
 #include "server.h"
 
 #define API_LINK_TOKEN_MAX	128
@@ -29,7 +30,7 @@ api_offers_answer(struct request *r, const char *action)
 	json_t			*body = NULL;
 	struct jv_error		 e;
 	const char		*link, *params[7], *reason = NULL;
-	char			 id[24], prov[24], actor[48], *p;
+	char			 id[24], prov[24], actor[48];
 	size_t			 i;
 
 	if (api_args(r, &q, allowed) != 0)
@@ -61,17 +62,15 @@ api_offers_answer(struct request *r, const char *action)
 		snprintf(actor, sizeof actor, "link:offer:%lld", r->ids[0]);
 	else
 		snprintf(actor, sizeof actor, "%s", r->who.actor);
-	p = dispatch_params(r->srv->cfg);
 	params[0] = actor;
 	params[1] = id;
 	params[2] = r->who.role == AUTH_PROVIDER ? prov : NULL;
 	params[3] = link;
 	params[4] = action;
 	params[5] = reason;
-	params[6] = p;
+	params[6] = r->srv->cfg->dispatch_params;
 	api_sql_reply(r, API_SQL("careline_offer_answer_checked($1, $2, $3, $4, "
 	    "$5, $6, $7::jsonb)"), 7, params);
-	free(p);
 out:
 	json_decref(body);
 	evhttp_clear_headers(&q);

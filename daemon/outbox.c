@@ -51,40 +51,6 @@ static void	outbox_claim(struct outbox *);
 static void	outbox_cycle(struct outbox *);
 static void	outbox_flush(struct outbox *);
 
-char *
-dispatch_params(const struct config *cfg)
-{
-	json_t	*j, *retry;
-	char	*s;
-	int	 i;
-
-	retry = json_array();
-	for (i = 0; i < cfg->webhook_retry_count; i++)
-		json_array_append_new(retry,
-		    json_integer(cfg->webhook_retry_ms[i]));
-	j = json_pack("{s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f}, s:i, s:s, s:s, "
-	    "s:i, s:i, s:s, s:o}",
-	    "max_minutes", cfg->match_max_minutes,
-	    "detour_factor", cfg->match_detour_factor,
-	    "speeds",
-	    "walk", cfg->match_speed_walk,
-	    "ebike", cfg->match_speed_ebike,
-	    "car", cfg->match_speed_car,
-	    "shuttle", cfg->match_speed_shuttle,
-	    "wheelchair", cfg->match_speed_wheelchair,
-	    "limit", cfg->match_max_candidates,
-	    "timezone", cfg->district_timezone,
-	    "strategy", cfg->offer_strategy == OFFER_STRATEGY_BROADCAST ?
-	    "broadcast" : "cascade",
-	    "offer_timeout_ms", cfg->offer_timeout_ms,
-	    "broadcast_k", cfg->offer_broadcast_k,
-	    "public_url", cfg->webhook_public_url,
-	    "retry_ms", retry);
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return (s);
-}
-
 static void
 outbox_arm(struct event *ev, long ms)
 {
@@ -324,7 +290,7 @@ static void
 outbox_flush(struct outbox *d)
 {
 	const char	*params[2];
-	char		*text, *p;
+	char		*text;
 	json_t		*batch, *r;
 
 	if (d->recording || json_array_size(d->results) == 0)
@@ -341,9 +307,8 @@ outbox_flush(struct outbox *d)
 		json_array_remove(d->results, 0);
 	}
 	text = json_dumps(batch, JSON_COMPACT);
-	p = dispatch_params(d->cfg);
 	params[0] = text;
-	params[1] = p;
+	params[1] = d->cfg->dispatch_params;
 	if (db_query(d->db, "SELECT careline_deliveries_record($1::jsonb, "
 	    "$2::jsonb)::text", 2, params, outbox_recorded, d) == 0) {
 		d->recording = (int)json_array_size(batch);
@@ -354,7 +319,6 @@ outbox_flush(struct outbox *d)
 		outbox_requeue(d, batch);
 	}
 	free(text);
-	free(p);
 }
 
 static void
@@ -402,7 +366,6 @@ static void
 outbox_cycle(struct outbox *d)
 {
 	const char	*params[1];
-	char		*p;
 
 	if (d->stopping)
 		return;
@@ -410,13 +373,11 @@ outbox_cycle(struct outbox *d)
 		d->cycle_again = 1;
 		return;
 	}
-	p = dispatch_params(d->cfg);
-	params[0] = p;
+	params[0] = d->cfg->dispatch_params;
 	if (db_query(d->db, "SELECT careline_offers_expire($1::jsonb)::text, "
 	    "extract(epoch FROM careline_next_due() - clock_timestamp())",
 	    1, params, outbox_cycled, d) == 0)
 		d->cycling = 1;
-	free(p);
 }
 
 static void

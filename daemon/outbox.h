@@ -37,7 +37,4 @@ int		 outbox_unrecorded(const struct outbox *);
 void		 outbox_free(struct outbox *);
 void		 outbox_metrics(const struct outbox *, struct evbuffer *);
 
-/* The dispatch parameters the SQL functions take, from the config. */
-char		*dispatch_params(const struct config *);
-
 #endif
