@@ -109,7 +109,7 @@ $(BUILD)/carelinectl: $(BUILD)/client/carelinectl.o $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A provider simulator for the demo and the fault-injection tests.
-$(BUILD)/demo-receiver: $(BUILD)/client/demo-receiver.o $(BUILD)/libcareline.a
+$(BUILD)/demo-receiver: $(BUILD)/tests/tools/demo-receiver.o $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcareline.a
