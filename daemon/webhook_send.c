@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "curl_ev.h"
 #include "log.h"
 #include "webhook_send.h"
 #include "webhook.h"
@@ -26,22 +27,13 @@ const double webhook_send_latency_bounds[8] = {
 struct webhook_sender {
 	struct event_base	*base;
 	const struct config	*cfg;
-	CURLM			*multi;
-	struct event		*timer;
+	struct curl_ev		*curl;		/* libcurl on our loop */
 	webhook_send_done_cb	 done;
 	void			*arg;
 	int			 in_flight;
 	struct webhook_jobs	 jobs;		/* in flight */
 	struct webhook_send_stats	 stats;
 };
-
-/* One socket curl wants watched: its event lives here. */
-struct webhook_send_sock {
-	struct event	*ev;
-	curl_socket_t	 fd;
-};
-
-static void	webhook_send_check_done(struct webhook_sender *);
 
 void
 webhook_job_free(struct webhook_job *job)
@@ -64,85 +56,6 @@ webhook_send_ms_since(const struct timespec *t)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return ((now.tv_sec - t->tv_sec) * 1000 +
 	    (now.tv_nsec - t->tv_nsec) / 1000000);
-}
-
-static void
-webhook_send_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct webhook_sender	*n = arg;
-	int		 running, flags = 0;
-
-	if (what & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(n->multi, fd, flags, &running);
-	webhook_send_check_done(n);
-}
-
-static void
-webhook_send_timer_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct webhook_sender	*n = arg;
-	int		 running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(n->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	webhook_send_check_done(n);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: keep one event per socket in step with curl. */
-static int
-webhook_send_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
-    void *socketp)
-{
-	struct webhook_sender		*n = userp;
-	struct webhook_send_sock	*ns = socketp;
-	short			 kind = EV_PERSIST;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (ns != NULL) {
-			event_free(ns->ev);
-			free(ns);
-		}
-		curl_multi_assign(n->multi, fd, NULL);
-		return (0);
-	}
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (ns == NULL) {
-		ns = xcalloc(1, sizeof *ns);
-		ns->fd = fd;
-		ns->ev = event_new(n->base, fd, kind, webhook_send_sock_event, n);
-		curl_multi_assign(n->multi, fd, ns);
-	} else {
-		event_del(ns->ev);
-		event_assign(ns->ev, n->base, fd, kind, webhook_send_sock_event, n);
-	}
-	event_add(ns->ev, NULL);
-	return (0);
-}
-
-/* CURLMOPT_TIMERFUNCTION: arm our one timer; never call curl from here. */
-static int
-webhook_send_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct webhook_sender	*n = userp;
-	struct timeval	 tv;
-
-	(void)multi;
-	if (timeout_ms < 0) {
-		evtimer_del(n->timer);
-		return (0);
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(n->timer, &tv);
-	return (0);
 }
 
 /* Read and drop the answer, but no more of it than configured. */
@@ -236,7 +149,7 @@ webhook_send_finish(struct webhook_sender *n, struct webhook_job *job, CURLcode 
 
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE,
 	    &job->http_status);
-	curl_multi_remove_handle(n->multi, job->easy);
+	curl_ev_remove(n->curl, job->easy);
 	curl_easy_cleanup(job->easy);
 	curl_slist_free_all(job->headers);
 	job->easy = NULL;
@@ -276,20 +189,15 @@ webhook_send_finish(struct webhook_sender *n, struct webhook_job *job, CURLcode 
 	n->done(job, n->arg);
 }
 
+/* curl_ev: a transfer ended. */
 static void
-webhook_send_check_done(struct webhook_sender *n)
+webhook_send_done(CURL *easy, CURLcode rc, void *arg)
 {
+	struct webhook_sender	*n = arg;
 	struct webhook_job	*job;
-	CURLMsg			*msg;
-	int			 left;
 
-	while ((msg = curl_multi_info_read(n->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-		    (char **)&job);
-		webhook_send_finish(n, job, msg->data.result);
-	}
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&job);
+	webhook_send_finish(n, job, rc);
 }
 
 void
@@ -341,7 +249,7 @@ webhook_send(struct webhook_sender *n, struct webhook_job *job)
 	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
 	TAILQ_INSERT_TAIL(&n->jobs, job, entry);
 	n->in_flight++;
-	if (curl_multi_add_handle(n->multi, e) != CURLM_OK) {
+	if (curl_ev_add(n->curl, e) != 0) {
 		snprintf(job->error, sizeof job->error, "cannot start");
 		webhook_send_finish(n, job, CURLE_FAILED_INIT);
 	}
@@ -359,15 +267,12 @@ webhook_send_new(struct event_base *base, const struct config *cfg,
 	n->done = done;
 	n->arg = arg;
 	TAILQ_INIT(&n->jobs);
-	n->multi = curl_multi_init();
-	n->timer = evtimer_new(base, webhook_send_timer_event, n);
-	curl_multi_setopt(n->multi, CURLMOPT_SOCKETFUNCTION,
-	    webhook_send_socket_cb);
-	curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n);
-	curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, webhook_send_timer_cb);
-	curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n);
+	if ((n->curl = curl_ev_new(base, webhook_send_done, n)) == NULL) {
+		log_error("webhooks: cannot start libcurl");
+		abort();
+	}
 	/* Keep-alive connections to receivers, reused across deliveries. */
-	curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS,
+	curl_multi_setopt(curl_ev_multi(n->curl), CURLMOPT_MAXCONNECTS,
 	    (long)cfg->webhook_max_in_flight);
 	return (n);
 }
@@ -394,12 +299,11 @@ webhook_send_free(struct webhook_sender *n)
 	/* Attempts cut short: their leases lapse and they are sent again. */
 	while ((job = TAILQ_FIRST(&n->jobs)) != NULL) {
 		TAILQ_REMOVE(&n->jobs, job, entry);
-		curl_multi_remove_handle(n->multi, job->easy);
+		curl_ev_remove(n->curl, job->easy);
 		curl_easy_cleanup(job->easy);
 		curl_slist_free_all(job->headers);
 		webhook_job_free(job);
 	}
-	curl_multi_cleanup(n->multi);
-	event_free(n->timer);
+	curl_ev_free(n->curl);
 	free(n);
 }

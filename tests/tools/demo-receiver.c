@@ -75,6 +75,7 @@
 #include <jansson.h>
 
 #include "crypto.h"
+#include "curl_ev.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -219,14 +220,6 @@ struct respond {
 };
 TAILQ_HEAD(respond_list, respond);
 
-/* One socket libcurl asked us to watch. */
-struct multi_sock {
-	TAILQ_ENTRY(multi_sock)	 ms_entry;
-	curl_socket_t		 ms_fd;
-	struct event		*ms_ev;
-};
-TAILQ_HEAD(multi_sock_list, multi_sock);
-
 /*
  * A request held open by --hang-rate. evhttp owns the request and its
  * connection; we only drop the connection once the client has gone.
@@ -244,8 +237,7 @@ TAILQ_HEAD(hang_list, hang);
 struct receiver {
 	struct event_base	*r_base;
 	struct evhttp		*r_http;
-	CURLM			*r_multi;
-	struct event		*r_multi_timer;
+	struct curl_ev		*r_curl;	/* the accepts and declines */
 	struct event		*r_sigint;
 	struct event		*r_sigterm;
 	struct event		*r_hang_timer;
@@ -255,7 +247,6 @@ struct receiver {
 	size_t			 r_keylen;		/* 0: demo secrets */
 	struct respond_list	 r_responds;
 	unsigned int		 r_nresponds;
-	struct multi_sock_list	 r_socks;
 	struct hang_list	 r_hangs;
 	unsigned int		 r_nhangs;
 	struct dedup		 r_dedup;
@@ -277,8 +268,6 @@ struct hook {
 };
 
 static void	respond_free(struct respond *);
-static void	multi_check(struct receiver *);
-static void	multi_event_cb(evutil_socket_t, short, void *);
 
 static long long
 now_ms(void)
@@ -575,88 +564,8 @@ dedup_record(struct dedup *dd, const char *id)
 	return (de);
 }
 
-static int
-multi_socket_cb(CURL *easy, curl_socket_t fd, int what, void *arg,
-    void *sockp)
-{
-	struct receiver		*r = arg;
-	struct multi_sock	*ms = sockp;
-	short			 kind;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (ms != NULL) {
-			TAILQ_REMOVE(&r->r_socks, ms, ms_entry);
-			event_free(ms->ms_ev);
-			free(ms);
-		}
-		return (0);
-	}
-	kind = EV_PERSIST;
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (ms == NULL) {
-		ms = xcalloc(1, sizeof *ms);
-		ms->ms_fd = fd;
-		TAILQ_INSERT_TAIL(&r->r_socks, ms, ms_entry);
-		curl_multi_assign(r->r_multi, fd, ms);
-	} else
-		event_free(ms->ms_ev);
-	ms->ms_ev = event_new(r->r_base, fd, kind, multi_event_cb, r);
-	event_add(ms->ms_ev, NULL);
-	return (0);
-}
-
-static void
-multi_event_cb(evutil_socket_t fd, short kind, void *arg)
-{
-	struct receiver	*r = arg;
-	int		 action = 0, running;
-
-	if (kind & EV_READ)
-		action |= CURL_CSELECT_IN;
-	if (kind & EV_WRITE)
-		action |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(r->r_multi, fd, action, &running);
-	multi_check(r);
-	if (running <= 0)
-		evtimer_del(r->r_multi_timer);
-}
-
-static void
-multi_timer_cb(evutil_socket_t fd, short kind, void *arg)
-{
-	struct receiver	*r = arg;
-	int		 running;
-
-	(void)fd;
-	(void)kind;
-	curl_multi_socket_action(r->r_multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	multi_check(r);
-}
-
-/* libcurl's deadline: only arm our timer here, never call back into it. */
-static int
-multi_timer_set_cb(CURLM *multi, long timeout_ms, void *arg)
-{
-	struct receiver	*r = arg;
-	struct timeval	 tv;
-
-	(void)multi;
-	if (timeout_ms < 0) {
-		evtimer_del(r->r_multi_timer);
-		return (0);
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(r->r_multi_timer, &tv);
-	return (0);
-}
-
 static size_t
-multi_discard_cb(char *data, size_t size, size_t n, void *arg)
+respond_discard_cb(char *data, size_t size, size_t n, void *arg)
 {
 	(void)data;
 	(void)arg;
@@ -669,34 +578,28 @@ respond_verb(const struct respond *rsp)
 	return (rsp->rsp_kind == RESPOND_ACCEPT ? "accept" : "decline");
 }
 
+/* curl_ev: an accept or decline ended. */
 static void
-multi_check(struct receiver *r)
+respond_done(CURL *easy, CURLcode result, void *arg)
 {
-	CURLMsg		*msg;
 	struct respond	*rsp;
 	char		*priv;
 	long		 status;
-	int		 left;
 
-	while ((msg = curl_multi_info_read(r->r_multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		rsp = (struct respond *)priv;
-		if (msg->data.result != CURLE_OK) {
-			log_warn("%s offer %s: failed (%s)", respond_verb(rsp),
-			    rsp->rsp_offer, rsp->rsp_error[0] != '\0' ?
-			    rsp->rsp_error :
-			    curl_easy_strerror(msg->data.result));
-		} else {
-			status = 0;
-			curl_easy_getinfo(msg->easy_handle,
-			    CURLINFO_RESPONSE_CODE, &status);
-			log_info("%s offer %s: %ld", respond_verb(rsp),
-			    rsp->rsp_offer, status);
-		}
-		respond_free(rsp);
+	(void)arg;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+	rsp = (struct respond *)priv;
+	if (result != CURLE_OK) {
+		log_warn("%s offer %s: failed (%s)", respond_verb(rsp),
+		    rsp->rsp_offer, rsp->rsp_error[0] != '\0' ?
+		    rsp->rsp_error : curl_easy_strerror(result));
+	} else {
+		status = 0;
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+		log_info("%s offer %s: %ld", respond_verb(rsp),
+		    rsp->rsp_offer, status);
 	}
+	respond_free(rsp);
 }
 
 static void
@@ -710,7 +613,7 @@ respond_free(struct respond *rsp)
 	TAILQ_REMOVE(&r->r_responds, rsp, rsp_entry);
 	r->r_nresponds--;
 	if (rsp->rsp_easy != NULL) {
-		curl_multi_remove_handle(r->r_multi, rsp->rsp_easy);
+		curl_ev_remove(r->r_curl, rsp->rsp_easy);
 		curl_easy_cleanup(rsp->rsp_easy);
 	}
 	curl_slist_free_all(rsp->rsp_headers);
@@ -749,10 +652,10 @@ respond_start_cb(evutil_socket_t fd, short kind, void *arg)
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, RECV_NAME);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)RECV_RESPOND_TIMEOUT);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, multi_discard_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, respond_discard_cb);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, rsp->rsp_error);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)rsp);
-	if (curl_multi_add_handle(r->r_multi, easy) != CURLM_OK) {
+	if (curl_ev_add(r->r_curl, easy) != 0) {
 		log_error("%s offer %s: cannot start libcurl",
 		    respond_verb(rsp), rsp->rsp_offer);
 		curl_easy_cleanup(easy);
@@ -1261,7 +1164,6 @@ receiver_start(struct receiver *r, char **cause)
 	struct timeval	poll = { RECV_HANG_POLL, 0 };
 
 	TAILQ_INIT(&r->r_responds);
-	TAILQ_INIT(&r->r_socks);
 	TAILQ_INIT(&r->r_hangs);
 	dedup_init(&r->r_dedup);
 
@@ -1293,17 +1195,10 @@ receiver_start(struct receiver *r, char **cause)
 	evtimer_add(r->r_hang_timer, &poll);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (r->r_multi = curl_multi_init()) == NULL) {
+	    (r->r_curl = curl_ev_new(r->r_base, respond_done, r)) == NULL) {
 		xasprintf(cause, "libcurl failed to start");
 		return (-1);
 	}
-	r->r_multi_timer = evtimer_new(r->r_base, multi_timer_cb, r);
-	curl_multi_setopt(r->r_multi, CURLMOPT_SOCKETFUNCTION,
-	    multi_socket_cb);
-	curl_multi_setopt(r->r_multi, CURLMOPT_SOCKETDATA, r);
-	curl_multi_setopt(r->r_multi, CURLMOPT_TIMERFUNCTION,
-	    multi_timer_set_cb);
-	curl_multi_setopt(r->r_multi, CURLMOPT_TIMERDATA, r);
 
 	r->r_http = evhttp_new(r->r_base);
 	evhttp_set_max_body_size(r->r_http, RECV_BODY_MAX);
@@ -1325,8 +1220,6 @@ receiver_start(struct receiver *r, char **cause)
 static void
 receiver_stop(struct receiver *r)
 {
-	struct multi_sock	*ms;
-
 	while (!TAILQ_EMPTY(&r->r_responds))
 		respond_free(TAILQ_FIRST(&r->r_responds));
 	/* evhttp_free below closes their connections and requests. */
@@ -1334,16 +1227,8 @@ receiver_stop(struct receiver *r)
 		hang_drop(TAILQ_FIRST(&r->r_hangs), 0);
 	if (r->r_http != NULL)
 		evhttp_free(r->r_http);
-	if (r->r_multi != NULL)
-		curl_multi_cleanup(r->r_multi);
-	while ((ms = TAILQ_FIRST(&r->r_socks)) != NULL) {
-		TAILQ_REMOVE(&r->r_socks, ms, ms_entry);
-		event_free(ms->ms_ev);
-		free(ms);
-	}
+	curl_ev_free(r->r_curl);
 	curl_global_cleanup();
-	if (r->r_multi_timer != NULL)
-		event_free(r->r_multi_timer);
 	if (r->r_hang_timer != NULL)
 		event_free(r->r_hang_timer);
 	if (r->r_sigint != NULL)
