@@ -110,7 +110,9 @@ $(BUILD)/carelinectl: $(BUILD)/client/carelinectl.o $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A provider simulator for the demo and the fault-injection tests.
-$(BUILD)/demo-receiver: $(BUILD)/tests/tools/demo-receiver.o $(BUILD)/libcareline.a
+RECEIVER_SRCS	 = tests/tools/demo-receiver.c tests/tools/receiver_opts.c \
+		   tests/tools/receiver_respond.c
+$(BUILD)/demo-receiver: $(RECEIVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcareline.a
