@@ -61,7 +61,7 @@ SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
 COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
 		   common/hours.c common/jsonv.c common/webhook.c common/text.c \
 		   common/curl_ev.c
-CONFIG_SRCS	 = config/config.c config/dburl.c
+CONFIG_SRCS	 = config/config.c config/dburl.c config/params.c
 DAEMON_SRCS	 = daemon/db_pool.c daemon/db_listen.c daemon/server.c daemon/routes.c \
 		   daemon/health.c daemon/metrics.c daemon/migrate.c \
 		   daemon/sd_notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \

@@ -115,6 +115,12 @@ void		 config_free(struct config *);
  */
 int		 config_reload(struct config *cur, const struct config *next);
 
+/*
+ * (Re)build c->dispatch_params from its keys (params.c); config_load,
+ * config_defaults and config_reload call it.
+ */
+void		 config_dispatch_params(struct config *c);
+
 /* For tests and docs: the option keys, NULL-terminated walk. */
 const char	*config_key(int idx);
 
