@@ -49,7 +49,7 @@ struct carelined {
 	struct config		*cfg;
 	struct metrics		*metrics;
 	struct db_pool		*db;		/* HTTP requests */
-	struct db_pool		*dispatch_db;	/* the outbox's (database.dispatcher_connections) */
+	struct db_pool		*dispatch_db;	/* the outbox's */
 	struct db_listen	*listen;	/* LISTEN, one connection */
 	struct outbox	*outbox;
 	struct events_hub	*events;

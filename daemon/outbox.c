@@ -20,15 +20,15 @@
 
 #define OUTBOX_CLAIM_MAX	256	/* rows per claim */
 #define OUTBOX_RECORD_BATCH	128	/* results per record */
-#define OUTBOX_FLUSH_MS	5	/* how long a small batch may wait */
-#define OUTBOX_RETRY_MS	500	/* before recording again after a failure */
+#define OUTBOX_FLUSH_MS		5	/* how long a small batch may wait */
+#define OUTBOX_RETRY_MS		500	/* before recording again after a failure */
 
 struct outbox {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct db_pool		*db;		/* its own; not owned */
 	struct db_listen	*listen;	/* not owned */
-	struct webhook_sender		*sender;
+	struct webhook_sender	*sender;
 	char			 owner[96];
 
 	struct event		*due;		/* earliest due row */

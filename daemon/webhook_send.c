@@ -32,7 +32,7 @@ struct webhook_sender {
 	void			*arg;
 	int			 in_flight;
 	struct webhook_jobs	 jobs;		/* in flight */
-	struct webhook_send_stats	 stats;
+	struct webhook_send_stats stats;
 };
 
 void
@@ -142,7 +142,8 @@ webhook_send_prereq_cb(void *arg, char *ip, char *local_ip, int port,
 }
 
 static void
-webhook_send_finish(struct webhook_sender *n, struct webhook_job *job, CURLcode rc)
+webhook_send_finish(struct webhook_sender *n, struct webhook_job *job,
+    CURLcode rc)
 {
 	long	ms;
 	int	i;

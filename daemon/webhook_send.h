@@ -42,7 +42,7 @@ struct webhook_job {
 	long			 duration_ms;
 
 	/* Private to the sender. */
-	TAILQ_ENTRY(webhook_job)	 entry;
+	TAILQ_ENTRY(webhook_job) entry;
 	void			*easy;
 	void			*headers;
 	size_t			 received;
@@ -61,13 +61,14 @@ struct webhook_send_stats {
 
 typedef void	(*webhook_send_done_cb)(struct webhook_job *, void *);
 
-struct webhook_sender	*webhook_send_new(struct event_base *, const struct config *,
-		    webhook_send_done_cb, void *);
+struct webhook_sender *webhook_send_new(struct event_base *,
+		    const struct config *, webhook_send_done_cb, void *);
 void		 webhook_send_free(struct webhook_sender *);
 /* Send (the job is handed back through the callback, always). */
 void		 webhook_send(struct webhook_sender *, struct webhook_job *);
 int		 webhook_send_in_flight(const struct webhook_sender *);
-const struct webhook_send_stats *webhook_send_stats(const struct webhook_sender *);
+const struct webhook_send_stats *webhook_send_stats(
+		    const struct webhook_sender *);
 extern const double webhook_send_latency_bounds[8];
 void		 webhook_job_free(struct webhook_job *);
 
