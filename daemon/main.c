@@ -51,7 +51,7 @@ struct carelined {
 	struct db_pool		*db;		/* HTTP requests */
 	struct db_pool		*dispatch_db;	/* the outbox's */
 	struct db_listen	*listen;	/* LISTEN, one connection */
-	struct outbox	*outbox;
+	struct outbox		*outbox;
 	struct events_hub	*events;
 	struct static_files	*files;
 	struct server		*srv;
