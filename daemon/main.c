@@ -20,14 +20,14 @@
 #include "config.h"
 #include "db_listen.h"
 #include "db_pool.h"
-#include "outbox.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
-#include "sd_notify.h"
+#include "outbox.h"
 #include "password.h"
 #include "routes.h"
+#include "sd_notify.h"
 #include "server.h"
 #include "static.h"
 #include "text.h"
@@ -491,8 +491,7 @@ main_run(struct config *cfg)
 	cl.dispatch_db = db_pool_new_sized(cl.base, cfg, "dispatcher",
 	    cfg->db_dispatcher_connections, main_pool_up, &cl);
 	cl.listen = db_listen_new(cl.base, cfg, main_pool_up, &cl);
-	cl.outbox = outbox_new(cl.base, cfg, cl.dispatch_db,
-	    cl.listen);
+	cl.outbox = outbox_new(cl.base, cfg, cl.dispatch_db, cl.listen);
 	cl.events = events_hub_new(cl.base, cfg, cl.db);
 	db_listen_subscribe(cl.listen, "careline_events", main_events_notified,
 	    cl.events);

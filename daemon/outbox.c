@@ -12,10 +12,10 @@
 #include "crypto.h"
 #include "db_listen.h"
 #include "db_pool.h"
-#include "outbox.h"
 #include "log.h"
-#include "webhook_send.h"
+#include "outbox.h"
 #include "webhook.h"
+#include "webhook_send.h"
 #include "xmalloc.h"
 
 #define OUTBOX_CLAIM_MAX	256	/* rows per claim */

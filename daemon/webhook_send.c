@@ -13,8 +13,8 @@
 #include "config.h"
 #include "curl_ev.h"
 #include "log.h"
-#include "webhook_send.h"
 #include "webhook.h"
+#include "webhook_send.h"
 #include "xmalloc.h"
 
 #define WEBHOOK_SEND_USER_AGENT	"careline-webhooks/0.1"
