@@ -11,7 +11,7 @@
 
 #include "api.h"
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "log.h"
 #include "http_server.h"
 #include "xmalloc.h"

@@ -170,3 +170,10 @@ api_residents_search(struct request *r)
 out:
 	evhttp_clear_headers(&q);
 }
+
+/* The card's context: the resident's estate and WeChat group. */
+void
+api_residents_context(struct request *r)
+{
+	api_audited_read(r, API_SQL("careline_resident_context_read($1, $2, $3)"));
+}

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "api.h"
+#include "db_pool.h"
 #include "http_auth.h"
-#include "db.h"
 #include "http_server.h"
 #include "xmalloc.h"
 

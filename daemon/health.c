@@ -14,12 +14,12 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "db.h"
-#include "dispatcher.h"
+#include "db_pool.h"
 #include "http_events.h"
-#include "metrics.h"
 #include "http_router.h"
 #include "http_server.h"
+#include "metrics.h"
+#include "outbox.h"
 #include "xmalloc.h"
 
 void
@@ -166,8 +166,8 @@ health_metrics(struct request *r)
 	health_metrics_http(r->srv, buf);
 	if (r->srv->events != NULL)
 		events_hub_metrics(r->srv->events, buf);
-	if (r->srv->dispatcher != NULL)
-		dispatcher_metrics(r->srv->dispatcher, buf);
+	if (r->srv->outbox != NULL)
+		outbox_metrics(r->srv->outbox, buf);
 	len = evbuffer_get_length(buf);
 	text = xmalloc(len + 1);
 	evbuffer_remove(buf, text, len);

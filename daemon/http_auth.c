@@ -10,7 +10,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "http_auth.h"
 #include "http_server.h"
 #include "xmalloc.h"

@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "db.h"
+#include "db_pool.h"
 #include "http_events.h"
 #include "log.h"
 #include "http_server.h"

@@ -416,7 +416,7 @@ server_new(struct event_base *base, const struct server_parts *parts)
 	srv->metrics = parts->metrics;
 	srv->auth = parts->auth;
 	srv->throttle = parts->throttle;
-	srv->dispatcher = parts->dispatcher;
+	srv->outbox = parts->outbox;
 	srv->events = parts->events;
 	srv->files = parts->files;
 	srv->route = parts->route;

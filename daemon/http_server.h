@@ -22,7 +22,7 @@
 struct auth_cache;
 struct config;
 struct db_pool;
-struct dispatcher;
+struct outbox;
 struct events_hub;
 struct metrics;
 struct static_files;
@@ -61,7 +61,7 @@ struct server_parts {
 	struct metrics		*metrics;
 	struct auth_cache	*auth;
 	struct throttle		*throttle;	/* sign-ins */
-	struct dispatcher	*dispatcher;	/* for /metrics */
+	struct outbox		*outbox;	/* for /metrics */
 	struct events_hub	*events;
 	struct static_files	*files;		/* the console */
 	void			(*route)(struct request *);
@@ -75,8 +75,8 @@ struct server {
 	struct db_pool			*db;
 	struct metrics			*metrics;
 	struct auth_cache		*auth;
-	struct throttle			*throttle;
-	struct dispatcher		*dispatcher;
+	struct throttle			*throttle;	/* sign-ins */
+	struct outbox			*outbox;	/* for /metrics */
 	struct events_hub		*events;
 	struct static_files		*files;
 	void				(*route)(struct request *);

@@ -5,7 +5,7 @@
 
 #include <event2/buffer.h>
 
-#include "db.h"
+#include "db_pool.h"
 #include "metrics.h"
 #include "xmalloc.h"
 

@@ -17,8 +17,9 @@ edges=$(
 		    "$f" | while read -r to; do
 			# Only the daemon's own modules; common/ and config/
 			# include none of them.
-			[ -e "daemon/$to.h" ] && [ "$to" != "$from" ] &&
-			    echo "$from $to"
+			if [ -e "daemon/$to.h" ] && [ "$to" != "$from" ]; then
+				echo "$from $to"
+			fi
 		done
 	done | sort -u
 )

@@ -409,7 +409,7 @@ test_failed_catch_up_retried(void **state)
 static void
 test_no_stream_no_read(void **state)
 {
-	struct stream	*s, *fresh;
+	struct th_stream	*s, *fresh;
 	PGconn		*w = th_pg(db);
 	long long	 notified, fetches;
 	char		*before, *id1, *id2, *j1, *j2, *jafter, *idafter;
@@ -430,21 +430,21 @@ test_no_stream_no_read(void **state)
 	    notified + 3), 0);
 	assert_int_equal(metric("careline_events_fetches_total"), fetches);
 
-	s = stream_open(admin, before);
+	s = th_stream_open(d.url, admin, before, WAIT_MS);
 	j1 = probe_json("idle-one");
 	j2 = probe_json("idle-two");
-	assert_int_equal(stream_wait(s, j1, WAIT_MS), 0);
-	assert_int_equal(stream_wait(s, j2, WAIT_MS), 0);
-	fresh = stream_open(admin, NULL);
+	assert_int_equal(th_stream_wait(s, j1, WAIT_MS), 0);
+	assert_int_equal(th_stream_wait(s, j2, WAIT_MS), 0);
+	fresh = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	idafter = event_insert(w, "idle-after");
 	jafter = probe_json("idle-after");
-	assert_int_equal(stream_wait(fresh, jafter, WAIT_MS), 0);
-	assert_int_equal(stream_wait(s, jafter, WAIT_MS), 0);
+	assert_int_equal(th_stream_wait(fresh, jafter, WAIT_MS), 0);
+	assert_int_equal(th_stream_wait(s, jafter, WAIT_MS), 0);
 	/* Read while nobody listened, so not for the one that came after. */
-	assert_false(stream_has(fresh, j1));
-	assert_false(stream_has(fresh, j2));
-	stream_close(fresh);
-	stream_close(s);
+	assert_false(th_stream_has(fresh, j1));
+	assert_false(th_stream_has(fresh, j2));
+	th_stream_close(fresh);
+	th_stream_close(s);
 	PQfinish(w);
 	free(before);
 	free(id1);
@@ -464,37 +464,37 @@ test_no_stream_no_read(void **state)
 static void
 test_replay_not_for_newcomer(void **state)
 {
-	struct stream	*live, *gone, *s;
+	struct th_stream	*live, *gone, *s;
 	PGconn		*lock = th_pg(superdb), *w = th_pg(db);
 	char		*from, *old, *after, *jold, *jafter;
 
 	(void)state;
-	live = stream_open(admin, NULL);
+	live = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	from = event_insert(w, "gen-from");
 	old = event_insert(w, "gen-old");
 	jold = probe_json("gen-old");
 	/* The hub has read it: a newcomer starts after it. */
-	assert_int_equal(stream_wait(live, jold, WAIT_MS), 0);
-	stream_close(live);
+	assert_int_equal(th_stream_wait(live, jold, WAIT_MS), 0);
+	th_stream_close(live);
 	assert_int_equal(metric_wait("careline_events_streams", 0), 0);
 
 	pg_do(lock, "BEGIN");
 	pg_do(lock, "LOCK TABLE operators IN ACCESS EXCLUSIVE MODE");
-	gone = stream_open(admin, from);
+	gone = th_stream_open(d.url, admin, from, WAIT_MS);
 	assert_int_equal(th_pg_wait(superdb, "SELECT count(*) > 0 FROM "
 	    "pg_stat_activity WHERE application_name = 'carelined' AND "
 	    "wait_event_type = 'Lock' AND query LIKE '%careline_events_%'",
 	    "t", WAIT_MS), 0);
-	stream_close(gone);
+	th_stream_close(gone);
 	assert_int_equal(metric_wait("careline_events_streams", 0), 0);
-	s = stream_open(admin, NULL);
+	s = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	pg_do(lock, "ROLLBACK");
 
 	after = event_insert(w, "gen-after");
 	jafter = probe_json("gen-after");
-	assert_int_equal(stream_wait(s, jafter, WAIT_MS), 0);
-	assert_false(stream_has(s, jold));
-	stream_close(s);
+	assert_int_equal(th_stream_wait(s, jafter, WAIT_MS), 0);
+	assert_false(th_stream_has(s, jold));
+	th_stream_close(s);
 	PQfinish(lock);
 	PQfinish(w);
 	free(from);
