@@ -1,7 +1,7 @@
 -- The operators' event stream carries ids, never a person; the ringing
 -- pop; careline_events_checked's credential sweep and bounded replays.
 BEGIN;
-SELECT plan(18);
+SELECT plan(21);
 
 SET LOCAL TimeZone = 'Asia/Shanghai';
 
@@ -80,6 +80,17 @@ SELECT ok((SELECT bool_and(json::jsonb ?& ARRAY['id', 'type', 'at', 'call_id', '
            FROM careline_events_checked(:e0, 100, '{}', 900, NULL, NULL)), 'each event is id, type, at, call_id, data');
 SELECT is((SELECT count(*) FROM careline_events_since(:e0, 100)),
           (SELECT count(*) FROM events WHERE id > :e0), 'careline_events_since reads the same events');
+SELECT is((SELECT careline_event_text(e)::jsonb FROM events e WHERE e.id = (SELECT max(id) FROM events)),
+          (SELECT jsonb_build_object('id', id, 'type', type, 'at', at, 'call_id', call_id, 'data', data)
+           FROM events WHERE id = (SELECT max(id) FROM events)),
+          'careline_event_text: the event as the stream sends it');
+SELECT is(ARRAY(SELECT careline_creds_ended(ARRAY[encode(sha256('live'), 'hex'), encode(sha256('sess'), 'hex'),
+                                                  encode(sha256('dead'), 'hex')], 7200)),
+          ARRAY[encode(sha256('dead'), 'hex')],
+          'careline_creds_ended: a session idle less than p_idle_s is still good, a revoked token is not');
+UPDATE operators SET disabled_at = now();
+SELECT is(ARRAY(SELECT careline_creds_ended(ARRAY[encode(sha256('sess'), 'hex')], 7200)),
+          ARRAY[encode(sha256('sess'), 'hex')], 'careline_creds_ended: a disabled operator''s session has ended');
 SELECT careline_event('test.ping', NULL, NULL) AS ev \gset
 SELECT is((SELECT type || ':' || data FROM events WHERE id = :ev), 'test.ping:{}',
           'careline_event returns the new event''s id (no data: {})');
