@@ -1,9 +1,7 @@
 -- careline_call_create, careline_call_transition and the status guards on
 -- calls and offers.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(36);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 
 \set par '\'{"strategy": "cascade", "offer_timeout_ms": 60000, "public_url": "http://cl.test/", "max_minutes": 15, "limit": 5}\'::jsonb'
 
@@ -13,19 +11,11 @@ INSERT INTO residents (name, phone, address, location, community_id) VALUES
      'SRID=4326;POINT(113.191234 27.881234)', (SELECT id FROM communities)),
     ('Li Na', '13900000002', 'Flat 2', 'SRID=4326;POINT(113.19 27.88)', NULL),
     ('Li Lei', '13900000002', 'Flat 3', 'SRID=4326;POINT(113.19 27.88)', NULL);
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours,
-                       webhook_url, webhook_secret) VALUES
-    ('first', '{meal}', 'SRID=4326;POINT(113.1913 27.8813)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://first.test/hook', 'whsec_Zmlyc3Q='),
-    ('second', '{meal}', 'SRID=4326;POINT(113.1915 27.8815)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://second.test/hook', 'whsec_c2Vjb25k');
-INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d, '00:00', '24:00' FROM providers p, generate_series(1, 7) d;
+SELECT pg_temp.provider('first', p_at => 'SRID=4326;POINT(113.1913 27.8813)', p_hook => true) \g /dev/null
+SELECT pg_temp.provider('second', p_at => 'SRID=4326;POINT(113.1915 27.8815)', p_hook => true) \g /dev/null
 INSERT INTO api_tokens (name, role, token_hash, token_prefix)
 VALUES ('script', 'operator', sha256('script'), 'clt_abc');
 
-CREATE FUNCTION pg_temp.res(p_name text) RETURNS bigint LANGUAGE sql AS
-$$ SELECT id FROM residents WHERE name = p_name $$;
 CREATE FUNCTION pg_temp.create(p_req jsonb, p_params jsonb) RETURNS jsonb LANGUAGE sql AS
 $$ SELECT careline_call_create('token:1', NULL, p_req, p_params, NULL, NULL) $$;
 

@@ -1,24 +1,17 @@
 -- careline_dispatch: broadcast and cascade, candidates skipped when they
 -- have gone away, the winner taking the call, and what a dead offer
 -- (undeliverable, superseded) does to it.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(16);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 
 \set bc '\'{"strategy": "broadcast", "broadcast_k": 2, "public_url": "http://cl.test"}\'::jsonb'
 \set cc '\'{"strategy": "cascade", "public_url": "http://cl.test", "retry_ms": [1000]}\'::jsonb'
 
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('A', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)'),
-    ('B', '13900000002', 'Flat 2', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('A', 'B') \g /dev/null
 -- p1 nearest, then p2, p3, p4 (rank order = distance order).
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours, webhook_url, webhook_secret)
-SELECT 'p' || n, '{meal}', ST_SetSRID(ST_MakePoint(113.19, 27.88 + n * 0.001), 4326)::geography, 'walk', 1,
-       'Mo-Su 00:00-24:00', 'http://p' || n || '.test/h', 'whsec_cA=='
-FROM generate_series(1, 4) n;
-INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d, '00:00', '24:00' FROM providers p, generate_series(1, 7) d;
+SELECT pg_temp.provider('p' || n, p_at => ST_SetSRID(ST_MakePoint(113.19, 27.88 + n * 0.001), 4326)::geography,
+                        p_capacity => 1, p_hook => true)
+FROM generate_series(1, 4) n \g /dev/null
 
 CREATE FUNCTION pg_temp.states(p_call bigint) RETURNS text[] LANGUAGE sql AS
 $$ SELECT array_agg(o.status || coalesce(':' || o.reason, '') ORDER BY o.rank) FROM offers o WHERE o.call_id = p_call $$;

@@ -1,21 +1,14 @@
 -- The operators' event stream carries ids, never a person; the ringing
 -- pop; careline_events_checked's credential sweep and bounded replays.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(21);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 
 \set par '\'{"public_url": "http://cl.test"}\'::jsonb'
 
 INSERT INTO residents (name, phone, address, location) VALUES
     ('Wang Fang', '13900000001', 'Flat 1, Elm Road', 'SRID=4326;POINT(113.19 27.88)'),
     ('Wang Wei', '13900000001', 'Flat 2, Elm Road', 'SRID=4326;POINT(113.19 27.88)');
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours,
-                       webhook_url, webhook_secret) VALUES
-    ('first', '{meal}', 'SRID=4326;POINT(113.1901 27.8801)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://first.test/hook', 'whsec_Zmlyc3Q=');
-INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d, '00:00', '24:00' FROM providers p, generate_series(1, 7) d;
+SELECT pg_temp.provider('first', p_at => 'SRID=4326;POINT(113.1901 27.8801)', p_hook => true) \g /dev/null
 SELECT coalesce(max(id), 0) AS e0 FROM events \gset
 
 -- The ringing pop.

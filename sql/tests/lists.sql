@@ -1,15 +1,10 @@
 -- Lists and lookups: careline_call_list's filters and cursor,
 -- careline_resident_search's prefix match, and a provider's secrets
 -- (rotation, the previous one honoured for a day, never in its JSON).
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(17);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
-
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('Wang Fang', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)'),
-    ('Wang_Wei', '13900000002', 'Flat 2', 'SRID=4326;POINT(113.19 27.88)'),
-    ('100% Li', '13900000003', 'Flat 3', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('Wang Fang', 'Wang_Wei', '100% Li') \g /dev/null
 INSERT INTO calls (resident_id, caller_phone, service, wanted_at, status)
 SELECT r.id, r.phone, s, now(), 'new'
 FROM residents r, unnest(ARRAY['meal', 'housekeeping', 'daycare']) s ORDER BY r.id, s;

@@ -2,10 +2,8 @@
 -- the meridian through the resident, where the sphere distance PostGIS
 -- uses (ST_Distance(..., false), radius 6371008.7714 m) is R * dlat, so
 -- that travel minutes are known exactly: minutes = d * detour / speed.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(30);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 
 -- A point d metres north (negative: south) of the resident's home.
 CREATE FUNCTION pg_temp.north(d double precision) RETURNS geography
@@ -15,21 +13,6 @@ $$;
 -- The distance a walker (4 km/h, detour 1.3) covers in m minutes.
 CREATE FUNCTION pg_temp.walk_m(m double precision) RETURNS double precision
 LANGUAGE sql IMMUTABLE AS $$ SELECT m * (4000.0 / 60.0) / 1.3; $$;
--- A provider open around the clock unless told otherwise.
-CREATE FUNCTION pg_temp.provider(p_name text, p_services text[], p_at geography,
-                                 p_mode text, p_capacity int, p_hours boolean DEFAULT true)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE v bigint;
-BEGIN
-    INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours)
-    VALUES (p_name, p_services, p_at, p_mode, p_capacity, 'Mo-Su 00:00-24:00')
-    RETURNING id INTO v;
-    IF p_hours THEN
-        INSERT INTO provider_hours (provider_id, dow, opens, closes)
-        SELECT v, d, '00:00', '24:00' FROM generate_series(1, 7) d;
-    END IF;
-    RETURN v;
-END $$;
 -- Names of the matches, in rank order.
 CREATE FUNCTION pg_temp.names(p_res text, p_service text, p_at timestamptz, p_params jsonb)
 RETURNS text[] LANGUAGE sql AS $$

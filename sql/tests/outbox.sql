@@ -1,21 +1,12 @@
 -- The webhook outbox: claims under leases with fencing tokens, recorded
 -- results, dead letters, re-sends, and the parameters that drive them.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(45);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
+SELECT pg_temp.provider('hook', p_hours => false, p_hook => true) \g /dev/null
+SELECT pg_temp.provider('gone', p_hours => false, p_hook => true) \g /dev/null
+SELECT pg_temp.provider('nohook', p_hours => false) \g /dev/null
 
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours,
-                       webhook_url, webhook_secret) VALUES
-    ('hook', '{meal}', 'SRID=4326;POINT(113.19 27.88)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://hook.test/h', 'whsec_aG9vaw=='),
-    ('gone', '{meal}', 'SRID=4326;POINT(113.19 27.88)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://gone.test/h', 'whsec_Z29uZQ==');
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours)
-VALUES ('nohook', '{meal}', 'SRID=4326;POINT(113.19 27.88)', 'walk', 5, 'Mo-Su 00:00-24:00');
-
-CREATE FUNCTION pg_temp.pid(p_name text) RETURNS bigint LANGUAGE sql AS
-$$ SELECT id FROM providers WHERE name = p_name $$;
 CREATE FUNCTION pg_temp.d(p_event text) RETURNS bigint LANGUAGE sql AS
 $$ SELECT id FROM deliveries WHERE event_id = p_event $$;
 -- A delivery due p_due from now (not tied to an offer).
@@ -36,8 +27,8 @@ SELECT throws_ok($$SELECT * FROM careline_deliveries_claim('w', 10, 0)$$, '22023
                  'a claim without a positive lease raises 22023');
 SELECT results_eq(
     $$SELECT event_id, lease_token, attempt, url, secret FROM careline_deliveries_claim('w1', 2, 30000)$$,
-    $$VALUES ('d1', 1::bigint, 1, 'http://hook.test/h', 'whsec_aG9vaw==')
-           , ('d2', 1::bigint, 1, 'http://hook.test/h', 'whsec_aG9vaw==')$$,
+    $$VALUES ('d1', 1::bigint, 1, 'http://hook.test/hook', 'whsec_aG9vaw==')
+           , ('d2', 1::bigint, 1, 'http://hook.test/hook', 'whsec_aG9vaw==')$$,
     'w1 claims the two most overdue, fencing token 1, attempt 1, with URL and secret');
 SELECT is((SELECT array_agg(lease_owner || '@' || (lease_expires_at - now()) ORDER BY id) FROM deliveries
            WHERE event_id IN ('d1', 'd2')), ARRAY['w1@00:00:30', 'w1@00:00:30'],

@@ -1,21 +1,14 @@
 -- The read audit: every API read of a resident leaves one resident_reads
 -- row per resident per request, naming who read (operator or token).
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(22);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
-
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('Wang Fang', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)'),
-    ('Wang Wei', '13900000002', 'Flat 2', 'SRID=4326;POINT(113.19 27.88)'),
-    ('Li Na', '13900000003', 'Flat 3', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('Wang Fang', 'Wang Wei', 'Li Na') \g /dev/null
 INSERT INTO operators (name, password_hash) VALUES ('amy', '$argon2id$x');
 INSERT INTO api_tokens (name, role, token_hash, token_prefix) VALUES ('pbx', 'operator', sha256('pbx'), 'clt_p');
 INSERT INTO calls (resident_id, caller_phone, service, wanted_at)
 SELECT id, phone, s, now() FROM residents, unnest(ARRAY['meal', 'housekeeping']) s WHERE name LIKE 'Wang%';
 
-CREATE FUNCTION pg_temp.res(p_name text) RETURNS bigint LANGUAGE sql AS
-$$ SELECT id FROM residents WHERE name = p_name $$;
 CREATE FUNCTION pg_temp.reads() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM resident_reads $$;
 SELECT id AS amy FROM operators \gset
 SELECT id AS pbx FROM api_tokens \gset

@@ -1,10 +1,8 @@
 -- The registers: careline_resident_save, careline_provider_save and their
 -- helpers (community lookup, constraint errors, diffs), the opening-hours
 -- subset careline_hours_spans reads, and careline_in_district.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(32);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 
 INSERT INTO communities (name, street) VALUES ('East Gate', 'Main Street'), ('West Gate', 'Main Street');
 

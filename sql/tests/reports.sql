@@ -1,14 +1,10 @@
 -- careline_report: its parameters, and the hotline report's counts, days
 -- (in the district's time zone or the one asked for) and answer times.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(21);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
-
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('Wang Fang', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)');
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours)
-VALUES ('first', '{meal}', 'SRID=4326;POINT(113.19 27.88)', 'walk', 5, 'Mo-Su 00:00-24:00');
+SELECT pg_temp.residents('Wang Fang') \g /dev/null
+SELECT pg_temp.provider('first', p_hours => false) \g /dev/null
 INSERT INTO care_centres (name, location) VALUES
     ('Near Centre', 'SRID=4326;POINT(113.191 27.881)'), ('Far Centre', 'SRID=4326;POINT(113.23 27.91)');
 -- Late on 1 December, just after midnight on 2 December (still 1 December

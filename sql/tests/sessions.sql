@@ -1,9 +1,7 @@
 -- Sign-in and sessions (careline_login_*, careline_session_*), operator
 -- accounts (careline_operator_create) and API tokens (careline_token_*).
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(31);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 
 \set h '\'$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g\''
 

@@ -1,14 +1,11 @@
 -- The time bank: a double-entry ledger whose transactions balance, posted
 -- by careline_timebank_post / _grant and by a volunteer's completed
 -- companionship job; and the timebank report that checks it.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(31);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 SET LOCAL careline.companionship_minutes = '45';
 
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('Wang Fang', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('Wang Fang') \g /dev/null
 INSERT INTO volunteers (name, phone, location, availability, notify_url, notify_secret) VALUES
     ('Chen Jie', '13800000001', 'SRID=4326;POINT(113.1901 27.8801)', 'Mo-Su 00:00-23:59',
      'http://chen.test/hook', 'whsec_Y2hlbg==');
