@@ -2,7 +2,7 @@
 -- by careline_timebank_post / _grant and by a volunteer's completed
 -- companionship job; and the timebank report that checks it.
 \ir lib/fixtures.sql
-SELECT plan(31);
+SELECT plan(33);
 SET LOCAL careline.companionship_minutes = '45';
 
 SELECT pg_temp.residents('Wang Fang') \g /dev/null
@@ -103,6 +103,20 @@ SELECT is(careline_report('timebank', NULL) #>> '{body,figures,balances_match_en
           'the timebank report: balances match entries');
 SELECT is(careline_report('timebank', NULL) #>> '{body,figures,minutes_earned}', '135',
           'the timebank report: 135 minutes earned');
+
+-- The one place a ledger transaction is written.
+SELECT pg_temp.balance('pool') AS pool0, pg_temp.balance('resident') AS res0 \gset
+SELECT careline_timebank_txn('grant', (SELECT id FROM timebank_accounts WHERE kind = 'pool'),
+                             (SELECT id FROM timebank_accounts WHERE kind = 'resident'), 7, NULL,
+                             'a test grant', 'token:9') AS tx \gset
+SELECT results_eq(format($$SELECT a.kind, e.kind, e.amount_minutes, e.note, e.actor
+                           FROM timebank_entries e JOIN timebank_accounts a ON a.id = e.account_id
+                           WHERE e.txn_id = %s ORDER BY e.id$$, :tx),
+                  $$VALUES ('pool'::text, 'grant'::text, -7, 'a test grant'::text, 'token:9'::text),
+                           ('resident', 'grant', 7, 'a test grant', 'token:9')$$,
+                  'careline_timebank_txn: two entries under the txn id it returns, the pool''s first');
+SELECT is(ARRAY[pg_temp.balance('pool') - :pool0, pg_temp.balance('resident') - :res0], ARRAY[-7, 7]::bigint[],
+          'careline_timebank_txn: the minutes move from the pool to the party');
 
 SELECT * FROM finish();
 ROLLBACK;
