@@ -1,5 +1,15 @@
 -- privacy.sql: Privacy: audited reads of residents and calls, and the access log.
 
+-- The N of an actor "KIND:N" (p_kind 'operator' or 'token'); NULL for any
+-- other actor.
+CREATE OR REPLACE FUNCTION careline_actor_id(p_actor text, p_kind text)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT (regexp_match(p_actor, '^' || p_kind || ':([0-9]{1,18})$'))[1]::bigint;
+$$;
+
 -- One row per distinct resident of p_ids. The actor is "operator:N" (a
 -- console session) or "token:N" (an API token); the ids are kept apart so
 -- the log can name them after the fact.
@@ -11,8 +21,7 @@ SET search_path = public, pg_temp
 AS $$
     INSERT INTO resident_reads (resident_id, actor, operator_id, token_id, route)
     SELECT DISTINCT u.id, p_actor,
-           nullif(regexp_replace(p_actor, '^operator:([0-9]{1,18})$|.*', '\1'), '')::bigint,
-           nullif(regexp_replace(p_actor, '^token:([0-9]{1,18})$|.*', '\1'), '')::bigint,
+           careline_actor_id(p_actor, 'operator'), careline_actor_id(p_actor, 'token'),
            p_route
     FROM unnest(p_ids) AS u(id)
     WHERE u.id IS NOT NULL;

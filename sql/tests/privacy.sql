@@ -1,7 +1,7 @@
 -- The read audit: every API read of a resident leaves one resident_reads
 -- row per resident per request, naming who read (operator or token).
 \ir lib/fixtures.sql
-SELECT plan(22);
+SELECT plan(23);
 
 SELECT pg_temp.residents('Wang Fang', 'Wang Wei', 'Li Na') \g /dev/null
 INSERT INTO operators (name, password_hash) VALUES ('amy', '$argon2id$x');
@@ -68,6 +68,12 @@ SELECT is(careline_resident_access_log(-1, 10, NULL) ->> 'status', '404', 'nobod
 INSERT INTO resident_reads (resident_id, actor, route) VALUES (-7, 'token:1', 'GET /v1/residents/{id}');
 SELECT is(careline_resident_access_log(-7, 10, NULL) ->> 'status', '200',
           'a deleted resident''s reads can still be listed');
+
+SELECT is(ARRAY[careline_actor_id('operator:12', 'operator'), careline_actor_id('token:12', 'operator'),
+                careline_actor_id('token:7', 'token'), careline_actor_id('token:7x', 'token'),
+                careline_actor_id('token:' || repeat('9', 19), 'token'), careline_actor_id('system', 'token')],
+          ARRAY[12, NULL, 7, NULL, NULL, NULL]::bigint[],
+          'careline_actor_id: the N of KIND:N, NULL for another kind, a malformed or an overlong id');
 
 SELECT * FROM finish();
 ROLLBACK;
