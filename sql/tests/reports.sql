@@ -1,7 +1,7 @@
 -- careline_report: its parameters, and the hotline report's counts, days
 -- (in the district's time zone or the one asked for) and answer times.
 \ir lib/fixtures.sql
-SELECT plan(21);
+SELECT plan(23);
 
 SELECT pg_temp.residents('Wang Fang') \g /dev/null
 SELECT pg_temp.provider('first', p_hours => false) \g /dev/null
@@ -63,6 +63,12 @@ SELECT is(pg_temp.hot('{"from": "2026-12-03"}') -> 'rows',
 
 SELECT is(careline_pct(1, 3, 1), 33.3, 'careline_pct rounds');
 SELECT is(careline_pct(1, 0, 1), NULL, 'and has no answer for an empty whole');
+
+SELECT is(careline_report_body('x', ARRAY['a', 'b'], '[[1, 2]]', '{"n": 1}'),
+          '{"report": "x", "columns": ["a", "b"], "rows": [[1, 2]], "figures": {"n": 1}}'::jsonb,
+          'careline_report_body: name, columns, rows and figures');
+SELECT is(careline_report_body('x', ARRAY['a'], NULL, '{}') -> 'rows', '[]'::jsonb,
+          'careline_report_body: no rows is an empty list');
 
 SELECT * FROM finish();
 ROLLBACK;
