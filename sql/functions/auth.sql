@@ -208,9 +208,11 @@ CREATE OR REPLACE TRIGGER operators_auth_notify
     AFTER UPDATE OF disabled_at, role OR DELETE
     ON operators FOR EACH ROW EXECUTE FUNCTION careline_auth_notify_operator();
 
--- Operator accounts: every rule of the table checked here and answered
--- without raising, and a race on the name caught, so no statement that
--- carries the hash fails where PostgreSQL would log its row.
+-- Operator accounts: every rule of the table checked here and a race on
+-- the name caught, each raised as a typed error, which
+-- careline_api_operators_create answers: called through it (as the daemon
+-- and --create-operator do), no statement that carries the hash fails where
+-- PostgreSQL would log its row.
 CREATE OR REPLACE FUNCTION careline_operator_create(p_actor text, p_name text,
                                                     p_hash text, p_role text)
 RETURNS jsonb
