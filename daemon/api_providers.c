@@ -233,9 +233,8 @@ api_providers_rotate_secret(struct request *r)
 	params[0] = r->who.actor;
 	params[1] = id;
 	params[2] = secret;
-	api_sql_reply(r, API_SQL("careline_api_providers_rotate_secret($1, $2, "
-	    "$3)"),
-	    3, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_rotate_secret($1, "
+	    "$2, $3)"), 3, params);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
 }
