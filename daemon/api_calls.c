@@ -127,8 +127,8 @@ api_calls_create(struct request *r)
 	params[3] = r->srv->cfg->dispatch_params;
 	params[4] = key;
 	params[5] = hashp;
-	api_sql_reply(r, API_SQL("careline_call_create($1, $2, $3::jsonb, "
-	    "$4::jsonb, $5, $6::bytea)"), 6, params);
+	api_sql_reply(r, API_SQL("careline_api_calls_create($1, $2, "
+	    "$3::jsonb, $4::jsonb, $5, $6::bytea)"), 6, params);
 	free(reqtext);
 }
 
@@ -136,7 +136,7 @@ void
 api_calls_get(struct request *r)
 {
 	/* The call names its resident: the read is audited. */
-	api_audited_read(r, API_SQL("careline_call_read($1, $2, $3)"));
+	api_audited_read(r, API_SQL("careline_api_calls_get($1, $2, $3)"));
 }
 
 /* A query argument that must be one of a list; 1 if present and valid. */
@@ -201,8 +201,8 @@ api_calls_list(struct request *r)
 	params[5] = since;
 	params[6] = limit > 0 ? lbuf : API_LIST_LIMIT_DEFAULT;
 	params[7] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, "SELECT 200, careline_call_list_read($1, $2, $3, $4, "
-	    "$5, $6, $7, $8)::text", 8, params);
+	api_sql_reply(r, API_SQL("careline_api_calls_list($1, $2, $3, $4, $5, "
+	    "$6, $7, $8)"), 8, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -231,8 +231,8 @@ api_calls_transition(struct request *r, const char *action)
 	params[2] = action;
 	params[3] = body != NULL ? json_string_value(json_object_get(body,
 	    "reason")) : NULL;
-	api_sql_reply(r, API_SQL("careline_call_transition($1, $2, $3, $4)"),
-	    4, params);
+	api_sql_reply(r, API_SQL("careline_api_calls_transition($1, $2, $3, "
+	    "$4)"), 4, params);
 	json_decref(body);
 }
 
@@ -280,8 +280,8 @@ api_matches(struct request *r)
 	params[4] = at;
 	params[5] = r->srv->cfg->dispatch_params;
 	/* Who can reach the resident says where they live: audited. */
-	api_sql_reply(r, "SELECT 200, careline_matches_read($1, $2, $3, $4, "
-	    "$5::timestamptz, $6::jsonb)::text", 6, params);
+	api_sql_reply(r, API_SQL("careline_api_matches_list($1, $2, $3, $4, "
+	    "$5, $6::jsonb)"), 6, params);
 out:
 	evhttp_clear_headers(&q);
 }

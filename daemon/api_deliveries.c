@@ -51,8 +51,8 @@ api_deliveries_list(struct request *r)
 	params[1] = provider > 0 ? pbuf : NULL;
 	params[2] = lbuf;
 	params[3] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, "SELECT 200, careline_delivery_list($1, $2, $3, $4)"
-	    "::text", 4, params);
+	api_sql_reply(r, API_SQL("careline_api_deliveries_list($1, $2, $3, "
+	    "$4)"), 4, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -66,5 +66,6 @@ api_deliveries_retry(struct request *r)
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
 	params[0] = r->who.actor;
 	params[1] = id;
-	api_sql_reply(r, API_SQL("careline_delivery_retry($1, $2)"), 2, params);
+	api_sql_reply(r, API_SQL("careline_api_deliveries_retry($1, $2)"), 2,
+	    params);
 }

@@ -123,8 +123,8 @@ api_providers_save(struct request *r, int create, json_t *body)
 	params[2] = text;
 	params[3] = hours;
 	params[4] = secret;
-	api_sql_reply(r, API_SQL("careline_provider_save($1, $2, $3::jsonb, "
-	    "$4::jsonb, $5)"), 5, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_save($1, $2, "
+	    "$3::jsonb, $4::jsonb, $5)"), 5, params);
 	free(text);
 	free(hours);
 	if (secret != NULL)
@@ -163,10 +163,7 @@ api_providers_get(struct request *r)
 	const char	*params[1] = { id };
 
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_sql_reply(r, "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, "
-	    "coalesce(j, '{\"error\": {\"code\": \"provider_not_found\", "
-	    "\"message\": \"no provider with this id\", \"field\": null}}')"
-	    "::text FROM careline_provider_json($1) j", 1, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_get($1)"), 1, params);
 }
 
 void
@@ -215,8 +212,8 @@ api_providers_list(struct request *r)
 	params[1] = active;
 	params[2] = lbuf;
 	params[3] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, "SELECT 200, careline_provider_list($1, $2::boolean, "
-	    "$3, $4)::text", 4, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_list($1, "
+	    "$2::boolean, $3, $4)"), 4, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -236,8 +233,8 @@ api_providers_rotate_secret(struct request *r)
 	params[0] = r->who.actor;
 	params[1] = id;
 	params[2] = secret;
-	api_sql_reply(r, API_SQL("careline_provider_rotate_secret($1, $2, $3)"),
-	    3, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_rotate_secret($1, "
+	    "$2, $3)"), 3, params);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
 }

@@ -403,18 +403,18 @@ DECLARE
 BEGIN
     SELECT * INTO v_d FROM deliveries WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'delivery_not_found',
+        PERFORM careline_raise('KL404', 'delivery_not_found',
             format('There is no delivery with id %s.', p_id), NULL);
     END IF;
     IF v_d.status <> 'dead' THEN
-        RETURN careline_error(409, 'delivery_not_dead',
+        PERFORM careline_raise('KL409', 'delivery_not_dead',
             format('Delivery %s is %s; only a dead delivery can be sent again.', p_id, v_d.status),
             NULL, jsonb_build_object('delivery', careline_delivery_json(p_id)));
     END IF;
     SELECT p.webhook_url, p.endpoint_disabled_at INTO v_url, v_disabled
     FROM providers p WHERE p.id = v_d.provider_id FOR NO KEY UPDATE;
     IF v_url IS NULL THEN
-        RETURN careline_error(409, 'no_endpoint',
+        PERFORM careline_raise('KL409', 'no_endpoint',
             'The provider has no webhook_url; set one first.', NULL,
             jsonb_build_object('delivery', careline_delivery_json(p_id)));
     END IF;

@@ -37,7 +37,7 @@ DECLARE
     v jsonb := careline_resident_json(p_id);
 BEGIN
     IF v IS NULL THEN
-        RETURN careline_error(404, 'resident_not_found', 'no resident with this id', NULL);
+        PERFORM careline_raise('KL404', 'resident_not_found', 'no resident with this id', NULL);
     END IF;
     PERFORM careline_resident_reads_record(p_actor, p_route, ARRAY[p_id]);
     RETURN jsonb_build_object('status', 200, 'body', v);
@@ -91,7 +91,7 @@ DECLARE
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM residents WHERE id = p_id)
        AND NOT EXISTS (SELECT 1 FROM resident_reads WHERE resident_id = p_id) THEN
-        RETURN careline_error(404, 'resident_not_found', 'no resident with this id', NULL);
+        PERFORM careline_raise('KL404', 'resident_not_found', 'no resident with this id', NULL);
     END IF;
     WITH page AS (
         SELECT * FROM resident_reads

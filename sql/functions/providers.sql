@@ -32,23 +32,23 @@ DECLARE
     v_msg     text;
 BEGIN
     IF p_fields IS NULL OR jsonb_typeof(p_fields) <> 'object' THEN
-        RETURN careline_error(400, 'invalid_body', 'The body must be a JSON object.', NULL);
+        PERFORM careline_raise('KL400', 'invalid_body', 'The body must be a JSON object.', NULL);
     END IF;
     FOR v_key IN SELECT jsonb_object_keys(p_fields) LOOP
         IF NOT v_key = ANY (v_known) THEN
-            RETURN careline_error(422, 'unknown_field', format('Unknown field %s.', v_key), v_key);
+            PERFORM careline_raise('KL422', 'unknown_field', format('Unknown field %s.', v_key), v_key);
         END IF;
     END LOOP;
     IF (p_fields ? 'opening_hours') <> (p_hours IS NOT NULL) THEN
-        RETURN careline_error(422, 'invalid_value',
+        PERFORM careline_raise('KL422', 'invalid_value',
             'opening_hours and its parsed spans must be changed together.', 'opening_hours');
     END IF;
     IF p_hours IS NOT NULL AND jsonb_typeof(p_hours) <> 'array' THEN
-        RETURN careline_error(422, 'invalid_value',
+        PERFORM careline_raise('KL422', 'invalid_value',
             'The parsed opening hours must be an array of spans.', 'opening_hours');
     END IF;
     IF p_fields ? 'services' AND jsonb_typeof(p_fields -> 'services') <> 'array' THEN
-        RETURN careline_error(422, 'invalid_value', 'services must be an array of names.', 'services');
+        PERFORM careline_raise('KL422', 'invalid_value', 'services must be an array of names.', 'services');
     END IF;
 
     v_comm := careline_resolve_community(p_fields);
@@ -60,14 +60,14 @@ BEGIN
         FOREACH v_key IN ARRAY ARRAY['name', 'services', 'lat', 'lon', 'travel_mode',
                                      'capacity', 'opening_hours'] LOOP
             IF coalesce(jsonb_typeof(p_fields -> v_key), 'null') = 'null' THEN
-                RETURN careline_error(422, 'missing_field',
+                PERFORM careline_raise('KL422', 'missing_field',
                     format('%s is required to register a provider.', v_key), v_key);
             END IF;
         END LOOP;
     ELSE
         SELECT * INTO v_old FROM providers WHERE id = p_id FOR UPDATE;
         IF NOT FOUND THEN
-            RETURN careline_error(404, 'provider_not_found',
+            PERFORM careline_raise('KL404', 'provider_not_found',
                 format('There is no provider with id %s.', p_id), NULL);
         END IF;
         v_new := v_old;
@@ -77,10 +77,10 @@ BEGIN
         v_lat := coalesce((p_fields ->> 'lat')::double precision, ST_Y(v_old.location::geometry));
         v_lon := coalesce((p_fields ->> 'lon')::double precision, ST_X(v_old.location::geometry));
         IF v_lat IS NULL OR NOT v_lat BETWEEN -90 AND 90 THEN
-            RETURN careline_error(422, 'invalid_value', 'lat must be between -90 and 90.', 'lat');
+            PERFORM careline_raise('KL422', 'invalid_value', 'lat must be between -90 and 90.', 'lat');
         END IF;
         IF v_lon IS NULL OR NOT v_lon BETWEEN -180 AND 180 THEN
-            RETURN careline_error(422, 'invalid_value', 'lon must be between -180 and 180.', 'lon');
+            PERFORM careline_raise('KL422', 'invalid_value', 'lon must be between -180 and 180.', 'lon');
         END IF;
         v_new.location := ST_SetSRID(ST_MakePoint(v_lon, v_lat), 4326)::geography;
     END IF;
@@ -267,7 +267,7 @@ BEGIN
     END IF;
     SELECT * INTO v_old FROM providers WHERE id = p_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'provider_not_found',
+        PERFORM careline_raise('KL404', 'provider_not_found',
             format('There is no provider with id %s.', p_id), NULL);
     END IF;
     UPDATE providers

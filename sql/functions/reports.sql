@@ -385,16 +385,16 @@ DECLARE
 BEGIN
     IF p_name IS NULL OR p_name NOT IN ('social-work', 'timebank', 'elderly-services',
                                         'public-health', 'estates', 'wechat', 'hotline') THEN
-        RETURN careline_error(404, 'unknown_report',
+        PERFORM careline_raise('KL404', 'unknown_report',
             'There is no such report; try social-work, timebank, elderly-services, '
             'public-health, estates, wechat or hotline.', 'name');
     END IF;
     IF jsonb_typeof(v_params) <> 'object' THEN
-        RETURN careline_error(400, 'invalid_body', 'The parameters must be a JSON object.', NULL);
+        PERFORM careline_raise('KL400', 'invalid_body', 'The parameters must be a JSON object.', NULL);
     END IF;
     FOR v_key IN SELECT jsonb_object_keys(v_params) LOOP
         IF v_key NOT IN ('from', 'to', 'timezone') THEN
-            RETURN careline_error(422, 'unknown_field', format('Unknown field %s.', v_key), v_key);
+            PERFORM careline_raise('KL422', 'unknown_field', format('Unknown field %s.', v_key), v_key);
         END IF;
     END LOOP;
 
@@ -402,14 +402,14 @@ BEGIN
     BEGIN
         PERFORM now() AT TIME ZONE v_tz;
     EXCEPTION WHEN invalid_parameter_value THEN
-        RETURN careline_error(422, 'invalid_value', 'timezone is not a known time zone.',
+        PERFORM careline_raise('KL422', 'invalid_value', 'timezone is not a known time zone.',
                               'timezone');
     END;
     FOREACH v_key IN ARRAY ARRAY['from', 'to'] LOOP
         IF v_params ? v_key AND jsonb_typeof(v_params -> v_key) <> 'null' THEN
             IF jsonb_typeof(v_params -> v_key) <> 'string'
                OR (v_params ->> v_key) !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
-                RETURN careline_error(422, 'invalid_value',
+                PERFORM careline_raise('KL422', 'invalid_value',
                     format('%s must be a date, YYYY-MM-DD.', v_key), v_key);
             END IF;
             BEGIN
@@ -419,13 +419,13 @@ BEGIN
                     v_to := (v_params ->> v_key)::date;
                 END IF;
             EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-                RETURN careline_error(422, 'invalid_value',
+                PERFORM careline_raise('KL422', 'invalid_value',
                     format('%s is not a calendar date.', v_key), v_key);
             END;
         END IF;
     END LOOP;
     IF v_from > v_to THEN
-        RETURN careline_error(422, 'invalid_value', 'from must not be after to.', 'from');
+        PERFORM careline_raise('KL422', 'invalid_value', 'from must not be after to.', 'from');
     END IF;
     v_f := v_from::timestamp AT TIME ZONE v_tz;
     v_t := (v_to + 1)::timestamp AT TIME ZONE v_tz;

@@ -17,7 +17,7 @@ INSERT INTO api_tokens (name, role, token_hash, token_prefix)
 VALUES ('script', 'operator', sha256('script'), 'clt_abc');
 
 CREATE FUNCTION pg_temp.create(p_req jsonb, p_params jsonb) RETURNS jsonb LANGUAGE sql AS
-$$ SELECT careline_call_create('token:1', NULL, p_req, p_params, NULL, NULL) $$;
+$$ SELECT careline_api_calls_create('token:1', NULL, p_req, p_params, NULL, NULL) $$;
 
 -- Whom the call is for.
 SELECT is(pg_temp.create('{"resident_id": -5, "caller_phone": "13900000001", "service": "meal"}', :par)
@@ -71,12 +71,12 @@ SELECT is((SELECT count(*) FROM events WHERE type = 'call.unmatched'
            AND call_id = (:'u'::jsonb #>> '{body,id}')::bigint), 1::bigint, 'with call.unmatched');
 
 -- Idempotency, scoped to the token.
-SELECT careline_call_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
+SELECT careline_api_calls_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
                             :par, 'key-1', sha256('req-1')) AS i \gset
-SELECT is(careline_call_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
+SELECT is(careline_api_calls_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
                                :par, 'key-1', sha256('req-1')), :'i'::jsonb,
           'the same key and request: the same answer');
-SELECT is(careline_call_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "companionship"}',
+SELECT is(careline_api_calls_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "companionship"}',
                                :par, 'key-1', sha256('req-2')) #>> '{body,error,code}',
           'idempotency_key_reused', 'the same key for another request: refused');
 SELECT throws_ok($$SELECT careline_call_create('x', NULL, '{"caller_phone": "13900000001", "service": "meal"}',
@@ -87,11 +87,11 @@ SELECT throws_ok($$SELECT careline_call_create('x', NULL, '{"caller_phone": "139
                  '22023', NULL, 'an unknown strategy raises 22023 before any write');
 
 -- Transitions.
-SELECT is(careline_call_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'reopen', NULL)
+SELECT is(careline_api_calls_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'reopen', NULL)
               #>> '{body,error,code}', 'invalid_action', 'an unknown action: 422');
-SELECT is((careline_call_transition('token:1', -1, 'cancel', NULL) ->> 'status')::int, 404,
+SELECT is((careline_api_calls_transition('token:1', -1, 'cancel', NULL) ->> 'status')::int, 404,
           'an unknown call: 404');
-SELECT is(careline_call_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'cancel', 'by phone')
+SELECT is(careline_api_calls_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'cancel', 'by phone')
               #>> '{body,status}', 'cancelled', 'cancel: the call is cancelled');
 SELECT is((SELECT array_agg(o.status || ':' || o.reason ORDER BY o.rank) FROM offers o
            WHERE o.call_id = (:'r'::jsonb #>> '{body,id}')::bigint),
@@ -99,9 +99,9 @@ SELECT is((SELECT array_agg(o.status || ':' || o.reason ORDER BY o.rank) FROM of
 SELECT is((SELECT array_agg(p.name) FROM deliveries d JOIN providers p ON p.id = d.provider_id
            WHERE d.event_type = 'offer.cancelled'), ARRAY['first'],
           'only the provider whose offer was out is told (offer.cancelled)');
-SELECT is(careline_call_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
+SELECT is(careline_api_calls_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
               #>> '{body,error,code}', 'invalid_transition', 'a cancelled call cannot be completed: 409');
-SELECT is(careline_call_transition('token:1', (:'u'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
+SELECT is(careline_api_calls_transition('token:1', (:'u'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
               #>> '{body,status}', 'completed', 'an operator may complete an unmatched call');
 
 -- The guards hold whatever code path writes the row.

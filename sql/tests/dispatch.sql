@@ -17,11 +17,11 @@ CREATE FUNCTION pg_temp.states(p_call bigint) RETURNS text[] LANGUAGE sql AS
 $$ SELECT array_agg(o.status || coalesce(':' || o.reason, '') ORDER BY o.rank) FROM offers o WHERE o.call_id = p_call $$;
 
 -- Broadcast to two; the first to accept takes it.
-SELECT careline_call_create('t', NULL, '{"caller_phone": "13900000001", "service": "meal"}', :bc, NULL, NULL)
+SELECT careline_api_calls_create('t', NULL, '{"caller_phone": "13900000001", "service": "meal"}', :bc, NULL, NULL)
     #>> '{body,id}' AS c1 \gset
 SELECT is(pg_temp.states(:c1), ARRAY['offered', 'offered', 'pending', 'pending'], 'broadcast: two offered at once');
 SELECT is((SELECT count(*) FROM deliveries WHERE event_type = 'offer.created'), 2::bigint, 'two offer.created');
-SELECT is(careline_offer_answer('t', (SELECT id FROM offers WHERE call_id = :c1 AND rank = 2), NULL, NULL,
+SELECT is(careline_api_offers_answer('t', (SELECT id FROM offers WHERE call_id = :c1 AND rank = 2), NULL, NULL,
                                 'accept', NULL, :bc) ->> 'status', '200', 'the second accepts first');
 SELECT is(pg_temp.states(:c1), ARRAY['cancelled:taken', 'accepted', 'cancelled:taken', 'cancelled:taken'],
           'the other offers are withdrawn');
@@ -32,12 +32,12 @@ SELECT is((SELECT dispatch_params ->> 'strategy' FROM calls WHERE id = :c1), 'br
 
 -- Cascade, with candidates gone since matching: p2 is now full (its
 -- capacity of 1 taken by the call above), p1 deactivated.
-SELECT careline_call_create('t', NULL, '{"caller_phone": "13900000002", "service": "meal"}', :cc, NULL, NULL)
+SELECT careline_api_calls_create('t', NULL, '{"caller_phone": "13900000002", "service": "meal"}', :cc, NULL, NULL)
     #>> '{body,id}' AS c2 \gset
 SELECT is(pg_temp.states(:c2), ARRAY['offered', 'pending', 'pending'],
           'matching left out the full p2: p1, p3, p4 ranked');
 UPDATE providers SET active = false WHERE name = 'p3';
-SELECT is(careline_offer_answer('t', (SELECT id FROM offers WHERE call_id = :c2 AND rank = 1), NULL, NULL,
+SELECT is(careline_api_offers_answer('t', (SELECT id FROM offers WHERE call_id = :c2 AND rank = 1), NULL, NULL,
                                 'decline', NULL, :cc) #>> '{body,offer,status}', 'declined', 'p1 declines');
 SELECT is(pg_temp.states(:c2), ARRAY['declined', 'cancelled:provider_unavailable', 'offered'],
           'p3, deactivated since, is skipped and p4 offered');

@@ -20,20 +20,20 @@ SELECT is((SELECT data FROM events WHERE type = 'call.ringing'),
           jsonb_build_object('ringing_id', (:'r'::jsonb #>> '{body,ringing_id}')::bigint,
                              'resident_ids', (SELECT jsonb_agg(id ORDER BY name) FROM residents)),
           'the event names the ringing and the residents by id only');
-SELECT is(careline_ringing_get((:'r'::jsonb #>> '{body,ringing_id}')::bigint) #>> '{body,phone}', '13900000001',
+SELECT is(careline_api_ringing_get((:'r'::jsonb #>> '{body,ringing_id}')::bigint) #>> '{body,phone}', '13900000001',
           'a console fetches the number with its own credential');
-SELECT is(careline_ringing_get(-1) ->> 'status', '404', 'an unknown ringing: 404');
+SELECT is(careline_api_ringing_get(-1) ->> 'status', '404', 'an unknown ringing: 404');
 INSERT INTO ringings (at, phone) VALUES (now() - interval '25 hours', '13000000000');
 SELECT careline_ringing('token:1', '13911111111') \g /dev/null
 SELECT is((SELECT count(*) FROM ringings WHERE phone = '13000000000'), 0::bigint,
           'numbers are kept a day at most');
 
 -- A call's whole life: no event carries a name, phone or address.
-SELECT careline_call_create('token:1', NULL, jsonb_build_object('resident_id', (SELECT min(id) FROM residents),
+SELECT careline_api_calls_create('token:1', NULL, jsonb_build_object('resident_id', (SELECT min(id) FROM residents),
                             'caller_phone', '13900000001', 'service', 'meal'), :par, NULL, NULL)
     #>> '{body,id}' AS c \gset
-SELECT careline_offer_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'accept', NULL, :par) \g /dev/null
-SELECT careline_offer_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, :par) \g /dev/null
+SELECT careline_api_offers_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'accept', NULL, :par) \g /dev/null
+SELECT careline_api_offers_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, :par) \g /dev/null
 SELECT is((SELECT array_agg(type ORDER BY id) FROM events WHERE call_id = :c),
           ARRAY['call.created', 'offer.offered', 'offer.accepted', 'call.completed'],
           'a call is created, offered, accepted and completed');
@@ -45,7 +45,7 @@ INSERT INTO api_tokens (name, role, token_hash, token_prefix) VALUES
     ('live', 'operator', sha256('live'), 'clt_l'), ('dead', 'operator', sha256('dead'), 'clt_d');
 UPDATE api_tokens SET revoked_at = now() WHERE name = 'dead';
 INSERT INTO operators (name, password_hash) VALUES ('amy', '$argon2id$x');
-SELECT careline_session_start((SELECT id FROM operators), sha256('sess'), 900) \g /dev/null
+SELECT careline_api_session_start((SELECT id FROM operators), sha256('sess'), 900) \g /dev/null
 SELECT results_eq(
     format($$SELECT json FROM careline_events_checked(%s, 100, ARRAY[%L, %L, %L, %L], 900, NULL, NULL)
              WHERE id IS NULL$$, (SELECT max(id) FROM events),

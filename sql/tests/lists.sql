@@ -47,7 +47,7 @@ SELECT throws_ok($$SELECT careline_resident_search(NULL, '', 10)$$, '22023', NUL
 -- Secrets.
 INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours, webhook_url, webhook_secret)
 VALUES ('hook', '{meal}', 'SRID=4326;POINT(113.19 27.88)', 'walk', 5, 'x', 'http://h.test', 'whsec_b2xk');
-SELECT is(careline_provider_rotate_secret('token:1', (SELECT id FROM providers), 'whsec_bmV3') #>> '{body,webhook_secret}',
+SELECT is(careline_api_providers_rotate_secret('token:1', (SELECT id FROM providers), 'whsec_bmV3') #>> '{body,webhook_secret}',
           'whsec_bmV3', 'a rotation answers the new secret once');
 INSERT INTO deliveries (provider_id, event_type, payload) VALUES ((SELECT id FROM providers), 'offer.cancelled', '{}');
 SELECT results_eq($$SELECT secret, secret_previous FROM careline_deliveries_claim('w', 10, 1000)$$,

@@ -123,15 +123,15 @@ SELECT is((SELECT count(*) FROM careline_deliveries_claim('w1', 10, 1000)), 0::b
 SELECT is((SELECT status FROM deliveries WHERE event_id = 'n1'), 'dead', 'which is dead too');
 
 -- An admin re-sends.
-SELECT is(careline_delivery_retry('token:1', pg_temp.d('g1')) #>> '{body,status}', 'pending',
+SELECT is(careline_api_deliveries_retry('token:1', pg_temp.d('g1')) #>> '{body,status}', 'pending',
           'a dead delivery can be sent again');
 SELECT ok((SELECT attempts = 0 AND next_attempt_at = now() FROM deliveries WHERE event_id = 'g1'),
           'from attempt 0, now');
 SELECT ok((SELECT endpoint_disabled_at IS NULL FROM providers WHERE name = 'gone'),
           'and the re-send re-enables the endpoint');
-SELECT is(careline_delivery_retry('token:1', pg_temp.d('d4')) #>> '{body,error,code}', 'delivery_not_dead',
+SELECT is(careline_api_deliveries_retry('token:1', pg_temp.d('d4')) #>> '{body,error,code}', 'delivery_not_dead',
           'a pending delivery cannot be re-sent: 409');
-SELECT is(careline_delivery_retry('token:1', pg_temp.d('n1')) #>> '{body,error,code}', 'no_endpoint',
+SELECT is(careline_api_deliveries_retry('token:1', pg_temp.d('n1')) #>> '{body,error,code}', 'no_endpoint',
           'nor one whose provider has no webhook_url');
 
 -- Parameters.

@@ -9,54 +9,54 @@ INSERT INTO communities (name, street) VALUES ('East Gate', 'Main Street'), ('We
 \set r '\'{"name": "Wang Fang", "phone": "13900000001", "address": "Flat 1", "lat": 27.88, "lon": 113.19, "community": "East Gate"}\'::jsonb'
 
 -- Residents.
-SELECT is(careline_resident_save('token:1', NULL, '[]') ->> 'status', '400', 'a body that is not an object: 400');
-SELECT is(careline_resident_save('token:1', NULL, :r || '{"age": 80}') #>> '{body,error,field}', 'age',
+SELECT is(careline_api_residents_save('token:1', NULL, '[]') ->> 'status', '400', 'a body that is not an object: 400');
+SELECT is(careline_api_residents_save('token:1', NULL, :r || '{"age": 80}') #>> '{body,error,field}', 'age',
           'an unknown field: 422 naming it');
-SELECT is(careline_resident_save('token:1', NULL, :r - 'address') #>> '{body,error,field}', 'address',
+SELECT is(careline_api_residents_save('token:1', NULL, :r - 'address') #>> '{body,error,field}', 'address',
           'registering without an address: 422 missing_field on address');
-SELECT is(careline_resident_save('token:1', NULL, :r || '{"lat": 91}') #>> '{body,error,field}', 'lat',
+SELECT is(careline_api_residents_save('token:1', NULL, :r || '{"lat": 91}') #>> '{body,error,field}', 'lat',
           'a latitude past the pole: 422');
-SELECT is(careline_resident_save('token:1', NULL, :r || '{"community": "North Gate"}') #>> '{body,error,code}',
+SELECT is(careline_api_residents_save('token:1', NULL, :r || '{"community": "North Gate"}') #>> '{body,error,code}',
           'community_not_found', 'an unknown community name: 422');
-SELECT is(careline_resident_save('token:1', NULL, :r || jsonb_build_object('community_id',
+SELECT is(careline_api_residents_save('token:1', NULL, :r || jsonb_build_object('community_id',
               (SELECT id FROM communities WHERE name = 'West Gate'))) #>> '{body,error,code}',
           'community_mismatch', 'a community name and id that disagree: 422');
-SELECT is(careline_resident_save('token:1', NULL, :r || '{"phone": "12-34"}') #>> '{body,error,field}', 'phone',
+SELECT is(careline_api_residents_save('token:1', NULL, :r || '{"phone": "12-34"}') #>> '{body,error,field}', 'phone',
           'a phone the table refuses: 422 naming phone');
-SELECT careline_resident_save('token:1', NULL, :r) #>> '{body,id}' AS rid \gset
+SELECT careline_api_residents_save('token:1', NULL, :r) #>> '{body,id}' AS rid \gset
 SELECT is((SELECT community_id FROM residents WHERE id = :rid), (SELECT id FROM communities WHERE name = 'East Gate'),
           'a resident is registered in the community named');
-SELECT is(careline_resident_save('token:1', :rid, '{"mobility": "wheelchair", "name": "Wang Fang"}') ->> 'status', '200',
+SELECT is(careline_api_residents_save('token:1', :rid, '{"mobility": "wheelchair", "name": "Wang Fang"}') ->> 'status', '200',
           'an update');
 SELECT results_eq($$SELECT before, after FROM audit_log WHERE action = 'resident.update'$$,
                   $$VALUES ('{"mobility": "walk"}'::jsonb, '{"mobility": "wheelchair"}'::jsonb)$$,
                   'is audited with only what changed');
-SELECT careline_resident_save('token:1', :rid, '{"mobility": "wheelchair"}') \g /dev/null
+SELECT careline_api_residents_save('token:1', :rid, '{"mobility": "wheelchair"}') \g /dev/null
 SELECT is((SELECT count(*) FROM audit_log WHERE action = 'resident.update'), 1::bigint,
           'an update that changes nothing is not audited');
-SELECT is(careline_resident_save('token:1', -1, '{"name": "x"}') ->> 'status', '404', 'an unknown resident: 404');
+SELECT is(careline_api_residents_save('token:1', -1, '{"name": "x"}') ->> 'status', '404', 'an unknown resident: 404');
 
 -- Providers.
 \set p '\'{"name": "Kitchen", "services": ["meal"], "lat": 27.88, "lon": 113.19, "travel_mode": "walk", "capacity": 3, "opening_hours": "Su 22:00-02:00"}\'::jsonb'
 \set h '\'[{"dow": 7, "opens": "22:00", "closes": "24:00"}, {"dow": 1, "opens": "00:00", "closes": "02:00"}]\'::jsonb'
-SELECT is(careline_provider_save('token:1', NULL, :p, NULL, NULL) #>> '{body,error,field}', 'opening_hours',
+SELECT is(careline_api_providers_save('token:1', NULL, :p, NULL, NULL) #>> '{body,error,field}', 'opening_hours',
           'opening_hours without its parsed spans is refused');
-SELECT is(careline_provider_save('token:1', NULL, :p, '[{"dow": 1, "opens": "08:00", "closes": "09:00"},
+SELECT is(careline_api_providers_save('token:1', NULL, :p, '[{"dow": 1, "opens": "08:00", "closes": "09:00"},
                                                           {"dow": 1, "opens": "08:00", "closes": "10:00"}]', NULL)
               #>> '{body,error,field}', 'opening_hours', 'two spans starting together: 422');
-SELECT is(careline_provider_save('token:1', NULL, :p || '{"services": ["laundry"]}', :h, NULL)
+SELECT is(careline_api_providers_save('token:1', NULL, :p || '{"services": ["laundry"]}', :h, NULL)
               #>> '{body,error,field}', 'services', 'a service outside the list: 422 naming services');
-SELECT is(careline_provider_save('token:1', NULL, :p || '{"capacity": 0}', :h, NULL) #>> '{body,error,field}',
+SELECT is(careline_api_providers_save('token:1', NULL, :p || '{"capacity": 0}', :h, NULL) #>> '{body,error,field}',
           'capacity', 'capacity 0: 422 naming capacity');
 SELECT throws_ok($$SELECT careline_provider_save('t', NULL, '{"name": "K", "services": ["meal"], "lat": 27.88,
                      "lon": 113.19, "travel_mode": "walk", "capacity": 3, "opening_hours": "x",
                      "webhook_url": "http://k.test"}', '[]', NULL)$$,
                  '22023', NULL, 'a webhook_url without the secret the daemon made raises');
-SELECT careline_provider_save('token:1', NULL, :p, :h, NULL) #>> '{body,id}' AS pid \gset
+SELECT careline_api_providers_save('token:1', NULL, :p, :h, NULL) #>> '{body,id}' AS pid \gset
 SELECT is((SELECT array_agg(dow || ' ' || opens || '-' || closes ORDER BY dow DESC) FROM provider_hours
            WHERE provider_id = :pid), ARRAY['7 22:00:00-24:00:00', '1 00:00:00-02:00:00'],
           'the spans the daemon parsed are stored, across midnight');
-SELECT careline_provider_save('token:1', :pid, '{"opening_hours": "Mo 08:00-09:00"}',
+SELECT careline_api_providers_save('token:1', :pid, '{"opening_hours": "Mo 08:00-09:00"}',
                               '[{"dow": 1, "opens": "08:00", "closes": "09:00"}]', NULL) \g /dev/null
 SELECT is((SELECT count(*) FROM provider_hours WHERE provider_id = :pid), 1::bigint, 'new hours replace the old');
 SELECT ok((SELECT after ? 'hours' FROM audit_log WHERE action = 'provider.update'), 'and the change is audited');

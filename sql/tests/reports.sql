@@ -22,25 +22,25 @@ SELECT k.id, (SELECT id FROM providers), 1, 1, 'accepted', k.created_at, k.creat
 FROM calls k WHERE k.status = 'accepted';
 
 CREATE FUNCTION pg_temp.hot(p jsonb) RETURNS jsonb LANGUAGE sql AS
-$$ SELECT careline_report('hotline', p) -> 'body' $$;
+$$ SELECT careline_api_reports_get('hotline', p) -> 'body' $$;
 
 -- Parameters.
-SELECT is(careline_report('nonsense', NULL) ->> 'status', '404', 'an unknown report: 404');
-SELECT is(careline_report('hotline', '[]') ->> 'status', '400', 'parameters that are not an object: 400');
-SELECT is(careline_report('hotline', '{"since": "2026-12-01"}') #>> '{body,error,field}', 'since',
+SELECT is(careline_api_reports_get('nonsense', NULL) ->> 'status', '404', 'an unknown report: 404');
+SELECT is(careline_api_reports_get('hotline', '[]') ->> 'status', '400', 'parameters that are not an object: 400');
+SELECT is(careline_api_reports_get('hotline', '{"since": "2026-12-01"}') #>> '{body,error,field}', 'since',
           'an unknown parameter: 422 naming it');
-SELECT is(careline_report('hotline', '{"timezone": "Mars/Olympus"}') #>> '{body,error,field}', 'timezone',
+SELECT is(careline_api_reports_get('hotline', '{"timezone": "Mars/Olympus"}') #>> '{body,error,field}', 'timezone',
           'an unknown time zone: 422');
-SELECT is(careline_report('hotline', '{"from": "2026-12-1"}') #>> '{body,error,field}', 'from',
+SELECT is(careline_api_reports_get('hotline', '{"from": "2026-12-1"}') #>> '{body,error,field}', 'from',
           'a date not YYYY-MM-DD: 422');
-SELECT is(careline_report('hotline', '{"to": "2026-02-30"}') #>> '{body,error,field}', 'to',
+SELECT is(careline_api_reports_get('hotline', '{"to": "2026-02-30"}') #>> '{body,error,field}', 'to',
           'a date not on the calendar: 422');
-SELECT is(careline_report('hotline', '{"from": "2026-12-03", "to": "2026-12-02"}') #>> '{body,error,code}',
+SELECT is(careline_api_reports_get('hotline', '{"from": "2026-12-03", "to": "2026-12-02"}') #>> '{body,error,code}',
           'invalid_value', 'from after to: 422');
-SELECT is(careline_report('hotline', '{"from": null, "to": null}') ->> 'status', '200', 'null dates: everything');
+SELECT is(careline_api_reports_get('hotline', '{"from": null, "to": null}') ->> 'status', '200', 'null dates: everything');
 SELECT is((SELECT count(*) FROM unnest(ARRAY['social-work', 'timebank', 'elderly-services', 'public-health',
                                              'estates', 'wechat', 'hotline']) n
-           WHERE careline_report(n, '{}') ->> 'status' = '200'), 7::bigint, 'all seven reports answer on empty data');
+           WHERE careline_api_reports_get(n, '{}') ->> 'status' = '200'), 7::bigint, 'all seven reports answer on empty data');
 
 -- The hotline report.
 SELECT is(pg_temp.hot('{}') #>> '{figures,calls}', '4', 'all calls');

@@ -86,7 +86,7 @@ SELECT id, phone, 'companionship', now(), 'accepted' FROM residents;
 INSERT INTO offers (call_id, provider_id, rank, travel_minutes, status, offered_at, answered_at, respond_by)
 SELECT (SELECT id FROM calls), (SELECT id FROM providers WHERE volunteer_id IS NOT NULL), 1, 1,
        'accepted', now(), now(), now();
-SELECT is(careline_offer_answer('token:1', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, NULL)
+SELECT is(careline_api_offers_answer('token:1', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, NULL)
               ->> 'status', '200', 'the volunteer completes the job');
 SELECT is((SELECT minutes FROM volunteer_services WHERE call_id = (SELECT id FROM calls)), 45,
           'a service record of 45 minutes is made for the call');
@@ -97,11 +97,11 @@ SELECT is((SELECT count(*) FROM events WHERE type = 'timebank.credited'), 1::big
           'the operators hear timebank.credited');
 
 -- The report agrees with the ledger.
-SELECT is(careline_report('timebank', NULL) #>> '{body,figures,ledger_balanced}', 'true',
+SELECT is(careline_api_reports_get('timebank', NULL) #>> '{body,figures,ledger_balanced}', 'true',
           'the timebank report: the ledger balances');
-SELECT is(careline_report('timebank', NULL) #>> '{body,figures,balances_match_entries}', 'true',
+SELECT is(careline_api_reports_get('timebank', NULL) #>> '{body,figures,balances_match_entries}', 'true',
           'the timebank report: balances match entries');
-SELECT is(careline_report('timebank', NULL) #>> '{body,figures,minutes_earned}', '135',
+SELECT is(careline_api_reports_get('timebank', NULL) #>> '{body,figures,minutes_earned}', '135',
           'the timebank report: 135 minutes earned');
 
 -- The one place a ledger transaction is written.
