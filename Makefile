@@ -62,7 +62,7 @@ SCHEMA_VERSION	:= $(shell ls sql/schema 2>/dev/null | \
 		   tail -n 1)
 
 COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
-		   common/hours.c common/jsonv.c common/webhook.c common/text.c
+		   common/jsonv.c common/webhook.c common/text.c
 CONFIG_SRCS	 = config/config.c config/dburl.c
 DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/health.c daemon/metrics.c daemon/db_migrate.c \
