@@ -71,7 +71,7 @@ DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
 		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
 		   daemon/events.c daemon/static.c daemon/api_reports.c \
-		   daemon/throttle.c
+		   daemon/throttle.c daemon/api_config.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 # The operators' command line: client/ctl/, a file per command group.

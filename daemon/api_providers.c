@@ -14,11 +14,7 @@
 #include "xmalloc.h"
 
 #define API_SECRET_BYTES	24	/* whsec_ + 32 base64 characters */
-#define API_LIST_LIMIT_MAX	200
 
-static const char *const api_services[] = {
-	"meal", "housekeeping", "daycare", "companionship", NULL
-};
 static const char *const api_modes[] = {
 	"walk", "ebike", "car", "shuttle", NULL
 };
@@ -169,7 +165,8 @@ api_providers_list(struct request *r)
 		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
 		goto out;
 	}
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 50);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = service;
 	params[1] = active;

@@ -1,4 +1,18 @@
--- matching.sql: Matching: who can take a job, nearest first.
+-- matching.sql: Matching: who can take a job, nearest first; the services.
+
+-- The services careline dispatches, in the console's order: the daemon's
+-- list (api_services in daemon/api_config.c, served by GET /v1/config;
+-- test_config checks the two agree). The schema's CHECKs on
+-- providers.services and calls.service, the per-service partial indexes
+-- and careline_match's per-service branches are written for the same list,
+-- so a new service is a schema file plus a branch here (docs/DECISIONS.md).
+CREATE OR REPLACE FUNCTION careline_services()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT ARRAY['meal', 'housekeeping', 'daycare', 'companionship'];
+$$;
 
 -- ---------------------------------------------------------------------------
 -- Matching.
@@ -78,7 +92,7 @@ DECLARE
     a_spare    int[] := '{}';
     a_lastoff  timestamptz[] := '{}';
 BEGIN
-    IF p_service IS NULL OR p_service NOT IN ('meal', 'housekeeping', 'daycare', 'companionship') THEN
+    IF p_service IS NULL OR NOT p_service = ANY (careline_services()) THEN
         RAISE EXCEPTION 'careline_match: unknown service %', coalesce(quote_literal(p_service), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

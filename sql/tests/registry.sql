@@ -2,7 +2,7 @@
 -- helpers (community lookup, constraint errors, diffs), and
 -- careline_in_district. The opening-hours grammar itself: hours.sql.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 
 SET LOCAL TimeZone = 'Asia/Shanghai';
 
@@ -72,6 +72,11 @@ SELECT ok((SELECT bool_and(after ? 'hours') FROM audit_log WHERE action = 'provi
 SELECT is(careline_provider_save('token:1', :pid, '{"opening_hours": "whenever"}', NULL) #>> '{body,error,code}',
           'invalid_opening_hours', 'an update with unreadable hours is refused');
 SELECT is((SELECT count(*) FROM provider_hours WHERE provider_id = :pid), 1::bigint, 'and keeps the hours it had');
+SELECT is(careline_provider_save('token:1', NULL, :p || jsonb_build_object('services', to_jsonb(careline_services())),
+                                  NULL) ->> 'status', '201',
+          'a provider of every service careline_services() names passes the schema''s CHECK');
+SELECT is(careline_services(), ARRAY['meal', 'housekeeping', 'daycare', 'companionship'],
+          'the services, in the console''s order (the daemon''s list: test_config_api)');
 
 -- Helpers.
 SELECT ok(careline_in_district('SRID=4326;POINT(113.19 27.88)'), 'a point in the district');
