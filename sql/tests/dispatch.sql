@@ -6,8 +6,9 @@ SELECT plan(16);
 
 SET LOCAL TimeZone = 'Asia/Shanghai';
 
-\set bc '\'{"strategy": "broadcast", "broadcast_k": 2, "public_url": "http://cl.test"}\'::jsonb'
-\set cc '\'{"strategy": "cascade", "public_url": "http://cl.test", "retry_ms": [1000]}\'::jsonb'
+-- Every key the daemon passes (dispatch_params in daemon/dispatcher.c): SQL has no defaults.
+\set bc '\'{"strategy": "broadcast", "broadcast_k": 2, "offer_timeout_ms": 120000, "public_url": "http://cl.test", "max_minutes": 15, "detour_factor": 1.3, "limit": 5, "timezone": "Asia/Shanghai", "speeds": {"walk": 4, "ebike": 15, "car": 25, "shuttle": 20, "wheelchair": 2.5}, "retry_ms": [5000, 30000, 120000, 600000, 1800000]}\'::jsonb'
+\set cc '\'{"strategy": "cascade", "broadcast_k": 3, "offer_timeout_ms": 120000, "public_url": "http://cl.test", "retry_ms": [1000], "max_minutes": 15, "detour_factor": 1.3, "limit": 5, "timezone": "Asia/Shanghai", "speeds": {"walk": 4, "ebike": 15, "car": 25, "shuttle": 20, "wheelchair": 2.5}}\'::jsonb'
 
 INSERT INTO residents (name, phone, address, location) VALUES
     ('A', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)'),

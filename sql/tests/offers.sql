@@ -5,7 +5,8 @@ SELECT plan(34);
 
 SET LOCAL TimeZone = 'Asia/Shanghai';
 
-\set par '\'{"strategy": "cascade", "offer_timeout_ms": 60000, "public_url": "http://cl.test"}\'::jsonb'
+-- Every key the daemon passes (dispatch_params in daemon/dispatcher.c): SQL has no defaults.
+\set par '\'{"strategy": "cascade", "offer_timeout_ms": 60000, "broadcast_k": 3, "public_url": "http://cl.test", "max_minutes": 15, "detour_factor": 1.3, "limit": 5, "timezone": "Asia/Shanghai", "speeds": {"walk": 4, "ebike": 15, "car": 25, "shuttle": 20, "wheelchair": 2.5}, "retry_ms": [5000, 30000, 120000, 600000, 1800000]}\'::jsonb'
 
 INSERT INTO residents (name, phone, address, location) VALUES
     ('Wang Fang', '13900000001', 'Flat 1, Elm Road', 'SRID=4326;POINT(113.19 27.88)'),
