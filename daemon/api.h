@@ -19,6 +19,16 @@
 #define API_SQL(call) \
 	"SELECT (x->>'status')::int, (x->'body')::text FROM " call " x"
 
+/*
+ * Every paged list (calls, providers, deliveries, the access log): limit
+ * 1 to API_LIST_LIMIT_MAX, API_LIST_LIMIT_DEFAULT when not given.
+ */
+#define API_LIST_LIMIT_MAX	200
+#define API_LIST_LIMIT_DEFAULT	50
+
+/* The services careline dispatches, NULL-terminated (api_config.c). */
+extern const char *const api_services[];
+
 struct request;
 struct config;
 struct evkeyvalq;
@@ -101,5 +111,6 @@ void	 api_reports_get(struct request *);
 void	 api_clinics_nearest(struct request *);
 void	 api_residents_context(struct request *);
 void	 api_residents_access_log(struct request *);
+void	 api_config(struct request *);
 
 #endif

@@ -15,16 +15,11 @@
 #include "xmalloc.h"
 
 #define API_IDEMPOTENCY_KEY_MAX	200
-#define API_LIST_LIMIT_MAX	100
-#define API_LIST_LIMIT_DEFAULT	"50"
 /* How far wanted_at may lie from now: a typo in the year is not a plan. */
 #define API_WANTED_PAST_S	3600
 #define API_WANTED_AHEAD_S	(60 * 86400)
 
 
-static const char *const api_services[] = {
-	"meal", "housekeeping", "daycare", "companionship", NULL
-};
 static const char *const api_urgencies[] = { "normal", "urgent", NULL };
 static const char *const api_call_statuses[] = {
 	"new", "offered", "accepted", "completed", "cancelled", "unmatched",
@@ -191,7 +186,8 @@ api_calls_list(struct request *r)
 	}
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	api_route_name(r, route, sizeof route);
 	params[0] = r->who.actor;
 	params[1] = route;
@@ -199,7 +195,7 @@ api_calls_list(struct request *r)
 	params[3] = service;
 	params[4] = resident > 0 ? rbuf : NULL;
 	params[5] = since;
-	params[6] = limit > 0 ? lbuf : API_LIST_LIMIT_DEFAULT;
+	params[6] = lbuf;
 	params[7] = cursor > 0 ? cbuf : NULL;
 	api_sql_reply(r, API_SQL("careline_api_calls_list($1, $2, $3, $4, $5, "
 	    "$6, $7, $8)"), 8, params);

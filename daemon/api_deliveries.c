@@ -39,13 +39,14 @@ api_deliveries_list(struct request *r)
 	    (limit = api_arg_id(r, &q, "limit")) < 0 ||
 	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
 		goto out;
-	if (limit > 200) {
+	if (limit > API_LIST_LIMIT_MAX) {
 		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to 200");
+		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
 		goto out;
 	}
 	snprintf(pbuf, sizeof pbuf, "%lld", provider);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 50);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = status;
 	params[1] = provider > 0 ? pbuf : NULL;

@@ -13,7 +13,6 @@
 #include "xmalloc.h"
 
 #define API_SEARCH_LIMIT_MAX	50
-#define API_ACCESS_LOG_LIMIT_MAX	200
 
 static const char *const api_mobility[] = {
 	"walk", "ebike", "car", "wheelchair", "bedridden", NULL
@@ -101,13 +100,14 @@ api_residents_access_log(struct request *r)
 	if ((limit = api_arg_id(r, &q, "limit")) < 0 ||
 	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
 		goto out;
-	if (limit > API_ACCESS_LOG_LIMIT_MAX) {
+	if (limit > API_LIST_LIMIT_MAX) {
 		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to %d", API_ACCESS_LOG_LIMIT_MAX);
+		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
 		goto out;
 	}
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 50);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = id;
 	params[1] = lbuf;

@@ -303,7 +303,7 @@ $$;
 -- POST /v1/providers (p_id NULL), PATCH /v1/providers/{id},
 -- POST /v1/providers/{id}/deactivate
 CREATE OR REPLACE FUNCTION careline_api_providers_save(p_actor text, p_id bigint, p_fields jsonb,
-                                                       p_hours jsonb, p_secret text)
+                                                       p_secret text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -312,7 +312,7 @@ DECLARE
     e_detail text;
     e_constraint text;
 BEGIN
-    RETURN careline_provider_save(p_actor, p_id, p_fields, p_hours, p_secret);
+    RETURN careline_provider_save(p_actor, p_id, p_fields, p_secret);
 EXCEPTION WHEN SQLSTATE 'KL000' OR data_exception OR integrity_constraint_violation
                OR no_data_found THEN
     GET STACKED DIAGNOSTICS e_detail = PG_EXCEPTION_DETAIL, e_constraint = CONSTRAINT_NAME;

@@ -37,9 +37,8 @@ BEGIN
         RAISE EXCEPTION 'status must be one of new, offered, accepted, completed, cancelled, unmatched'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_service IS NOT NULL
-       AND p_service NOT IN ('meal', 'housekeeping', 'daycare', 'companionship') THEN
-        RAISE EXCEPTION 'service must be one of meal, housekeeping, daycare, companionship'
+    IF p_service IS NOT NULL AND NOT p_service = ANY (careline_services()) THEN
+        RAISE EXCEPTION 'service must be one of %', array_to_string(careline_services(), ', ')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 

@@ -38,16 +38,17 @@ AS $$
     WHERE d.id = p_id;
 $$;
 
--- The retry schedule (ms before retry n), non-empty.
+-- The retry schedule (ms before retry n), non-empty; from the daemon's
+-- webhooks.retry_schedule, no default here.
 CREATE OR REPLACE FUNCTION careline_retry_ms(p_params jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    v jsonb := coalesce(p_params -> 'retry_ms', '[5000, 30000, 120000, 600000, 1800000]'::jsonb);
+    v jsonb := p_params -> 'retry_ms';
 BEGIN
-    IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0
+    IF v IS NULL OR jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) e
                   WHERE jsonb_typeof(e) <> 'number' OR e::text::numeric < 0) THEN
         RAISE EXCEPTION 'retry_ms must be a non-empty array of non-negative numbers'

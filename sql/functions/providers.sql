@@ -1,11 +1,11 @@
 -- providers.sql: Providers: save, list, JSON, webhook secret rotation.
 
--- p_hours: the parsed opening_hours, [{"dow":1,"opens":"08:00","closes":"18:00"}, ...],
--- given together with opening_hours (NULL when the hours are not changing).
+-- opening_hours is parsed here by careline_hours_spans (util.sql), the one
+-- grammar; text it cannot read is a 422 invalid_opening_hours on the field.
 -- p_secret: a fresh whsec_ secret from the daemon, stored only when the
 -- provider gets a webhook_url and has no secret yet; then returned once.
 CREATE OR REPLACE FUNCTION careline_provider_save(p_actor text, p_id bigint, p_fields jsonb,
-                                       p_hours jsonb, p_secret text)
+                                       p_secret text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -25,6 +25,7 @@ DECLARE
     v_before  jsonb;
     v_after   jsonb;
     v_diff    record;
+    v_hours   jsonb;            -- the parsed opening_hours, when given
     v_hours_changed boolean := false;
     v_tab     text;
     v_con     text;
@@ -39,13 +40,19 @@ BEGIN
             PERFORM careline_raise('KL422', 'unknown_field', format('Unknown field %s.', v_key), v_key);
         END IF;
     END LOOP;
-    IF (p_fields ? 'opening_hours') <> (p_hours IS NOT NULL) THEN
-        PERFORM careline_raise('KL422', 'invalid_value',
-            'opening_hours and its parsed spans must be changed together.', 'opening_hours');
-    END IF;
-    IF p_hours IS NOT NULL AND jsonb_typeof(p_hours) <> 'array' THEN
-        PERFORM careline_raise('KL422', 'invalid_value',
-            'The parsed opening hours must be an array of spans.', 'opening_hours');
+    IF p_fields ? 'opening_hours' AND jsonb_typeof(p_fields -> 'opening_hours') = 'string' THEN
+        BEGIN
+            SELECT coalesce(jsonb_agg(jsonb_build_object('dow', h.dow,
+                                          'opens', to_char(h.opens, 'HH24:MI'),
+                                          'closes', to_char(h.closes, 'HH24:MI'))
+                                      ORDER BY h.dow, h.opens), '[]')
+            INTO v_hours
+            FROM careline_hours_spans(p_fields ->> 'opening_hours') AS h;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            PERFORM careline_raise('KL422', 'invalid_opening_hours',
+                format('opening_hours: %s (example: Mo-Fr 08:00-18:00; Sa 09:00-12:00)', SQLERRM),
+                'opening_hours');
+        END;
     END IF;
     IF p_fields ? 'services' AND jsonb_typeof(p_fields -> 'services') <> 'array' THEN
         PERFORM careline_raise('KL422', 'invalid_value', 'services must be an array of names.', 'services');
@@ -139,7 +146,7 @@ BEGIN
             END IF;
         END IF;
 
-        IF p_hours IS NOT NULL THEN
+        IF v_hours IS NOT NULL THEN
             IF p_id IS NOT NULL THEN
                 v_hours_changed := (
                     SELECT coalesce(array_agg(ROW(h.dow, h.opens, h.closes)::text
@@ -148,27 +155,24 @@ BEGIN
                     IS DISTINCT FROM (
                     SELECT coalesce(array_agg(ROW(s.dow, s.opens, s.closes)::text
                                               ORDER BY s.dow, s.opens), '{}')
-                    FROM jsonb_to_recordset(p_hours) AS s(dow smallint, opens time, closes time));
+                    FROM jsonb_to_recordset(v_hours) AS s(dow smallint, opens time, closes time));
                 DELETE FROM provider_hours WHERE provider_id = p_id;
             END IF;
             INSERT INTO provider_hours (provider_id, dow, opens, closes)
             SELECT v_id, s.dow, s.opens, s.closes
-            FROM jsonb_to_recordset(p_hours) AS s(dow smallint, opens time, closes time);
+            FROM jsonb_to_recordset(v_hours) AS s(dow smallint, opens time, closes time);
         END IF;
     EXCEPTION
         WHEN check_violation OR not_null_violation THEN
             GET STACKED DIAGNOSTICS v_tab = TABLE_NAME, v_con = CONSTRAINT_NAME,
                                     v_col = COLUMN_NAME, v_msg = MESSAGE_TEXT;
             RETURN careline_constraint_error(v_tab, v_con, v_col, v_msg);
-        WHEN unique_violation THEN
-            RETURN careline_error(422, 'invalid_value',
-                'Two opening-hours spans start at the same time on the same day.', 'opening_hours');
     END;
 
     v_after := careline_provider_json(v_id);
     IF p_id IS NULL THEN
         PERFORM careline_audit(p_actor, 'provider.create', 'provider', v_id, NULL,
-            v_after || jsonb_build_object('hours', p_hours,
+            v_after || jsonb_build_object('hours', v_hours,
                                           'webhook_secret_set', v_secret IS NOT NULL));
         RETURN jsonb_build_object('status', 201, 'body',
             v_after || CASE WHEN v_secret IS NOT NULL
@@ -181,7 +185,7 @@ BEGIN
         PERFORM careline_audit(p_actor, 'provider.update', 'provider', v_id,
             v_diff.before,
             v_diff.after
-            || CASE WHEN v_hours_changed THEN jsonb_build_object('hours', p_hours) ELSE '{}' END
+            || CASE WHEN v_hours_changed THEN jsonb_build_object('hours', v_hours) ELSE '{}' END
             || CASE WHEN v_secret IS NOT NULL
                     THEN jsonb_build_object('webhook_secret_set', true) ELSE '{}' END);
     END IF;

@@ -1,10 +1,8 @@
 -- The /v1 route functions (careline_api_*): the typed errors the domain
 -- functions raise, the one place they become statuses, and what a few
 -- routes answer for each status they can give.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(41);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
 
 INSERT INTO residents (name, phone, address, location) VALUES
     ('Wang Fang', '13900000001', 'Flat 1, Elm Road', 'SRID=4326;POINT(113.19 27.88)');
@@ -94,10 +92,10 @@ SELECT is(careline_api_providers_get(-1),
 -- POST /v1/calls/{id}/cancel: 404, 422, 200, then 409 with the call beside the error.
 SELECT careline_api_calls_create('token:1', NULL,
            jsonb_build_object('resident_id', (SELECT id FROM residents), 'service', 'meal'),
-           '{"public_url": "http://cl.test", "max_minutes": 15}', NULL, NULL) AS c \gset
+           pg_temp.params(), NULL, NULL) AS c \gset
 SELECT is((:'c'::jsonb ->> 'status')::int, 201, 'calls_create: 201');
 SELECT is(careline_api_calls_create('token:1', NULL, '{"caller_phone": "13911111111", "service": "meal"}',
-                                    '{}', NULL, NULL) #>> '{body,error,field}',
+                                    pg_temp.params(), NULL, NULL) #>> '{body,error,field}',
           'caller_phone', 'calls_create: an unregistered number names caller_phone');
 SELECT is(careline_api_calls_transition('t', -1, 'cancel', NULL) ->> 'status', '404',
           'calls_transition: an unknown call: 404');
@@ -116,7 +114,7 @@ SELECT is(careline_api_calls_list('t', 'GET /v1/calls', NULL, NULL, NULL, '2026-
 SELECT is(careline_api_calls_list('t', 'GET /v1/calls', NULL, NULL, NULL, NULL, 10, NULL) ->> 'status',
           '200', 'calls_list: 200');
 -- The database's own "no data" from careline_match.
-SELECT is(careline_api_matches_list('t', 'GET /v1/matches', -1, 'meal', NULL, '{}') ->> 'status', '404',
+SELECT is(careline_api_matches_list('t', 'GET /v1/matches', -1, 'meal', NULL, pg_temp.params()) ->> 'status', '404',
           'matches_list: an unknown resident: 404 not_found');
 
 -- The console's sign-in, and an operator account twice.

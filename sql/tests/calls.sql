@@ -3,7 +3,8 @@
 \ir lib/fixtures.sql
 SELECT plan(36);
 
-\set par '\'{"strategy": "cascade", "offer_timeout_ms": 60000, "public_url": "http://cl.test/", "max_minutes": 15, "limit": 5}\'::jsonb'
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set par 'pg_temp.params(\'{"offer_timeout_ms": 60000, "public_url": "http://cl.test/"}\')'
 
 INSERT INTO communities (name, street) VALUES ('East Gate', 'Main Street');
 INSERT INTO residents (name, phone, address, location, community_id) VALUES

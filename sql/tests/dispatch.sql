@@ -4,8 +4,9 @@
 \ir lib/fixtures.sql
 SELECT plan(16);
 
-\set bc '\'{"strategy": "broadcast", "broadcast_k": 2, "public_url": "http://cl.test"}\'::jsonb'
-\set cc '\'{"strategy": "cascade", "public_url": "http://cl.test", "retry_ms": [1000]}\'::jsonb'
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set bc 'pg_temp.params(\'{"strategy": "broadcast", "broadcast_k": 2}\')'
+\set cc 'pg_temp.params(\'{"retry_ms": [1000]}\')'
 
 SELECT pg_temp.residents('A', 'B') \g /dev/null
 -- p1 nearest, then p2, p3, p4 (rank order = distance order).

@@ -3,7 +3,8 @@
 \ir lib/fixtures.sql
 SELECT plan(21);
 
-\set par '\'{"public_url": "http://cl.test"}\'::jsonb'
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set par 'pg_temp.params()'
 
 INSERT INTO residents (name, phone, address, location) VALUES
     ('Wang Fang', '13900000001', 'Flat 1, Elm Road', 'SRID=4326;POINT(113.19 27.88)'),

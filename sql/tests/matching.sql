@@ -3,7 +3,7 @@
 -- uses (ST_Distance(..., false), radius 6371008.7714 m) is R * dlat, so
 -- that travel minutes are known exactly: minutes = d * detour / speed.
 \ir lib/fixtures.sql
-SELECT plan(30);
+SELECT plan(31);
 
 -- A point d metres north (negative: south) of the resident's home.
 CREATE FUNCTION pg_temp.north(d double precision) RETURNS geography
@@ -70,9 +70,10 @@ SELECT is(pg_temp.names('walker', 'meal', :mon10, :p || '{"max_minutes": 14.99}'
 SELECT is(pg_temp.names('walker', 'meal', :mon10, :p || '{"limit": 2}'),
           ARRAY['near', 'car'],
           'limit 2: the far fast provider still beats the near slow ones');
-SELECT is(pg_temp.names('walker', 'meal', :mon10, NULL),
-          ARRAY['near', 'car', 'tie_a', 'tie_b', 'tie_d'],
-          'NULL parameters: 15 min, detour 1.3, the default speeds, limit 5');
+SELECT throws_ok(format('SELECT * FROM careline_match(1, %L, now(), NULL)', 'meal'), '22023', NULL,
+                 'no defaults: NULL parameters raise 22023');
+SELECT throws_ok(format('SELECT * FROM careline_match(1, %L, now(), %L)', 'meal', :p #- '{speeds,wheelchair}'),
+                 '22023', NULL, 'and so does a missing speed');
 SELECT is(pg_temp.names('walker', 'meal', :mon10, :p || '{"detour_factor": 1.0}'),
           ARRAY['near', 'car', 'tie_a', 'tie_b', 'tie_d', 'tie_c', 'inside', 'edge', 'beyond'],
           'a smaller detour factor brings the hair-beyond provider in');
@@ -148,7 +149,7 @@ SELECT throws_ok($$SELECT * FROM careline_match(1, 'laundry', now(), NULL)$$, '2
                  NULL, 'an unknown service raises 22023');
 SELECT throws_ok($$SELECT * FROM careline_match(1, 'meal', now(), '{"max_minutes": -1}')$$,
                  '22023', NULL, 'a negative max_minutes raises 22023');
-SELECT throws_ok($$SELECT * FROM careline_match(-1, 'meal', now(), NULL)$$, 'P0002',
+SELECT throws_ok(format('SELECT * FROM careline_match(-1, %L, now(), %L)', 'meal', :p), 'P0002',
                  NULL, 'an unknown resident raises no_data_found');
 
 SELECT * FROM finish();

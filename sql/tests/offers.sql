@@ -3,7 +3,8 @@
 \ir lib/fixtures.sql
 SELECT plan(34);
 
-\set par '\'{"strategy": "cascade", "offer_timeout_ms": 60000, "public_url": "http://cl.test"}\'::jsonb'
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set par 'pg_temp.params(\'{"offer_timeout_ms": 60000}\')'
 
 SELECT pg_temp.residents('Wang Fang', 'Zhao Min') \g /dev/null
 SELECT pg_temp.provider('first', p_at => 'SRID=4326;POINT(113.1901 27.8801)', p_hook => true) \g /dev/null

@@ -1,11 +1,14 @@
 -- The webhook outbox: claims under leases with fencing tokens, recorded
 -- results, dead letters, re-sends, and the parameters that drive them.
 \ir lib/fixtures.sql
-SELECT plan(45);
+SELECT plan(47);
 
 SELECT pg_temp.provider('hook', p_hours => false, p_hook => true) \g /dev/null
 SELECT pg_temp.provider('gone', p_hours => false, p_hook => true) \g /dev/null
 SELECT pg_temp.provider('nohook', p_hours => false) \g /dev/null
+
+-- The retry schedule the daemon passes (webhooks.retry_schedule): SQL has no default.
+\set par '\'{"retry_ms": [5000, 30000, 120000, 600000, 1800000]}\'::jsonb'
 
 CREATE FUNCTION pg_temp.d(p_event text) RETURNS bigint LANGUAGE sql AS
 $$ SELECT id FROM deliveries WHERE event_id = p_event $$;
@@ -44,14 +47,14 @@ SELECT results_eq($$SELECT event_id, lease_token, attempt FROM careline_deliveri
 
 -- Records: only the holder of the current token counts.
 SELECT is(careline_deliveries_record(jsonb_build_array(jsonb_build_object(
-              'id', pg_temp.d('d1'), 'lease_token', 1, 'outcome', 'delivered', 'http_status', 200)), NULL),
+              'id', pg_temp.d('d1'), 'lease_token', 1, 'outcome', 'delivered', 'http_status', 200)), :par),
           '{"applied": 0, "stale": 1}'::jsonb, 'w1''s late result under token 1 is stale');
 SELECT is((SELECT status || ':' || lease_owner FROM deliveries WHERE event_id = 'd1'), 'pending:w2',
           'and changes nothing');
 SELECT is(careline_deliveries_record(jsonb_build_array(
               jsonb_build_object('id', pg_temp.d('d1'), 'lease_token', 2, 'outcome', 'delivered',
                                  'http_status', 200, 'duration_ms', 12),
-              jsonb_build_object('id', pg_temp.d('d1'), 'lease_token', 1, 'outcome', 'delivered')), NULL),
+              jsonb_build_object('id', pg_temp.d('d1'), 'lease_token', 1, 'outcome', 'delivered')), :par),
           '{"applied": 1, "stale": 1}'::jsonb, 'w2''s result under token 2 applies, the old one in the batch is stale');
 SELECT is((SELECT status || ':' || last_http_status FROM deliveries WHERE event_id = 'd1'), 'delivered:200',
           'd1 is delivered');
@@ -61,13 +64,13 @@ SELECT results_eq($$SELECT attempt, lease_token, http_status, duration_ms FROM d
                     WHERE delivery_id = pg_temp.d('d1')$$,
                   $$VALUES (2, 2::bigint, 200, 12)$$, 'the attempt is logged under its token');
 SELECT is(careline_deliveries_record(jsonb_build_array(jsonb_build_object(
-              'id', pg_temp.d('d1'), 'lease_token', 2, 'outcome', 'delivered')), NULL) ->> 'stale', '1',
+              'id', pg_temp.d('d1'), 'lease_token', 2, 'outcome', 'delivered')), :par) ->> 'stale', '1',
           'recording it again is stale');
 
 -- Retries.
 SELECT is(careline_deliveries_record(jsonb_build_array(jsonb_build_object(
               'id', pg_temp.d('d2'), 'lease_token', 1, 'outcome', 'retry', 'http_status', 503,
-              'error', 'busy', 'retry_after_ms', 5000)), NULL) ->> 'applied', '1', 'a retry applies');
+              'error', 'busy', 'retry_after_ms', 5000)), :par) ->> 'applied', '1', 'a retry applies');
 SELECT is((SELECT status || ':' || (next_attempt_at - now()) || ':' || coalesce(lease_owner, '-')
            FROM deliveries WHERE event_id = 'd2'), 'pending:00:00:05:-',
           'Retry-After sets the next attempt (5 s) and the lease is released');
@@ -75,7 +78,7 @@ SELECT ok((SELECT endpoint_failing_since = now() FROM providers WHERE name = 'ho
           'the failure marks the endpoint failing');
 SELECT is(careline_deliveries_record(jsonb_build_array(jsonb_build_object(
               'id', pg_temp.d('d2'), 'lease_token', 1, 'outcome', 'retry', 'retry_after_ms', 999999999)),
-              NULL) ->> 'stale', '1', 'a second result for a released lease is stale');
+              :par) ->> 'stale', '1', 'a second result for a released lease is stale');
 UPDATE deliveries SET next_attempt_at = now() - interval '1 second' WHERE event_id = 'd2';
 SELECT is((SELECT lease_token FROM careline_deliveries_claim('w1', 10, 1000) WHERE event_id = 'd2'), 2::bigint,
           'claimed again: token 2');
@@ -94,13 +97,14 @@ SELECT is((SELECT status || ':' || last_error FROM deliveries WHERE event_id = '
 SELECT is((SELECT count(*) FROM events WHERE type = 'delivery.dead'
            AND (data ->> 'delivery_id')::bigint = pg_temp.d('d2')), 1::bigint, 'with delivery.dead for the operators');
 SELECT is(careline_deliveries_record(jsonb_build_array(jsonb_build_object(
-              'id', pg_temp.d('d3'), 'lease_token', 1, 'outcome', 'delivered', 'http_status', 204)), NULL) ->> 'applied',
+              'id', pg_temp.d('d3'), 'lease_token', 1, 'outcome', 'delivered', 'http_status', 204)), :par) ->> 'applied',
           '1', 'a success ...');
 SELECT ok((SELECT endpoint_failing_since IS NULL FROM providers WHERE name = 'hook'),
           '... clears the failing mark');
-SELECT throws_ok($$SELECT careline_deliveries_record('[{"id": 1, "lease_token": 1, "outcome": "lost"}]', NULL)$$,
+SELECT throws_ok($$SELECT careline_deliveries_record('[{"id": 1, "lease_token": 1, "outcome": "lost"}]',
+                                                          '{"retry_ms": [5000]}')$$,
                  '22023', NULL, 'an unknown outcome raises 22023');
-SELECT throws_ok($$SELECT careline_deliveries_record('{}', NULL)$$, '22023', NULL,
+SELECT throws_ok($$SELECT careline_deliveries_record('{}', '{"retry_ms": [5000]}')$$, '22023', NULL,
                  'results that are not an array raise 22023');
 
 -- 410 Gone disables the endpoint; a claim for it is settled, not sent.
@@ -108,7 +112,7 @@ SELECT pg_temp.deliver('g1', 'gone', '-1 s'), pg_temp.deliver('g2', 'gone', '-1 
 SELECT is((SELECT count(*) FROM careline_deliveries_claim('w1', 1, 1000) WHERE event_id = 'g1'), 1::bigint,
           'g1 is claimed');
 SELECT is(careline_deliveries_record(jsonb_build_array(jsonb_build_object(
-              'id', pg_temp.d('g1'), 'lease_token', 1, 'outcome', 'gone', 'http_status', 410)), NULL) ->> 'applied',
+              'id', pg_temp.d('g1'), 'lease_token', 1, 'outcome', 'gone', 'http_status', 410)), :par) ->> 'applied',
           '1', 'its endpoint answers 410');
 SELECT ok((SELECT endpoint_disabled_at = now() FROM providers WHERE name = 'gone'), 'the endpoint is disabled');
 SELECT is((SELECT count(*) FROM events WHERE type = 'provider.endpoint_disabled'), 1::bigint,
@@ -138,10 +142,13 @@ SELECT is(careline_api_deliveries_retry('token:1', pg_temp.d('n1')) #>> '{body,e
 SELECT throws_ok($$SELECT careline_retry_ms('{"retry_ms": []}')$$, '22023', NULL, 'an empty retry schedule raises');
 SELECT throws_ok($$SELECT careline_retry_ms('{"retry_ms": [1000, -1]}')$$, '22023', NULL,
                  'a negative retry step raises');
-SELECT is(careline_dispatch_params('{"strategy": "broadcast", "public_url": "http://old"}',
+SELECT is(careline_dispatch_params('{"strategy": "broadcast", "public_url": "http://old", "offer_timeout_ms": 90000}',
                                    '{"strategy": "cascade", "broadcast_k": 4}'),
-          '{"strategy": "broadcast", "broadcast_k": 4, "public_url": "http://old", "offer_timeout_ms": 120000}'::jsonb,
-          'a call keeps its strategy; the rest follows the daemon, then the call, then the defaults');
+          '{"strategy": "broadcast", "broadcast_k": 4, "public_url": "http://old", "offer_timeout_ms": 90000}'::jsonb,
+          'a call keeps its strategy; the rest follows the daemon, then the call');
+SELECT throws_ok($$SELECT careline_dispatch_params(NULL, '{"strategy": "cascade", "broadcast_k": 4}')$$, '22023', NULL,
+                 'no defaults: a key neither the daemon nor the call gives raises');
+SELECT throws_ok($$SELECT careline_retry_ms(NULL)$$, '22023', NULL, 'nor is there a default retry schedule');
 SELECT throws_ok($$SELECT careline_dispatch_params(NULL, '{"offer_timeout_ms": 999}')$$, '22023', NULL,
                  'an offer timeout under a second raises');
 

@@ -40,7 +40,8 @@ SELECT is((SELECT resident_id FROM resident_reads WHERE route = 'GET /v1/calls/{
           '... so reading it is a read of the resident');
 SELECT is(careline_api_calls_get('operator:' || :amy, 'GET /v1/calls/{id}', -1) ->> 'status', '404',
           'an unknown call: 404');
-SELECT careline_matches_read('operator:' || :amy, 'GET /v1/matches', pg_temp.res('Li Na'), 'meal', now(), NULL) \g /dev/null
+SELECT careline_matches_read('operator:' || :amy, 'GET /v1/matches', pg_temp.res('Li Na'), 'meal', now(),
+                             '{"max_minutes": 15, "detour_factor": 1.3, "limit": 5, "timezone": "Asia/Shanghai", "speeds": {"walk": 4, "ebike": 15, "car": 25, "shuttle": 20, "wheelchair": 2.5}}') \g /dev/null
 SELECT is((SELECT count(*) FROM resident_reads WHERE route = 'GET /v1/matches'), 1::bigint,
           'a match for a resident is a read of where they live');
 SELECT is(careline_api_residents_context('operator:' || :amy, 'GET /v1/residents/{id}/context', pg_temp.res('Li Na'))

@@ -47,3 +47,15 @@ CREATE FUNCTION pg_temp.res(p_name text) RETURNS bigint LANGUAGE sql AS
 $$ SELECT id FROM residents WHERE name = p_name $$;
 CREATE FUNCTION pg_temp.pid(p_name text) RETURNS bigint LANGUAGE sql AS
 $$ SELECT id FROM providers WHERE name = p_name $$;
+
+-- The dispatch parameters the daemon passes with every call (config/params.c
+-- builds them from config.c's defaults; SQL has none of its own), with the
+-- keys a test changes laid over them.
+CREATE FUNCTION pg_temp.params(p_over jsonb DEFAULT '{}') RETURNS jsonb
+LANGUAGE sql AS $$
+    SELECT '{"strategy": "cascade", "offer_timeout_ms": 120000, "broadcast_k": 3,
+             "public_url": "http://cl.test", "max_minutes": 15, "detour_factor": 1.3,
+             "limit": 5, "timezone": "Asia/Shanghai",
+             "speeds": {"walk": 4, "ebike": 15, "car": 25, "shuttle": 20, "wheelchair": 2.5},
+             "retry_ms": [5000, 30000, 120000, 600000, 1800000]}'::jsonb || p_over;
+$$;
