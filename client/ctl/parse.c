@@ -183,11 +183,11 @@ ctl_parse(struct ctl *c, int argc, char **argv)
 			c->words[nwords++] = argv[i];
 	}
 	c->json = c->opt[OPT_JSON] != NULL;
-	for (i = 0; ctl_commands[i] != NULL; i++) {
-		if ((k = ctl_command_words(ctl_commands[i], c->words,
+	for (i = 0; ctl_command(i) != NULL; i++) {
+		if ((k = ctl_command_words(ctl_command(i), c->words,
 		    nwords)) > best) {
 			best = k;
-			cmd = ctl_commands[i];
+			cmd = ctl_command(i);
 		}
 	}
 	if (c->opt[OPT_VERSION] != NULL) {
@@ -202,13 +202,13 @@ ctl_parse(struct ctl *c, int argc, char **argv)
 		return (ctl_usage(NULL, "no command given"));
 	if (cmd == NULL) {
 		k = (int)strlen(c->words[0]);
-		for (i = 0; ctl_commands[i] != NULL; i++) {
-			if (strncmp(ctl_commands[i]->name, c->words[0],
-			    (size_t)k) != 0 || ctl_commands[i]->name[k] != ' ')
+		for (i = 0; ctl_command(i) != NULL; i++) {
+			if (strncmp(ctl_command(i)->name, c->words[0],
+			    (size_t)k) != 0 || ctl_command(i)->name[k] != ' ')
 				continue;
 			xasprintf(&n, "%s%s%s", subs != NULL ? subs : "",
 			    subs != NULL ? ", " : "",
-			    ctl_commands[i]->name + k + 1);
+			    ctl_command(i)->name + k + 1);
 			free(subs);
 			subs = n;
 		}
