@@ -821,6 +821,25 @@ th_wait_val(const char *dburl, const char *want, int timeout_ms,
 	return (rc);
 }
 
+void
+th_expect_val(const char *dburl, const char *want, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*q, *v;
+	int	 same;
+
+	va_start(ap, fmt);
+	q = th_vquery(fmt, ap);
+	va_end(ap);
+	v = th_pg_value(dburl, q);
+	if (!(same = v != NULL && strcmp(v, want) == 0))
+		fprintf(stderr, "want %s, have %s: %s\n", want,
+		    v != NULL ? v : "NULL", q);
+	free(v);
+	free(q);
+	assert_true(same);
+}
+
 char *
 th_db_ready(const char *name)
 {

@@ -53,7 +53,8 @@ int	 th_pg_exec(const char *dburl, const char *sql);
  * statement fails; th_val is the first value of the first row of a
  * printf-style query, or NULL (caller frees); th_num is that value as a
  * number and fails the test when there is none; th_wait_val polls until
- * the first value is want (0), else says what it had on stderr (-1).
+ * the first value is want (0), else says what it had on stderr (-1);
+ * th_expect_val fails the test unless the first value is want now.
  */
 void	 th_sql(const char *dburl, const char *sql);
 char	*th_val(const char *dburl, const char *fmt, ...)
@@ -62,6 +63,8 @@ long long th_num(const char *dburl, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 th_wait_val(const char *dburl, const char *want, int timeout_ms,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	 th_expect_val(const char *dburl, const char *want,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Run an SQL file with psql (vars: "-v a=b" options or ""): exit status. */
 int	 th_psql_file(const char *dburl, const char *file, const char *vars);
