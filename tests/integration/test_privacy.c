@@ -126,6 +126,20 @@ expect_reads(long long m, const char *route, const char *want)
 	free(v);
 }
 
+/* GET the path (fmt with id) as the operator: one read of res for route. */
+static void
+expect_one_read(const char *route, long long res, const char *fmt,
+    long long id)
+{
+	long long	 m = mark();
+	char		*path = xprintf(fmt, id), *want = xprintf("%lld:1", res);
+
+	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
+	expect_reads(m, route, want);
+	free(path);
+	free(want);
+}
+
 static void
 test_each_resident_read_is_audited(void **state)
 {
@@ -139,12 +153,8 @@ test_each_resident_read_is_audited(void **state)
 	(void)call_for(oper, res_b, "13900000101");
 
 	m = mark();
-	path = xprintf("/v1/residents/%lld", res_a);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_a);
-	expect_reads(m, "GET /v1/residents/{id}", want);
-	free(want);
+	expect_one_read("GET /v1/residents/{id}", res_a, "/v1/residents/%lld",
+	    res_a);
 	/* Who: the operator's token, by id. */
 	v = th_val(db,
 	    "SELECT actor || ',' || token_id || ',' || (operator_id IS "
@@ -166,21 +176,9 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "GET /v1/residents", want);
 	free(want);
 
-	m = mark();
-	path = xprintf("/v1/residents/%lld/context", res_b);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_b);
-	expect_reads(m, "GET /v1/residents/{id}/context", want);
-	free(want);
-
-	m = mark();
-	path = xprintf("/v1/calls/%lld", c1);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_a);
-	expect_reads(m, "GET /v1/calls/{id}", want);
-	free(want);
+	expect_one_read("GET /v1/residents/{id}/context", res_b,
+	    "/v1/residents/%lld/context", res_b);
+	expect_one_read("GET /v1/calls/{id}", res_a, "/v1/calls/%lld", c1);
 
 	/* A list: one row per resident per request, not one per call. */
 	m = mark();
@@ -195,13 +193,8 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "GET /v1/calls", want);
 	free(want);
 
-	m = mark();
-	path = xprintf("/v1/matches?resident_id=%lld&service=meal", res_a);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_a);
-	expect_reads(m, "GET /v1/matches", want);
-	free(want);
+	expect_one_read("GET /v1/matches", res_a,
+	    "/v1/matches?resident_id=%lld&service=meal", res_a);
 
 	/* The PBX's caller-ID lookup answers with both cards. */
 	m = mark();
@@ -211,11 +204,9 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "POST /v1/ringing", want);
 	free(want);
 	/* Its audit row keeps ids; the number is not kept for years. */
-	v = th_val(db,
+	th_expect_val(db, "0",
 	    "SELECT count(*) FROM audit_log WHERE action = 'call.ringing' "
 	    "AND after::text LIKE '%%13900000101%%'");
-	assert_string_equal(v, "0");
-	free(v);
 
 	/* Nothing read, nothing recorded. */
 	m = mark();
@@ -652,9 +643,7 @@ test_offer_link_same_for_unknown_and_known(void **state)
 	path = xprintf("/v1/offers/%lld/decline?t=%s", offer + 1000000, "00");
 	assert_int_equal(th_api(d.url, NULL, "POST", path, NULL, NULL), 403);
 	free(path);
-	a = th_val(db, "SELECT status FROM offers WHERE id = %lld", offer);
-	assert_string_equal(a, "offered");
-	free(a);
+	th_expect_val(db, "offered", "SELECT status FROM offers WHERE id = %lld", offer);
 }
 
 int
