@@ -97,9 +97,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_api");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_api")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "test admin");
 	oper = th_token(db, "operator", "test operator");
@@ -121,8 +119,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(admin);
 	free(oper);

@@ -105,9 +105,7 @@ group_setup(void **state)
 	long	 st;
 
 	(void)state;
-	th_init();
-	db = th_db_create("t_ctl");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_ctl")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "ctl admin");
 	oper = th_token(db, "operator", "ctl operator");
@@ -145,8 +143,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(admin);
 	free(oper);

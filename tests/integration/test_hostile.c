@@ -44,9 +44,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_hostile");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_hostile")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "hostile-admin");
 	oper = th_token(db, "operator", "hostile-operator");

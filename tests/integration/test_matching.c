@@ -259,10 +259,8 @@ group_setup(void **state)
 	int		 i, capacity, busy;
 
 	(void)state;
-	th_init();
 	srandom(20261129);
-	db = th_db_create("t_matching");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_matching")) == NULL)
 		return (-1);
 	oper = th_token(db, "operator", "matching test");
 	filler = insert_resident(27.99, 113.40, "walk");
@@ -316,8 +314,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(oper);
 	return (0);

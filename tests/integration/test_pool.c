@@ -67,9 +67,7 @@ group_setup(void **state)
 	char	*p;
 
 	(void)state;
-	th_init();
-	db = th_db_create("t_pool");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_pool")) == NULL)
 		return (-1);
 	if ((p = strstr(db, "user=careline")) == NULL)
 		return (-1);

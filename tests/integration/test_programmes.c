@@ -45,8 +45,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(oper);
 	free(admin);

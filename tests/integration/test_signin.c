@@ -126,10 +126,8 @@ group_setup(void **state)
 	size_t	i;
 
 	(void)state;
-	th_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	db = th_db_create("t_signin");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_signin")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "signin test admin");
 	for (i = 0; i < sizeof names / sizeof *names; i++)
