@@ -66,6 +66,15 @@ int	 th_wait_val(const char *dburl, const char *want, int timeout_ms,
 void	 th_expect_val(const char *dburl, const char *want,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * What most test groups share (harness_group.c): th_db_ready("t_NAME")
+ * in *db, and tokens "NAME admin" and "NAME operator" in *admin and
+ * *oper (either NULL: not made). 0, or -1 when the database is not
+ * there. th_group_down stops d (when not NULL) and frees the rest.
+ */
+int	 th_group_up(const char *name, char **db, char **admin, char **oper);
+void	 th_group_down(char *db, char *admin, char *oper, struct th_daemon *);
+
 /* Run an SQL file with psql (vars: "-v a=b" options or ""): exit status. */
 int	 th_psql_file(const char *dburl, const char *file, const char *vars);
 /* Stop or start the cluster under the daemons' feet (scripts/pg.sh). */

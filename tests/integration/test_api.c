@@ -97,10 +97,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_api")) == NULL)
+	if (th_group_up("api", &db, &admin, &oper) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "test admin");
-	oper = th_token(db, "operator", "test operator");
 	if (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL) != 0)
 		return (-1);
@@ -119,10 +117,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
-	free(oper);
+	th_group_down(db, admin, oper, &d);
 	return (0);
 }
 

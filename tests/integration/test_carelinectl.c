@@ -105,10 +105,8 @@ group_setup(void **state)
 	long	 st;
 
 	(void)state;
-	if ((db = th_db_ready("t_ctl")) == NULL)
+	if (th_group_up("ctl", &db, &admin, &oper) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "ctl admin");
-	oper = th_token(db, "operator", "ctl operator");
 	if (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL) != 0)
 		return (-1);
@@ -143,10 +141,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
-	free(oper);
+	th_group_down(db, admin, oper, &d);
 	ctl_teardown();
 	return (0);
 }

@@ -38,9 +38,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_ctl_watch")) == NULL)
+	if (th_group_up("ctl_watch", &db, NULL, &oper) != 0)
 		return (-1);
-	oper = th_token(db, "operator", "ctl watch operator");
 	if (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL) != 0)
 		return (-1);
@@ -51,10 +50,8 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
+	th_group_down(db, NULL, oper, &d);
 	ctl_teardown();
-	free(db);
-	free(oper);
 	return (0);
 }
 

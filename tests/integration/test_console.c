@@ -44,9 +44,8 @@ group_setup(void **state)
 	char	*secret;
 
 	(void)state;
-	if ((db = th_db_ready("t_console")) == NULL)
+	if (th_group_up("console", &db, &admin, NULL) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "console test admin");
 	www = xprintf("%s/www-%d", th_tmp(), (int)getpid());
 	mkdir(www, 0755);
 	secret = xprintf("%s/secret.txt", th_tmp());
@@ -74,9 +73,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
+	th_group_down(db, admin, NULL, &d);
 	free(www);
 	return (0);
 }

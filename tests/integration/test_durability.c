@@ -106,9 +106,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_durability")) == NULL)
+	if (th_group_up("durability", &db, NULL, &oper) != 0)
 		return (-1);
-	oper = th_token(db, "operator", "durability test");
 	return (0);
 }
 
@@ -116,8 +115,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	free(db);
-	free(oper);
+	th_group_down(db, NULL, oper, NULL);
 	return (0);
 }
 

@@ -44,10 +44,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_hostile")) == NULL)
+	if (th_group_up("hostile", &db, &admin, &oper) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "hostile-admin");
-	oper = th_token(db, "operator", "hostile-operator");
 	return (hostile_start(&d, db, "0.0.0.0", 0, NULL, HOSTILE_YAML));
 }
 
@@ -58,9 +56,7 @@ group_teardown(void **state)
 	if (th_daemon_signal_wait(&d, SIGTERM, 10000) != 0)
 		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
 	th_daemon_cleanup(&d);
-	free(admin);
-	free(oper);
-	free(db);
+	th_group_down(db, admin, oper, NULL);
 	return (0);
 }
 

@@ -39,9 +39,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_hostile_slow")) == NULL)
+	if (th_group_up("hostile_slow", &db, NULL, &oper) != 0)
 		return (-1);
-	oper = th_token(db, "operator", "hostile-slow-operator");
 	return (hostile_start(&d, db, "0.0.0.0", 0, NULL, HOSTILE_YAML));
 }
 
@@ -52,8 +51,7 @@ group_teardown(void **state)
 	if (th_daemon_signal_wait(&d, SIGTERM, 10000) != 0)
 		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
 	th_daemon_cleanup(&d);
-	free(oper);
-	free(db);
+	th_group_down(db, NULL, oper, NULL);
 	return (0);
 }
 

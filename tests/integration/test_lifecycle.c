@@ -33,8 +33,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	db = th_db_ready("t_lifecycle");
-	return (db != NULL ? 0 : -1);
+	return (th_group_up("lifecycle", &db, NULL, NULL));
 }
 
 static int

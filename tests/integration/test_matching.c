@@ -260,9 +260,8 @@ group_setup(void **state)
 
 	(void)state;
 	srandom(20261129);
-	if ((db = th_db_ready("t_matching")) == NULL)
+	if (th_group_up("matching", &db, NULL, &oper) != 0)
 		return (-1);
-	oper = th_token(db, "operator", "matching test");
 	filler = insert_resident(27.99, 113.40, "walk");
 	for (i = 0; i < NPROVIDERS; i++) {
 		p = &provs[i];
@@ -314,9 +313,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(oper);
+	th_group_down(db, NULL, oper, &d);
 	return (0);
 }
 

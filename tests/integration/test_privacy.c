@@ -72,10 +72,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_privacy")) == NULL)
+	if (th_group_up("privacy", &db, &admin, &oper) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "privacy admin");
-	oper = th_token(db, "operator", "privacy desk");
 	res_a = resident("隐私甲", "13900000101", BASE_LAT);
 	res_b = resident("隐私乙", "13900000101", BASE_LAT + 0.001);
 	/* Private targets off (the default): registration checks them. */
@@ -87,10 +85,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
-	free(oper);
+	th_group_down(db, admin, oper, &d);
 	return (0);
 }
 
@@ -160,7 +155,7 @@ test_each_resident_read_is_audited(void **state)
 	    "SELECT actor || ',' || token_id || ',' || (operator_id IS "
 	    "NULL) FROM resident_reads WHERE id > %lld", m);
 	tok = th_num(db,
-	    "SELECT id FROM api_tokens WHERE name = 'privacy desk'");
+	    "SELECT id FROM api_tokens WHERE name = 'privacy operator'");
 	want = xprintf("token:%lld,%lld,true", tok, tok);
 	assert_string_equal(v, want);
 	free(want);
@@ -266,7 +261,7 @@ test_access_log_for_admins(void **state)
 	assert_string_equal(json_string_value(json_object_get(who, "kind")),
 	    "token");
 	assert_string_equal(json_string_value(json_object_get(who, "name")),
-	    "privacy desk");
+	    "privacy operator");
 	assert_true(json_integer_value(json_object_get(json_array_get(items,
 	    0), "id")) > json_integer_value(json_object_get(json_array_get(
 	    items, 1), "id")));

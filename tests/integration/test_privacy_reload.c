@@ -274,9 +274,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_privacy_reload")) == NULL)
+	if (th_group_up("privacy_reload", &db, NULL, &oper) != 0)
 		return (-1);
-	oper = th_token(db, "operator", "privacy reload desk");
 	return (0);
 }
 
@@ -284,8 +283,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	free(db);
-	free(oper);
+	th_group_down(db, NULL, oper, NULL);
 	return (0);
 }
 

@@ -35,8 +35,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	db = th_db_ready("t_service");
-	return (db != NULL ? 0 : -1);
+	return (th_group_up("service", &db, NULL, NULL));
 }
 
 static int

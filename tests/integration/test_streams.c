@@ -88,9 +88,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_streams")) == NULL)
+	if (th_group_up("streams", &db, &admin, NULL) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "streams test admin");
 	if (th_pg_exec(db, "INSERT INTO residents (name, phone, address, "
 	    "location) VALUES ('周阿公', '13900007777', '荷塘区月塘街道', "
 	    "ST_SetSRID(ST_MakePoint(113.19, 27.88), 4326)::geography)") != 0)
@@ -104,9 +103,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
+	th_group_down(db, admin, NULL, &d);
 	return (0);
 }
 

@@ -122,10 +122,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_webhooks")) == NULL)
+	if (th_group_up("webhooks", &db, &admin, &oper) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "webhook test admin");
-	oper = th_token(db, "operator", "webhook test operator");
 	return (th_daemon_start(&d, db, DAEMON_CONFIG, 2, NULL));
 }
 
@@ -133,10 +131,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
-	free(oper);
+	th_group_down(db, admin, oper, &d);
 	return (0);
 }
 
