@@ -411,14 +411,18 @@ static void
 test_edges(void **state)
 {
 	long long	 walker, chair, bedridden, at15, over15, closed, full;
-	long long	 inactive, car_daycare, shuttle;
+	long long	 inactive, car_daycare, shuttle, daycare_goers[3];
 	double		 d15 = 15.0 / 60.0 * 4000.0 / DETOUR;
 	json_t		*j;
+	int		 i;
 
 	(void)state;
 	walker = insert_resident(E_LAT, E_LON, "walk");
 	chair = insert_resident(E_LAT, E_LON, "wheelchair");
 	bedridden = insert_resident(E_LAT, E_LON, "bedridden");
+	daycare_goers[0] = walker;
+	daycare_goers[1] = chair;
+	daycare_goers[2] = bedridden;
 	/* Exactly 15.0 minutes on foot, and 15.01. */
 	at15 = insert_provider("at15", 1, lat_north(d15), E_LON, 0, 2, 1,
 	    "NULL", 0);
@@ -461,18 +465,12 @@ test_edges(void **state)
 	assert_true(has_candidate(j, at15));
 	json_decref(j);
 
-	j = matches(walker, "daycare", TUESDAY);
-	assert_false(has_candidate(j, car_daycare));
-	assert_true(has_candidate(j, shuttle));
-	json_decref(j);
-	j = matches(chair, "daycare", TUESDAY);
-	assert_false(has_candidate(j, car_daycare));
-	assert_true(has_candidate(j, shuttle));
-	json_decref(j);
-	j = matches(bedridden, "daycare", TUESDAY);
-	assert_false(has_candidate(j, car_daycare));
-	assert_true(has_candidate(j, shuttle));
-	json_decref(j);
+	for (i = 0; i < 3; i++) {
+		j = matches(daycare_goers[i], "daycare", TUESDAY);
+		assert_false(has_candidate(j, car_daycare));
+		assert_true(has_candidate(j, shuttle));
+		json_decref(j);
+	}
 	/* A car-borne provider serving meals travels at its own speed. */
 	j = matches(walker, "housekeeping", TUESDAY);
 	assert_int_equal(json_array_size(json_object_get(j, "candidates")), 0);
