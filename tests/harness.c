@@ -857,7 +857,8 @@ th_db_ready(const char *name)
 void
 th_daemon_stop(struct th_daemon *d)
 {
-	th_daemon_signal_wait(d, SIGTERM, 10000);
+	if (d->pid > 0 && th_daemon_signal_wait(d, SIGTERM, 10000) != 0)
+		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
 	th_daemon_cleanup(d);
 }
 

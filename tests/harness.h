@@ -100,7 +100,8 @@ int	 th_daemon_signal_wait(struct th_daemon *, int sig, int timeout_ms);
  */
 void	 th_daemon_prepare(struct th_daemon *, const char *name);
 int	 th_daemon_exec(struct th_daemon *);
-/* SIGTERM, up to 10 s for it to exit, then th_daemon_cleanup. */
+/* SIGTERM, up to 10 s for it to exit (else a note on stderr), then
+ * th_daemon_cleanup. */
 void	 th_daemon_stop(struct th_daemon *);
 /* Kill if alive and free. */
 void	 th_daemon_cleanup(struct th_daemon *);

@@ -33,9 +33,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	if (th_daemon_signal_wait(&d, SIGTERM, 10000) != 0)
-		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	return (0);
 }

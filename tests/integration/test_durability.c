@@ -106,9 +106,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("durability", &db, NULL, &oper) != 0)
-		return (-1);
-	return (0);
+	return (th_group_up("durability", &db, NULL, &oper));
 }
 
 static int

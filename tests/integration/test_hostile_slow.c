@@ -48,10 +48,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	if (th_daemon_signal_wait(&d, SIGTERM, 10000) != 0)
-		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
-	th_daemon_cleanup(&d);
-	th_group_down(db, NULL, oper, NULL);
+	th_group_down(db, NULL, oper, &d);
 	return (0);
 }
 

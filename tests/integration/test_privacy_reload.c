@@ -274,9 +274,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("privacy_reload", &db, NULL, &oper) != 0)
-		return (-1);
-	return (0);
+	return (th_group_up("privacy_reload", &db, NULL, &oper));
 }
 
 static int
