@@ -150,28 +150,6 @@ th_db_create(const char *name)
 	return (db);
 }
 
-int
-th_file_contains(const char *path, const char *needle)
-{
-	FILE	*f;
-	char	*buf;
-	long	 len;
-	int	 found;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return (0);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = xmalloc((size_t)len + 1);
-	len = (long)fread(buf, 1, (size_t)len, f);
-	buf[len] = '\0';
-	fclose(f);
-	found = strstr(buf, needle) != NULL;
-	free(buf);
-	return (found);
-}
-
 static char *
 th_slurp_fd(int fd)
 {
@@ -193,6 +171,32 @@ th_slurp_fd(int fd)
 		buf = xmalloc(1);
 	buf[len] = '\0';
 	return (buf);
+}
+
+char *
+th_slurp(const char *path)
+{
+	char	*buf;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (NULL);
+	buf = th_slurp_fd(fd);
+	close(fd);
+	return (buf);
+}
+
+int
+th_file_contains(const char *path, const char *needle)
+{
+	char	*buf;
+	int	 found;
+
+	if ((buf = th_slurp(path)) == NULL)
+		return (0);
+	found = strstr(buf, needle) != NULL;
+	free(buf);
+	return (found);
 }
 
 int
