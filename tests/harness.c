@@ -690,13 +690,13 @@ th_receiver_stop(struct th_receiver *rv)
 }
 
 int
-th_receiver_count(const struct th_receiver *rv, const char *needle)
+th_file_count(const char *path, const char *needle)
 {
 	FILE	*f;
 	char	 line[8192];
 	int	 n = 0;
 
-	if ((f = fopen(rv->log, "r")) == NULL)
+	if ((f = fopen(path, "r")) == NULL)
 		return (0);
 	while (fgets(line, sizeof line, f) != NULL) {
 		if (strstr(line, needle) != NULL)
@@ -704,6 +704,12 @@ th_receiver_count(const struct th_receiver *rv, const char *needle)
 	}
 	fclose(f);
 	return (n);
+}
+
+int
+th_receiver_count(const struct th_receiver *rv, const char *needle)
+{
+	return (th_file_count(rv->log, needle));
 }
 
 int

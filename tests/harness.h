@@ -108,6 +108,8 @@ void	 th_daemon_cleanup(struct th_daemon *);
 /* Run carelined with args to completion, capturing stdout+stderr. */
 int	 th_run(char **out, const char *const *argv, const char *envkv);
 int	 th_file_contains(const char *path, const char *needle);
+/* Lines of the file holding needle (0 when there is no file). */
+int	 th_file_count(const char *path, const char *needle);
 /* The whole file, NUL-terminated (caller frees), or NULL. */
 char	*th_slurp(const char *path);
 

@@ -132,22 +132,6 @@ test_trickled_body_is_cut_at_its_deadline(void **state)
 	assert_int_equal(rr.status, 408);
 }
 
-/* Lines of a file holding needle. */
-static int
-count_lines(const char *path, const char *needle)
-{
-	FILE	*f;
-	char	 line[4096];
-	int	 n = 0;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof line, f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return (n);
-}
-
 /* Wait until path holds needle, or the daemon died: 0 when it did. */
 static int
 wait_log(struct th_daemon *dd, const char *needle, int timeout_ms)
@@ -155,7 +139,7 @@ wait_log(struct th_daemon *dd, const char *needle, int timeout_ms)
 	long	deadline = th_now_ms() + timeout_ms;
 
 	while (th_now_ms() < deadline) {
-		if (count_lines(dd->log, needle) > 0)
+		if (th_file_count(dd->log, needle) > 0)
 			return (0);
 		if (waitpid(dd->pid, NULL, WNOHANG) == dd->pid) {
 			dd->pid = 0;
@@ -201,7 +185,7 @@ test_descriptor_exhaustion_pauses_accept(void **state)
 	assert_int_equal(th_wait_status(u, 200, 15000), 0);
 	free(u);
 	assert_int_equal(wait_log(&low, "accepting again", 15000), 0);
-	assert_int_equal(count_lines(low.log, paused), 1);
+	assert_int_equal(th_file_count(low.log, paused), 1);
 	assert_int_equal(metrics_from("127.0.0.1", low.port, NULL, &body),
 	    200);
 	assert_non_null(strstr(body, "careline_http_accept_pauses_total 1\n"));
