@@ -457,6 +457,15 @@ th_collect(char *ptr, size_t size, size_t n, void *arg)
 	return (size * n);
 }
 
+void
+th_collect_both(CURL *c, struct th_buf *body, struct th_buf *head)
+{
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, th_collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, head);
+}
+
 int
 th_http(struct th_response *resp, const char *method, const char *url,
     const char *body, const char *const *headers)
@@ -480,10 +489,7 @@ th_http(struct th_response *resp, const char *method, const char *url,
 		hl = curl_slist_append(hl, headers[i]);
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, th_collect);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	th_collect_both(c, &b, &h);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	/* Send paths as written: traversal tests need the dots. */

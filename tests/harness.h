@@ -120,6 +120,8 @@ struct th_buf {
 };
 /* A CURLOPT_WRITEFUNCTION (or HEADERFUNCTION) appending to a th_buf. */
 size_t	 th_collect(char *, size_t, size_t, void *);
+/* The body into body and the header block into head, on c. */
+void	 th_collect_both(CURL *c, struct th_buf *body, struct th_buf *head);
 
 /* headers: NULL-terminated "Name: value" strings, or NULL. Returns the
  * curl code (0 = got a response). */

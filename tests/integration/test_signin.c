@@ -61,10 +61,7 @@ sign_in_from(struct reply *rp, const struct th_daemon *d, const char *src,
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, th_collect);
-	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &bb);
-	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, th_collect);
-	curl_easy_setopt(cu, CURLOPT_HEADERDATA, &hb);
+	th_collect_both(cu, &bb, &hb);
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(cu);
