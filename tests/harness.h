@@ -69,11 +69,13 @@ void	 th_expect_val(const char *dburl, const char *want,
 /*
  * What most test groups share (harness_group.c): th_db_ready("t_NAME")
  * in *db, and tokens "NAME admin" and "NAME operator" in *admin and
- * *oper (either NULL: not made). 0, or -1 when the database is not
- * there. th_group_down stops d (when not NULL) and frees the rest.
+ * *oper (either NULL: not made); 0, or -1 when the database is not
+ * there. th_group_teardown, a cmocka group teardown, stops d (when not
+ * NULL; the caller starts it) and frees the rest.
  */
-int	 th_group_up(const char *name, char **db, char **admin, char **oper);
-void	 th_group_down(char *db, char *admin, char *oper, struct th_daemon *);
+int	 th_group_up(const char *name, char **db, char **admin, char **oper,
+	    struct th_daemon *d);
+int	 th_group_teardown(void **state);
 
 /* Run an SQL file with psql (vars: "-v a=b" options or ""): exit status. */
 int	 th_psql_file(const char *dburl, const char *file, const char *vars);

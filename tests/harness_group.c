@@ -7,11 +7,22 @@
 #include "harness.h"
 #include "xmalloc.h"
 
+/* The caller's variables th_group_up filled, for th_group_teardown. */
+static struct {
+	char			**db, **admin, **oper;
+	struct th_daemon	 *d;
+} group;
+
 int
-th_group_up(const char *name, char **db, char **admin, char **oper)
+th_group_up(const char *name, char **db, char **admin, char **oper,
+    struct th_daemon *d)
 {
 	char	*dbname, *who;
 
+	group.db = db;
+	group.admin = admin;
+	group.oper = oper;
+	group.d = d;
 	dbname = xprintf("t_%s", name);
 	*db = th_db_ready(dbname);
 	free(dbname);
@@ -30,12 +41,23 @@ th_group_up(const char *name, char **db, char **admin, char **oper)
 	return (0);
 }
 
-void
-th_group_down(char *db, char *admin, char *oper, struct th_daemon *d)
+int
+th_group_teardown(void **state)
 {
-	if (d != NULL)
-		th_daemon_stop(d);
-	free(db);
-	free(admin);
-	free(oper);
+	(void)state;
+	if (group.d != NULL)
+		th_daemon_stop(group.d);
+	if (group.db != NULL) {
+		free(*group.db);
+		*group.db = NULL;
+	}
+	if (group.admin != NULL) {
+		free(*group.admin);
+		*group.admin = NULL;
+	}
+	if (group.oper != NULL) {
+		free(*group.oper);
+		*group.oper = NULL;
+	}
+	return (0);
 }

@@ -105,7 +105,7 @@ group_setup(void **state)
 	long	 st;
 
 	(void)state;
-	if (th_group_up("ctl", &db, &admin, &oper) != 0)
+	if (th_group_up("ctl", &db, &admin, &oper, &d) != 0)
 		return (-1);
 	if (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL) != 0)
@@ -140,8 +140,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	(void)state;
-	th_group_down(db, admin, oper, &d);
+	th_group_teardown(state);
 	ctl_teardown();
 	return (0);
 }

@@ -38,7 +38,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("ctl_watch", &db, NULL, &oper) != 0)
+	if (th_group_up("ctl_watch", &db, NULL, &oper, &d) != 0)
 		return (-1);
 	if (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL) != 0)
@@ -49,8 +49,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	(void)state;
-	th_group_down(db, NULL, oper, &d);
+	th_group_teardown(state);
 	ctl_teardown();
 	return (0);
 }

@@ -44,7 +44,7 @@ group_setup(void **state)
 	char	*secret;
 
 	(void)state;
-	if (th_group_up("console", &db, &admin, NULL) != 0)
+	if (th_group_up("console", &db, &admin, NULL, &d) != 0)
 		return (-1);
 	www = xprintf("%s/www-%d", th_tmp(), (int)getpid());
 	mkdir(www, 0755);
@@ -72,8 +72,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	(void)state;
-	th_group_down(db, admin, NULL, &d);
+	th_group_teardown(state);
 	free(www);
 	return (0);
 }

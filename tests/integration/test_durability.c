@@ -106,15 +106,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	return (th_group_up("durability", &db, NULL, &oper));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, NULL, oper, NULL);
-	return (0);
+	return (th_group_up("durability", &db, NULL, &oper, NULL));
 }
 
 static void
@@ -224,5 +216,6 @@ main(void)
 		cmocka_unit_test(test_two_instances_share_the_outbox),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -44,17 +44,9 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("hostile", &db, &admin, &oper) != 0)
+	if (th_group_up("hostile", &db, &admin, &oper, &d) != 0)
 		return (-1);
 	return (hostile_start(&d, db, "0.0.0.0", 0, NULL, HOSTILE_YAML));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, admin, oper, &d);
-	return (0);
 }
 
 static void
@@ -513,5 +505,6 @@ main(void)
 		cmocka_unit_test(test_static_paths_answer_405_to_other_methods),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -39,17 +39,9 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("hostile_slow", &db, NULL, &oper) != 0)
+	if (th_group_up("hostile_slow", &db, NULL, &oper, &d) != 0)
 		return (-1);
 	return (hostile_start(&d, db, "0.0.0.0", 0, NULL, HOSTILE_YAML));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, NULL, oper, &d);
-	return (0);
 }
 
 /*
@@ -325,5 +317,6 @@ main(void)
 		cmocka_unit_test(test_slow_reader_gets_whole_reply_then_408),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -33,15 +33,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	return (th_group_up("lifecycle", &db, NULL, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	free(db);
-	return (0);
+	return (th_group_up("lifecycle", &db, NULL, NULL, NULL));
 }
 
 static size_t
@@ -295,5 +287,6 @@ main(void)
 		cmocka_unit_test(test_readyz_follows_database_restart),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -260,7 +260,7 @@ group_setup(void **state)
 
 	(void)state;
 	srandom(20261129);
-	if (th_group_up("matching", &db, NULL, &oper) != 0)
+	if (th_group_up("matching", &db, NULL, &oper, &d) != 0)
 		return (-1);
 	filler = insert_resident(27.99, 113.40, "walk");
 	for (i = 0; i < NPROVIDERS; i++) {
@@ -307,14 +307,6 @@ group_setup(void **state)
 	    "  detour_factor: 1.3\n  max_candidates: 5\n  speed_kmh:\n"
 	    "    walk: 4\n    ebike: 15\n    car: 25\n    shuttle: 20\n"
 	    "    wheelchair: 2.5\n", 2, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, NULL, oper, &d);
-	return (0);
 }
 
 static json_t *
@@ -505,5 +497,6 @@ main(void)
 		cmocka_unit_test(test_no_candidate_call_is_unmatched),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

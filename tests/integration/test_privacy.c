@@ -72,21 +72,13 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("privacy", &db, &admin, &oper) != 0)
+	if (th_group_up("privacy", &db, &admin, &oper, &d) != 0)
 		return (-1);
 	res_a = resident("隐私甲", "13900000101", BASE_LAT);
 	res_b = resident("隐私乙", "13900000101", BASE_LAT + 0.001);
 	/* Private targets off (the default): registration checks them. */
 	return (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, admin, oper, &d);
-	return (0);
 }
 
 /* Rows recorded after mark for route, as "resident:count,..." by id. */
@@ -655,5 +647,6 @@ main(void)
 		cmocka_unit_test(test_offer_link_same_for_unknown_and_known),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

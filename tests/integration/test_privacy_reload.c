@@ -274,15 +274,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	return (th_group_up("privacy_reload", &db, NULL, &oper));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, NULL, oper, NULL);
-	return (0);
+	return (th_group_up("privacy_reload", &db, NULL, &oper, NULL));
 }
 
 int
@@ -292,5 +284,6 @@ main(void)
 		cmocka_unit_test(test_reload_forbidding_private_drops_kept_alive),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

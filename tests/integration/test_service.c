@@ -35,15 +35,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	return (th_group_up("service", &db, NULL, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	free(db);
-	return (0);
+	return (th_group_up("service", &db, NULL, NULL, NULL));
 }
 
 /* Replace the first "from" in a file by "to". */
@@ -258,5 +250,6 @@ main(void)
 		cmocka_unit_test(test_create_operator_interrupted_restores_echo),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -124,7 +124,7 @@ group_setup(void **state)
 
 	(void)state;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (th_group_up("signin", &db, &admin, NULL) != 0)
+	if (th_group_up("signin", &db, &admin, NULL, NULL) != 0)
 		return (-1);
 	for (i = 0; i < sizeof names / sizeof *names; i++)
 		if (th_operator(db, names[i], NULL, PASSWORD) != 0)
@@ -149,7 +149,7 @@ group_teardown(void **state)
 	th_daemon_cleanup(&a);
 	th_daemon_cleanup(&b);
 	th_daemon_cleanup(&c);
-	th_group_down(db, admin, NULL, NULL);
+	th_group_teardown(state);
 	return (0);
 }
 

@@ -88,7 +88,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("streams", &db, &admin, NULL) != 0)
+	if (th_group_up("streams", &db, &admin, NULL, &d) != 0)
 		return (-1);
 	if (th_pg_exec(db, "INSERT INTO residents (name, phone, address, "
 	    "location) VALUES ('周阿公', '13900007777', '荷塘区月塘街道', "
@@ -97,14 +97,6 @@ group_setup(void **state)
 	return (th_daemon_start(&d, db, "events:\n  recheck: 1s\n"
 	    "  max_per_credential: 2\n  max_streams: 4\n"
 	    "  replay_max: 20\n", 2, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, admin, NULL, &d);
-	return (0);
 }
 
 static void
@@ -368,5 +360,6 @@ main(void)
 		cmocka_unit_test(test_sigterm_ends_streams_cleanly),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -122,17 +122,9 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (th_group_up("webhooks", &db, &admin, &oper) != 0)
+	if (th_group_up("webhooks", &db, &admin, &oper, &d) != 0)
 		return (-1);
 	return (th_daemon_start(&d, db, DAEMON_CONFIG, 2, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_group_down(db, admin, oper, &d);
-	return (0);
 }
 
 static void
@@ -561,5 +553,6 @@ main(void)
 		cmocka_unit_test(test_gone_retires_the_endpoint),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }
