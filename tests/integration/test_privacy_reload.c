@@ -192,16 +192,32 @@ replace_in_file(const char *path, const char *from, const char *to)
 	fclose(f);
 }
 
+/* POST body as a call to url; its delivery comes to status: its id. */
+static long long
+call_delivers(const char *url, const char *body, const char *status)
+{
+	long long	 id;
+	json_t		*j;
+
+	assert_int_equal(th_api(url, oper, "POST", "/v1/calls", body, &j),
+	    201);
+	id = json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	assert_int_equal(th_wait_val(db, status, 10000, "SELECT d.status FROM "
+	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
+	    "= %lld", id), 0);
+	return (id);
+}
+
 static void
 test_reload_forbidding_private_drops_kept_alive(void **state)
 {
 	struct th_daemon	 d2;
 	struct counter		 c;
-	long long		 prov, rid, c1, c2;
+	long long		 prov, rid, c2;
 	char			*q, *body, *v;
 	int			 conns, requests;
 	long			 deadline;
-	json_t			*j;
 
 	(void)state;
 	counter_start(&c);
@@ -227,14 +243,7 @@ test_reload_forbidding_private_drops_kept_alive(void **state)
 	/* Allowed: delivered, and the connection stays open in curl's pool. */
 	body = xprintf("{\"caller_phone\": \"13900000103\", \"resident_id\": "
 	    "%lld, \"service\": \"meal\", \"duplicate_ok\": true}", rid);
-	assert_int_equal(th_api(d2.url, oper, "POST", "/v1/calls", body, &j),
-	    201);
-	c1 = json_integer_value(json_object_get(j, "id"));
-	json_decref(j);
-	assert_int_equal(th_pg_wait(db, (q = xprintf("SELECT d.status FROM "
-	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
-	    "= %lld", c1)), "delivered", 10000), 0);
-	free(q);
+	(void)call_delivers(d2.url, body, "delivered");
 	counter_get(&c, &conns, &requests);
 	assert_int_equal(conns, 1);
 	assert_int_equal(requests, 1);
@@ -250,14 +259,7 @@ test_reload_forbidding_private_drops_kept_alive(void **state)
 		usleep(20000);
 	assert_true(th_file_contains(d2.log,
 	    "webhooks.allow_private_targets reloaded"));
-	assert_int_equal(th_api(d2.url, oper, "POST", "/v1/calls", body, &j),
-	    201);
-	c2 = json_integer_value(json_object_get(j, "id"));
-	json_decref(j);
-	assert_int_equal(th_pg_wait(db, (q = xprintf("SELECT d.status FROM "
-	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
-	    "= %lld", c2)), "dead", 10000), 0);
-	free(q);
+	c2 = call_delivers(d2.url, body, "dead");
 	v = th_val(db,
 	    "SELECT d.last_error FROM deliveries d JOIN offers o ON o.id "
 	    "= d.offer_id WHERE o.call_id = %lld", c2);
