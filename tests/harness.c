@@ -186,6 +186,21 @@ th_slurp(const char *path)
 	return (buf);
 }
 
+void
+th_file_replace(const char *path, const char *from, const char *to)
+{
+	char	*text, *at;
+	FILE	*f;
+
+	assert_non_null(text = th_slurp(path));
+	assert_non_null(at = strstr(text, from));
+	*at = '\0';
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "%s%s%s", text, to, at + strlen(from));
+	assert_int_equal(fclose(f), 0);
+	free(text);
+}
+
 int
 th_file_contains(const char *path, const char *needle)
 {

@@ -112,6 +112,8 @@ int	 th_run(char **out, const char *const *argv, const char *envkv);
 int	 th_file_contains(const char *path, const char *needle);
 /* Lines of the file holding needle (0 when there is no file). */
 int	 th_file_count(const char *path, const char *needle);
+/* Replace the first from in the file by to; fails the test if none. */
+void	 th_file_replace(const char *path, const char *from, const char *to);
 /* The whole file, NUL-terminated (caller frees), or NULL. */
 char	*th_slurp(const char *path);
 
@@ -182,6 +184,9 @@ long	 th_now_ms(void);
  */
 int	 th_notify_open(const char *name, char **path);
 char	*th_notify_expect(int fd, const char *want, int timeout_ms);
+/* th_daemon_start with NOTIFY_SOCKET sock, until READY=1 came on fd: 0. */
+int	 th_daemon_start_notified(struct th_daemon *, const char *dburl,
+	    const char *extra_yaml, int fd, const char *sock);
 
 /*
  * GET /v1/events read on a thread of its own until the server ends it or

@@ -175,23 +175,6 @@ counter_stop(struct counter *c)
 	pthread_mutex_destroy(&c->mu);
 }
 
-static void
-replace_in_file(const char *path, const char *from, const char *to)
-{
-	FILE	*f;
-	char	 buf[8192], *p;
-	size_t	 n;
-
-	assert_non_null(f = fopen(path, "r"));
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	assert_non_null(p = strstr(buf, from));
-	assert_non_null(f = fopen(path, "w"));
-	fprintf(f, "%.*s%s%s", (int)(p - buf), buf, to, p + strlen(from));
-	fclose(f);
-}
-
 /* POST body as a call to url; its delivery comes to status: its id. */
 static long long
 call_delivers(const char *url, const char *body, const char *status)
@@ -249,7 +232,7 @@ test_reload_forbidding_private_drops_kept_alive(void **state)
 	assert_int_equal(requests, 1);
 
 	/* Forbidden by a reload: the pooled connection must not be used. */
-	replace_in_file(d2.config, "allow_private_targets: true",
+	th_file_replace(d2.config, "allow_private_targets: true",
 	    "allow_private_targets: false");
 	kill(d2.pid, SIGHUP);
 	deadline = th_now_ms() + 5000;

@@ -38,32 +38,6 @@ group_setup(void **state)
 	return (th_group_up("service", &db, NULL, NULL, NULL));
 }
 
-/* Replace the first "from" in a file by "to". */
-static void
-file_replace(const char *path, const char *from, const char *to)
-{
-	char	*text, *at, *next;
-	FILE	*f;
-	long	 len;
-
-	assert_non_null(f = fopen(path, "r"));
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = xmalloc((size_t)len + 1);
-	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-	text[len] = '\0';
-	fclose(f);
-	assert_non_null(at = strstr(text, from));
-	*at = '\0';
-	next = xprintf("%s%s%s", text, to, at + strlen(from));
-	assert_non_null(f = fopen(path, "w"));
-	fputs(next, f);
-	fclose(f);
-	free(next);
-	free(text);
-}
-
 /*
  * The unit's TimeoutStopSec= is 30 s; a grace of 45 s must ask systemd
  * for 45 s + the 5 s margin when the drain starts, or systemd kills the
@@ -79,10 +53,8 @@ test_stopping_extends_the_stop_timeout(void **state)
 
 	(void)state;
 	fd = th_notify_open("service", &sock);
-	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
-	    "45s\n", 2, sock), 0);
-	assert_non_null(msg = th_notify_expect(fd, "READY=1", 5000));
-	free(msg);
+	assert_int_equal(th_daemon_start_notified(&d, db,
+	    "http:\n  shutdown_grace: 45s\n", fd, sock), 0);
 
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
 	assert_non_null(msg = th_notify_expect(fd, "STOPPING=1", 5000));
@@ -92,11 +64,9 @@ test_stopping_extends_the_stop_timeout(void **state)
 	assert_int_equal(th_daemon_signal_wait(&d, 0, 10000), 0);
 	th_daemon_cleanup(&d);
 
-	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
-	    "45s\n", 2, sock), 0);
-	assert_non_null(msg = th_notify_expect(fd, "READY=1", 5000));
-	free(msg);
-	file_replace(d.config, "shutdown_grace: 45s", "shutdown_grace: 2m");
+	assert_int_equal(th_daemon_start_notified(&d, db,
+	    "http:\n  shutdown_grace: 45s\n", fd, sock), 0);
+	th_file_replace(d.config, "shutdown_grace: 45s", "shutdown_grace: 2m");
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
 	assert_non_null(msg = th_notify_expect(fd, "RELOADING=1", 5000));
 	free(msg);
