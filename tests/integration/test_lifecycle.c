@@ -75,10 +75,8 @@ test_ready_then_stopping_on_sigterm_burst(void **state)
 
 	(void)state;
 	fd = th_notify_open("lifecycle", &sock);
-	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
-	    "20s\n", 2, sock), 0);
-	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
-	free(note);
+	assert_int_equal(th_daemon_start_notified(&d, db,
+	    "http:\n  shutdown_grace: 20s\n", fd, sock), 0);
 
 	/* Hold every /readyz query on a lock so the burst stays in flight. */
 	locker = th_pg(db);
@@ -200,9 +198,7 @@ test_sighup_reload_and_refusal(void **state)
 
 	(void)state;
 	fd = th_notify_open("lifecycle", &sock);
-	assert_int_equal(th_daemon_start(&d, db, NULL, 2, sock), 0);
-	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
-	free(note);
+	assert_int_equal(th_daemon_start_notified(&d, db, NULL, fd, sock), 0);
 	u = xprintf("%s/healthz", d.url);
 
 	/* A valid change takes effect. */
