@@ -11,7 +11,6 @@ id_parse(const char *s, size_t n, long long *out)
 	if (n == 0 || n > ID_MAX_DIGITS || s[0] == '0')
 		return (-1);
 	for (i = 0; i < n; i++) {
-		/* Not isdigit: the same in every locale. */
 		if (s[i] < '0' || s[i] > '9')
 			return (-1);
 		v = v * 10 + (s[i] - '0');
