@@ -74,7 +74,9 @@ UNIT_TESTS	 = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%, \
 		   $(wildcard tests/unit/test_*.c))
 INTEG_TESTS	 = $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%, \
 		   $(wildcard tests/integration/test_*.c))
-HARNESS_OBJS	 = $(BUILD)/tests/harness.o $(BUILD)/tests/harness_stream.o
+HARNESS_OBJS	 = $(BUILD)/tests/harness.o $(BUILD)/tests/harness_stream.o \
+		   $(BUILD)/tests/harness_raw.o $(BUILD)/tests/harness_ctl.o \
+		   $(BUILD)/tests/harness_group.o $(BUILD)/tests/harness_receiver.o
 FUZZ_TARGETS	 = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%, \
 		   $(wildcard tests/fuzz/fuzz_*.c))
 

@@ -1,4 +1,3 @@
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include "http_router.h"
 #include "http_server.h"
 #include "http_static.h"
+#include "id.h"
 #include "metrics.h"
 
 #define GET	EVHTTP_REQ_GET
@@ -87,24 +87,6 @@ const struct route routes[] = {
 #pragma GCC diagnostic pop
 const int nroutes = sizeof routes / sizeof *routes;
 
-/* A positive decimal id that fits: "{id}" accepts nothing else. */
-static int
-routes_parse_id(const char *s, size_t n, long long *out)
-{
-	long long	v = 0;
-	size_t		i;
-
-	if (n == 0 || n > 18 || s[0] == '0')
-		return (-1);
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return (-1);
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return (0);
-}
-
 /* Match one pattern against a path segment by segment. */
 static int
 routes_match_one(const char *pattern, const char *path, long long *ids,
@@ -123,7 +105,7 @@ routes_match_one(const char *pattern, const char *path, long long *ids,
 		sn = strcspn(s, "/");
 		if (pn == 4 && strncmp(p, "{id}", 4) == 0) {
 			if (n >= ROUTES_MAX_IDS ||
-			    routes_parse_id(s, sn, &ids[n]) != 0)
+			    id_parse(s, sn, &ids[n]) != 0)
 				return (-1);
 			n++;
 		} else if (pn != sn || strncmp(p, s, pn) != 0)

@@ -404,23 +404,13 @@ server_listener_error(struct evconnlistener *l, void *arg)
 }
 
 struct server *
-server_new(struct event_base *base, const struct server_parts *parts)
+server_new(struct event_base *base, struct config *cfg)
 {
 	struct server	*srv;
-	struct config	*cfg = parts->cfg;
 
 	srv = xcalloc(1, sizeof *srv);
 	srv->base = base;
 	srv->cfg = cfg;
-	srv->db = parts->db;
-	srv->metrics = parts->metrics;
-	srv->auth = parts->auth;
-	srv->throttle = parts->throttle;
-	srv->outbox = parts->outbox;
-	srv->events = parts->events;
-	srv->files = parts->files;
-	srv->route = parts->route;
-	srv->nroutes = parts->nroutes;
 	srv->http = evhttp_new(base);
 	srv->relisten = evtimer_new(base, server_relisten, srv);
 	http_conns_init(&srv->conns, cfg);

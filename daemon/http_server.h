@@ -50,37 +50,26 @@ struct auth_identity {
 
 struct request;
 
-/*
- * What a server is given, by main: the running configuration, the parts
- * its handlers reach through r->srv (none owned by the server), and the
- * router, which gets every request read whole and within limits.
- */
-struct server_parts {
-	struct config		*cfg;
-	struct db_pool		*db;
-	struct metrics		*metrics;
-	struct auth_cache	*auth;
-	struct throttle		*throttle;	/* sign-ins */
-	struct outbox		*outbox;	/* for /metrics */
-	struct events_hub	*events;
-	struct static_files	*files;		/* the console */
-	void			(*route)(struct request *);
-	int			 nroutes;	/* metrics' index for requests
-						   no route took */
-};
-
 struct server {
 	struct event_base		*base;
 	struct config			*cfg;
+	/*
+	 * What main gives the server between server_new and server_listen:
+	 * the parts its handlers reach through r->srv (none owned by the
+	 * server), and the router, which gets every request read whole and
+	 * within limits.
+	 */
 	struct db_pool			*db;
 	struct metrics			*metrics;
 	struct auth_cache		*auth;
 	struct throttle			*throttle;	/* sign-ins */
 	struct outbox			*outbox;	/* for /metrics */
 	struct events_hub		*events;
-	struct static_files		*files;
+	struct static_files		*files;		/* the console */
 	void				(*route)(struct request *);
-	int				 nroutes;
+	int				 nroutes;	/* metrics' index for
+							   requests no route
+							   took */
 	struct evhttp			*http;
 	struct evconnlistener		*listener;
 	struct event			*relisten;	/* after EMFILE */
@@ -126,7 +115,7 @@ struct request {
 	void				(*handler)(struct request *);
 };
 
-struct server	*server_new(struct event_base *, const struct server_parts *);
+struct server	*server_new(struct event_base *, struct config *);
 int		 server_listen(struct server *, char **cause);
 /* Start or stop accepting (a bound listener accepts nothing until then). */
 void		 server_accept(struct server *, int on);

@@ -470,12 +470,10 @@ static int
 main_run(struct config *cfg)
 {
 	struct carelined	 cl;
-	struct server_parts	 parts;
 	struct timeval		 tv;
 	char			*cause;
 
 	memset(&cl, 0, sizeof cl);
-	memset(&parts, 0, sizeof parts);
 	cl.cfg = cfg;
 	if (migrate_check(cfg, &cause) != 0) {
 		log_error("%s", cause);
@@ -510,17 +508,16 @@ main_run(struct config *cfg)
 	db_listen_subscribe(cl.listen, "careline_auth", main_auth_notified,
 	    cl.auth);
 	auth_cache_on_invalidate(cl.auth, main_auth_changed, cl.events);
-	parts.cfg = cfg;
-	parts.db = cl.db;
-	parts.metrics = cl.metrics;
-	parts.auth = cl.auth;
-	parts.throttle = cl.throttle;
-	parts.outbox = cl.outbox;
-	parts.events = cl.events;
-	parts.files = cl.files;
-	parts.route = router_request;
-	parts.nroutes = nroutes;
-	cl.srv = server_new(cl.base, &parts);
+	cl.srv = server_new(cl.base, cfg);
+	cl.srv->db = cl.db;
+	cl.srv->metrics = cl.metrics;
+	cl.srv->auth = cl.auth;
+	cl.srv->throttle = cl.throttle;
+	cl.srv->outbox = cl.outbox;
+	cl.srv->events = cl.events;
+	cl.srv->files = cl.files;
+	cl.srv->route = router_request;
+	cl.srv->nroutes = nroutes;
 	if (server_listen(cl.srv, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);

@@ -150,28 +150,6 @@ th_db_create(const char *name)
 	return (db);
 }
 
-int
-th_file_contains(const char *path, const char *needle)
-{
-	FILE	*f;
-	char	*buf;
-	long	 len;
-	int	 found;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return (0);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = xmalloc((size_t)len + 1);
-	len = (long)fread(buf, 1, (size_t)len, f);
-	buf[len] = '\0';
-	fclose(f);
-	found = strstr(buf, needle) != NULL;
-	free(buf);
-	return (found);
-}
-
 static char *
 th_slurp_fd(int fd)
 {
@@ -193,6 +171,47 @@ th_slurp_fd(int fd)
 		buf = xmalloc(1);
 	buf[len] = '\0';
 	return (buf);
+}
+
+char *
+th_slurp(const char *path)
+{
+	char	*buf;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return (NULL);
+	buf = th_slurp_fd(fd);
+	close(fd);
+	return (buf);
+}
+
+void
+th_file_replace(const char *path, const char *from, const char *to)
+{
+	char	*text, *at;
+	FILE	*f;
+
+	assert_non_null(text = th_slurp(path));
+	assert_non_null(at = strstr(text, from));
+	*at = '\0';
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "%s%s%s", text, to, at + strlen(from));
+	assert_int_equal(fclose(f), 0);
+	free(text);
+}
+
+int
+th_file_contains(const char *path, const char *needle)
+{
+	char	*buf;
+	int	 found;
+
+	if ((buf = th_slurp(path)) == NULL)
+		return (0);
+	found = strstr(buf, needle) != NULL;
+	free(buf);
+	return (found);
 }
 
 int
@@ -453,6 +472,15 @@ th_collect(char *ptr, size_t size, size_t n, void *arg)
 	return (size * n);
 }
 
+void
+th_collect_both(CURL *c, struct th_buf *body, struct th_buf *head)
+{
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, th_collect);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, head);
+}
+
 int
 th_http(struct th_response *resp, const char *method, const char *url,
     const char *body, const char *const *headers)
@@ -476,10 +504,7 @@ th_http(struct th_response *resp, const char *method, const char *url,
 		hl = curl_slist_append(hl, headers[i]);
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, th_collect);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	th_collect_both(c, &b, &h);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	/* Send paths as written: traversal tests need the dots. */
@@ -629,70 +654,13 @@ th_err_field(json_t *j)
 }
 
 int
-th_receiver_start(struct th_receiver *rv, const char *args)
-{
-	char	*cmd, *bin, port[16];
-	long	 deadline;
-	int	 fd;
-
-	memset(rv, 0, sizeof *rv);
-	rv->port = th_free_port();
-	snprintf(port, sizeof port, "%d", rv->port);
-	xasprintf(&rv->log, "%s/receiver-%d-%d.jsonl", th.tmp, (int)getpid(),
-	    rv->port);
-	xasprintf(&rv->stderr_log, "%s.stderr", rv->log);
-	snprintf(rv->url, sizeof rv->url, "http://127.0.0.1:%d/hooks",
-	    rv->port);
-	xasprintf(&bin, "%s/demo-receiver", th_build_dir());
-	xasprintf(&cmd, "exec '%s' --port %s --log '%s' %s 2>'%s'", bin, port,
-	    rv->log, args != NULL ? args : "", rv->stderr_log);
-	if ((rv->pid = fork()) == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	free(cmd);
-	free(bin);
-	/* Ready when its port accepts a connection. */
-	deadline = th_now_ms() + 5000;
-	while (th_now_ms() < deadline) {
-		struct sockaddr_in	sin;
-
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		memset(&sin, 0, sizeof sin);
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons(rv->port);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0) {
-			close(fd);
-			return (0);
-		}
-		close(fd);
-		th_sleep_ms(20);
-	}
-	return (-1);
-}
-
-void
-th_receiver_stop(struct th_receiver *rv)
-{
-	if (rv->pid > 0) {
-		kill(rv->pid, SIGTERM);
-		waitpid(rv->pid, NULL, 0);
-		rv->pid = 0;
-	}
-	free(rv->log);
-	free(rv->stderr_log);
-	rv->log = rv->stderr_log = NULL;
-}
-
-int
-th_receiver_count(const struct th_receiver *rv, const char *needle)
+th_file_count(const char *path, const char *needle)
 {
 	FILE	*f;
 	char	 line[8192];
 	int	 n = 0;
 
-	if ((f = fopen(rv->log, "r")) == NULL)
+	if ((f = fopen(path, "r")) == NULL)
 		return (0);
 	while (fgets(line, sizeof line, f) != NULL) {
 		if (strstr(line, needle) != NULL)
@@ -700,21 +668,6 @@ th_receiver_count(const struct th_receiver *rv, const char *needle)
 	}
 	fclose(f);
 	return (n);
-}
-
-int
-th_receiver_wait(const struct th_receiver *rv, const char *needle, int n,
-    int timeout_ms)
-{
-	long	deadline = th_now_ms() + timeout_ms;
-
-	for (;;) {
-		if (th_receiver_count(rv, needle) >= n)
-			return (0);
-		if (th_now_ms() >= deadline)
-			return (-1);
-		th_sleep_ms(20);
-	}
 }
 
 int
@@ -821,6 +774,25 @@ th_wait_val(const char *dburl, const char *want, int timeout_ms,
 	return (rc);
 }
 
+void
+th_expect_val(const char *dburl, const char *want, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*q, *v;
+	int	 same;
+
+	va_start(ap, fmt);
+	q = th_vquery(fmt, ap);
+	va_end(ap);
+	v = th_pg_value(dburl, q);
+	if (!(same = v != NULL && strcmp(v, want) == 0))
+		fprintf(stderr, "want %s, have %s: %s\n", want,
+		    v != NULL ? v : "NULL", q);
+	free(v);
+	free(q);
+	assert_true(same);
+}
+
 char *
 th_db_ready(const char *name)
 {
@@ -838,7 +810,8 @@ th_db_ready(const char *name)
 void
 th_daemon_stop(struct th_daemon *d)
 {
-	th_daemon_signal_wait(d, SIGTERM, 10000);
+	if (d->pid > 0 && th_daemon_signal_wait(d, SIGTERM, 10000) != 0)
+		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
 	th_daemon_cleanup(d);
 }
 

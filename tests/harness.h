@@ -53,7 +53,8 @@ int	 th_pg_exec(const char *dburl, const char *sql);
  * statement fails; th_val is the first value of the first row of a
  * printf-style query, or NULL (caller frees); th_num is that value as a
  * number and fails the test when there is none; th_wait_val polls until
- * the first value is want (0), else says what it had on stderr (-1).
+ * the first value is want (0), else says what it had on stderr (-1);
+ * th_expect_val fails the test unless the first value is want now.
  */
 void	 th_sql(const char *dburl, const char *sql);
 char	*th_val(const char *dburl, const char *fmt, ...)
@@ -62,6 +63,19 @@ long long th_num(const char *dburl, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	 th_wait_val(const char *dburl, const char *want, int timeout_ms,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	 th_expect_val(const char *dburl, const char *want,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * What most test groups share (harness_group.c): th_db_ready("t_NAME")
+ * in *db, and tokens "NAME admin" and "NAME operator" in *admin and
+ * *oper (either NULL: not made); 0, or -1 when the database is not
+ * there. th_group_teardown, a cmocka group teardown, stops d (when not
+ * NULL; the caller starts it) and frees the rest.
+ */
+int	 th_group_up(const char *name, char **db, char **admin, char **oper,
+	    struct th_daemon *d);
+int	 th_group_teardown(void **state);
 
 /* Run an SQL file with psql (vars: "-v a=b" options or ""): exit status. */
 int	 th_psql_file(const char *dburl, const char *file, const char *vars);
@@ -88,13 +102,20 @@ int	 th_daemon_signal_wait(struct th_daemon *, int sig, int timeout_ms);
  */
 void	 th_daemon_prepare(struct th_daemon *, const char *name);
 int	 th_daemon_exec(struct th_daemon *);
-/* SIGTERM, up to 10 s for it to exit, then th_daemon_cleanup. */
+/* SIGTERM, up to 10 s for it to exit (else a note on stderr), then
+ * th_daemon_cleanup. */
 void	 th_daemon_stop(struct th_daemon *);
 /* Kill if alive and free. */
 void	 th_daemon_cleanup(struct th_daemon *);
 /* Run carelined with args to completion, capturing stdout+stderr. */
 int	 th_run(char **out, const char *const *argv, const char *envkv);
 int	 th_file_contains(const char *path, const char *needle);
+/* Lines of the file holding needle (0 when there is no file). */
+int	 th_file_count(const char *path, const char *needle);
+/* Replace the first from in the file by to; fails the test if none. */
+void	 th_file_replace(const char *path, const char *from, const char *to);
+/* The whole file, NUL-terminated (caller frees), or NULL. */
+char	*th_slurp(const char *path);
 
 /* What curl writes, kept whole and NUL-terminated; data is the caller's. */
 struct th_buf {
@@ -103,6 +124,8 @@ struct th_buf {
 };
 /* A CURLOPT_WRITEFUNCTION (or HEADERFUNCTION) appending to a th_buf. */
 size_t	 th_collect(char *, size_t, size_t, void *);
+/* The body into body and the header block into head, on c. */
+void	 th_collect_both(CURL *c, struct th_buf *body, struct th_buf *head);
 
 /* headers: NULL-terminated "Name: value" strings, or NULL. Returns the
  * curl code (0 = got a response). */
@@ -161,6 +184,9 @@ long	 th_now_ms(void);
  */
 int	 th_notify_open(const char *name, char **path);
 char	*th_notify_expect(int fd, const char *want, int timeout_ms);
+/* th_daemon_start with NOTIFY_SOCKET sock, until READY=1 came on fd: 0. */
+int	 th_daemon_start_notified(struct th_daemon *, const char *dburl,
+	    const char *extra_yaml, int fd, const char *sock);
 
 /*
  * GET /v1/events read on a thread of its own until the server ends it or

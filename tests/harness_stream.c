@@ -58,6 +58,19 @@ th_notify_expect(int fd, const char *want, int timeout_ms)
 	return (NULL);
 }
 
+int
+th_daemon_start_notified(struct th_daemon *d, const char *dburl,
+    const char *extra_yaml, int fd, const char *sock)
+{
+	char	*note;
+
+	if (th_daemon_start(d, dburl, extra_yaml, 2, sock) != 0 ||
+	    (note = th_notify_expect(fd, "READY=1", 5000)) == NULL)
+		return (-1);
+	free(note);
+	return (0);
+}
+
 static size_t
 th_stream_collect(char *p, size_t size, size_t n, void *arg)
 {

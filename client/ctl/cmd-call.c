@@ -264,24 +264,18 @@ static const struct ctl_cmdopt ctl_opts_calls[] = {
 	{ OPT_LIMIT, 0 }, { OPT_CURSOR, 0 }, { OPT_END, 0 }
 };
 
-const struct ctl_command ctl_call_new_entry = {
-	"call new", "", 0, 0, ctl_opts_call_new, ctl_cmd_call_new,
-	"log a call; it is matched and offered at once"
-};
-const struct ctl_command ctl_call_show_entry = {
-	"call show", "ID", 1, 1, ctl_opts_none, ctl_cmd_call_show,
-	"a call with its ranked candidates"
-};
-const struct ctl_command ctl_call_cancel_entry = {
-	"call cancel", "ID", 1, 1, ctl_opts_reason, ctl_cmd_call_cancel,
-	"cancel an open call"
-};
-const struct ctl_command ctl_call_complete_entry = {
-	"call complete", "ID", 1, 1, ctl_opts_reason, ctl_cmd_call_complete,
-	"mark a call completed"
-};
-const struct ctl_command ctl_calls_entry = {
-	"calls", "", 0, 0, ctl_opts_calls, ctl_cmd_calls,
-	"calls, newest first (--status new|offered|accepted|completed|"
-	"cancelled|unmatched)"
+/* In the order of the help (main.c). */
+const struct ctl_command ctl_call_commands[] = {
+	{ "call new", "", 0, 0, ctl_opts_call_new, ctl_cmd_call_new,
+	  "log a call; it is matched and offered at once" },
+	{ "call show", "ID", 1, 1, ctl_opts_none, ctl_cmd_call_show,
+	  "a call with its ranked candidates" },
+	{ "call cancel", "ID", 1, 1, ctl_opts_reason, ctl_cmd_call_cancel,
+	  "cancel an open call" },
+	{ "call complete", "ID", 1, 1, ctl_opts_reason, ctl_cmd_call_complete,
+	  "mark a call completed" },
+	{ "calls", "", 0, 0, ctl_opts_calls, ctl_cmd_calls,
+	  "calls, newest first (--status new|offered|accepted|completed|"
+	  "cancelled|unmatched)" },
+	{ NULL }
 };

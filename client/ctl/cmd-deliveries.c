@@ -66,8 +66,10 @@ static const struct ctl_cmdopt ctl_opts_deliveries[] = {
 	{ OPT_END, 0 }
 };
 
-const struct ctl_command ctl_deliveries_entry = {
-	"deliveries", "", 0, 0, ctl_opts_deliveries, ctl_cmd_deliveries,
-	"webhook deliveries, newest first (--status pending|delivered|"
-	"dead)"
+/* In the order of the help (main.c). */
+const struct ctl_command ctl_deliveries_commands[] = {
+	{ "deliveries", "", 0, 0, ctl_opts_deliveries, ctl_cmd_deliveries,
+	  "webhook deliveries, newest first (--status pending|delivered|"
+	  "dead)" },
+	{ NULL }
 };

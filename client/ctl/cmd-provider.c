@@ -205,15 +205,13 @@ static const struct ctl_cmdopt ctl_opts_provider_add[] = {
 	{ OPT_HOURS, 1 }, { OPT_WEBHOOK, 0 }, { OPT_END, 0 }
 };
 
-const struct ctl_command ctl_provider_list_entry = {
-	"provider list", "", 0, 0, ctl_opts_provider_list,
-	ctl_cmd_provider_list, "active providers (--all: every one)"
-};
-const struct ctl_command ctl_provider_add_entry = {
-	"provider add", "", 0, 0, ctl_opts_provider_add,
-	ctl_cmd_provider_add, "register a provider (admin token)"
-};
-const struct ctl_command ctl_provider_deactivate_entry = {
-	"provider deactivate", "ID", 1, 1, ctl_opts_none,
-	ctl_cmd_provider_deactivate, "stop matching a provider"
+/* In the order of the help (main.c). */
+const struct ctl_command ctl_provider_commands[] = {
+	{ "provider list", "", 0, 0, ctl_opts_provider_list,
+	  ctl_cmd_provider_list, "active providers (--all: every one)" },
+	{ "provider add", "", 0, 0, ctl_opts_provider_add,
+	  ctl_cmd_provider_add, "register a provider (admin token)" },
+	{ "provider deactivate", "ID", 1, 1, ctl_opts_none,
+	  ctl_cmd_provider_deactivate, "stop matching a provider" },
+	{ NULL }
 };

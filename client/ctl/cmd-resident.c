@@ -66,8 +66,10 @@ static const struct ctl_cmdopt ctl_opts_resident_find[] = {
 	{ OPT_NAME, 0 }, { OPT_LIMIT, 0 }, { OPT_END, 0 }
 };
 
-const struct ctl_command ctl_resident_find_entry = {
-	"resident find", "[PHONE]", 0, 1, ctl_opts_resident_find,
-	ctl_cmd_resident_find,
-	"residents by phone number, or by the start of --name"
+/* In the order of the help (main.c). */
+const struct ctl_command ctl_resident_commands[] = {
+	{ "resident find", "[PHONE]", 0, 1, ctl_opts_resident_find,
+	  ctl_cmd_resident_find,
+	  "residents by phone number, or by the start of --name" },
+	{ NULL }
 };

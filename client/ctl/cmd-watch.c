@@ -295,7 +295,9 @@ ctl_cmd_watch(struct ctl *c)
 	return (rc);
 }
 
-const struct ctl_command ctl_watch_entry = {
-	"watch", "", 0, 0, ctl_opts_none, ctl_cmd_watch,
-	"follow carelined's events as they happen, until Ctrl-C"
+/* In the order of the help (main.c). */
+const struct ctl_command ctl_watch_commands[] = {
+	{ "watch", "", 0, 0, ctl_opts_none, ctl_cmd_watch,
+	  "follow carelined's events as they happen, until Ctrl-C" },
+	{ NULL }
 };

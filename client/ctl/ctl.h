@@ -147,19 +147,15 @@ struct ctl_sse {
 };
 
 /* main.c */
-extern const struct ctl_command *const ctl_commands[];	/* ends with NULL */
+/* The i-th command in the order of the help, or NULL past the last. */
+const struct ctl_command *ctl_command(int);
 
-extern const struct ctl_command ctl_call_new_entry;
-extern const struct ctl_command ctl_call_show_entry;
-extern const struct ctl_command ctl_call_cancel_entry;
-extern const struct ctl_command ctl_call_complete_entry;
-extern const struct ctl_command ctl_calls_entry;
-extern const struct ctl_command ctl_resident_find_entry;
-extern const struct ctl_command ctl_provider_list_entry;
-extern const struct ctl_command ctl_provider_add_entry;
-extern const struct ctl_command ctl_provider_deactivate_entry;
-extern const struct ctl_command ctl_deliveries_entry;
-extern const struct ctl_command ctl_watch_entry;
+/* cmd-*.c: each file's commands, ending with a NULL name. */
+extern const struct ctl_command ctl_call_commands[];
+extern const struct ctl_command ctl_resident_commands[];
+extern const struct ctl_command ctl_provider_commands[];
+extern const struct ctl_command ctl_deliveries_commands[];
+extern const struct ctl_command ctl_watch_commands[];
 
 /* parse.c */
 extern const struct ctl_option ctl_options[OPT_END];

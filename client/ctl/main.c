@@ -36,21 +36,30 @@
 
 #include "ctl.h"
 
-/* Every command, in the order of the help. */
-const struct ctl_command *const ctl_commands[] = {
-	&ctl_call_new_entry,
-	&ctl_call_show_entry,
-	&ctl_call_cancel_entry,
-	&ctl_call_complete_entry,
-	&ctl_calls_entry,
-	&ctl_resident_find_entry,
-	&ctl_provider_list_entry,
-	&ctl_provider_add_entry,
-	&ctl_provider_deactivate_entry,
-	&ctl_deliveries_entry,
-	&ctl_watch_entry,
+/* Every group of commands, in the order of the help. */
+static const struct ctl_command *const ctl_groups[] = {
+	ctl_call_commands,
+	ctl_resident_commands,
+	ctl_provider_commands,
+	ctl_deliveries_commands,
+	ctl_watch_commands,
 	NULL
 };
+
+const struct ctl_command *
+ctl_command(int i)
+{
+	const struct ctl_command *const	*g;
+	const struct ctl_command	*cmd;
+
+	for (g = ctl_groups; *g != NULL; g++) {
+		for (cmd = *g; cmd->name != NULL; cmd++) {
+			if (i-- == 0)
+				return (cmd);
+		}
+	}
+	return (NULL);
+}
 
 int
 main(int argc, char **argv)

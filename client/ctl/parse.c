@@ -1,11 +1,11 @@
 /* carelinectl: every option, and the command line that names them. */
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "id.h"
 #include "xmalloc.h"
 
 #include "ctl.h"
@@ -77,24 +77,6 @@ const struct ctl_option ctl_options[OPT_END] = {
  * The command line: options anywhere, then the longest command that the
  * words spell.
  */
-
-/* A positive id as carelined accepts one: 1 to 18 digits, no 0 first. */
-static int
-ctl_parse_id(const char *s, long long *out)
-{
-	long long	v = 0;
-	size_t		i, n = strlen(s);
-
-	if (n == 0 || n > 18 || s[0] == '0')
-		return (-1);
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return (-1);
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return (0);
-}
 
 static int
 ctl_parse_number(const char *s, double *out)
@@ -201,11 +183,11 @@ ctl_parse(struct ctl *c, int argc, char **argv)
 			c->words[nwords++] = argv[i];
 	}
 	c->json = c->opt[OPT_JSON] != NULL;
-	for (i = 0; ctl_commands[i] != NULL; i++) {
-		if ((k = ctl_command_words(ctl_commands[i], c->words,
+	for (i = 0; ctl_command(i) != NULL; i++) {
+		if ((k = ctl_command_words(ctl_command(i), c->words,
 		    nwords)) > best) {
 			best = k;
-			cmd = ctl_commands[i];
+			cmd = ctl_command(i);
 		}
 	}
 	if (c->opt[OPT_VERSION] != NULL) {
@@ -220,13 +202,13 @@ ctl_parse(struct ctl *c, int argc, char **argv)
 		return (ctl_usage(NULL, "no command given"));
 	if (cmd == NULL) {
 		k = (int)strlen(c->words[0]);
-		for (i = 0; ctl_commands[i] != NULL; i++) {
-			if (strncmp(ctl_commands[i]->name, c->words[0],
-			    (size_t)k) != 0 || ctl_commands[i]->name[k] != ' ')
+		for (i = 0; ctl_command(i) != NULL; i++) {
+			if (strncmp(ctl_command(i)->name, c->words[0],
+			    (size_t)k) != 0 || ctl_command(i)->name[k] != ' ')
 				continue;
 			xasprintf(&n, "%s%s%s", subs != NULL ? subs : "",
 			    subs != NULL ? ", " : "",
-			    ctl_commands[i]->name + k + 1);
+			    ctl_command(i)->name + k + 1);
 			free(subs);
 			subs = n;
 		}
@@ -248,7 +230,7 @@ ctl_parse(struct ctl *c, int argc, char **argv)
 		return (ctl_usage(cmd, "%s: unexpected '%s'", cmd->name,
 		    c->args[cmd->maxargs]));
 	if (c->nargs > 0 && strcmp(cmd->args, "ID") == 0 &&
-	    ctl_parse_id(c->args[0], &id) != 0)
+	    id_parse(c->args[0], strlen(c->args[0]), &id) != 0)
 		return (ctl_usage(cmd, "%s: the ID must be a positive whole "
 		    "number, not '%s'", cmd->name, c->args[0]));
 	for (i = OPT_LAST_GLOBAL + 1; i < OPT_END; i++) {
@@ -262,7 +244,7 @@ ctl_parse(struct ctl *c, int argc, char **argv)
 			return (ctl_usage(cmd, "%s has no option --%s",
 			    cmd->name, ctl_options[i].name));
 		if ((ctl_options[i].type == CTL_ID &&
-		    ctl_parse_id(c->opt[i], &id) != 0) ||
+		    id_parse(c->opt[i], strlen(c->opt[i]), &id) != 0) ||
 		    (ctl_options[i].type == CTL_NUMBER &&
 		    ctl_parse_number(c->opt[i], &num) != 0))
 			return (ctl_usage(cmd, "--%s must be a %s, not '%s'",

@@ -75,9 +75,9 @@ ctl_help(const struct ctl_command *cmd, FILE *f)
 	fprintf(f, "usage: carelinectl [--url URL] [--token TOKEN] [--json] "
 	    "COMMAND [ARGS]\n\ncarelined's API from a terminal or a script."
 	    "\n\nCommands:\n");
-	for (i = 0; ctl_commands[i] != NULL; i++) {
-		ctl_usage_line(ctl_commands[i], f);
-		fprintf(f, "      %s\n", ctl_commands[i]->help);
+	for (i = 0; ctl_command(i) != NULL; i++) {
+		ctl_usage_line(ctl_command(i), f);
+		fprintf(f, "      %s\n", ctl_command(i)->help);
 	}
 	fprintf(f, "\nGlobal options (before or after the command):\n");
 	for (i = 0; i <= OPT_LAST_GLOBAL; i++)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+/* Optional: a target with nothing to set up does not define it. */
 int	LLVMFuzzerInitialize(int *, char ***);
 
 #define fuzz_fail(...) do {						\

@@ -3,14 +3,6 @@
 #include "phone.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return (0);
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		*s, out[PHONE_MAX], again[PHONE_MAX];

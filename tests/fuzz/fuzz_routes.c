@@ -13,14 +13,6 @@ static const enum evhttp_cmd_type fuzz_methods[] = {
 #define FUZZ_NMETHODS	(sizeof fuzz_methods / sizeof *fuzz_methods)
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return (0);
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	enum evhttp_cmd_type	 m;

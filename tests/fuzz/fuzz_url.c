@@ -9,14 +9,6 @@
 #include "fuzz/fuzz.h"
 #include "webhook.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return (0);
-}
-
 static int
 fuzz_private4(const uint8_t b[4])
 {

@@ -6,14 +6,6 @@
 #include "webhook.h"
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	return (0);
-}
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char		*s, *secret, *id, *body, sig[WEBHOOK_SIG_MAX];

@@ -97,12 +97,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_api");
-	if (th_migrate(db, NULL) != 0)
+	if (th_group_up("api", &db, &admin, &oper, &d) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "test admin");
-	oper = th_token(db, "operator", "test operator");
 	if (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL) != 0)
 		return (-1);
@@ -114,18 +110,6 @@ group_setup(void **state)
 	    27.8830, 113.1920, "24/7", NULL);
 	prov_walk = make_provider("邻里家政", "[\"meal\", \"housekeeping\"]",
 	    "walk", 27.8805, 113.1905, "Mo-Su 00:00-24:00", NULL);
-	return (0);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
-	free(db);
-	free(admin);
-	free(oper);
 	return (0);
 }
 
@@ -761,5 +745,6 @@ main(void)
 		cmocka_unit_test(test_bad_input_changes_nothing),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -44,9 +44,8 @@ group_setup(void **state)
 	char	*secret;
 
 	(void)state;
-	if ((db = th_db_ready("t_console")) == NULL)
+	if (th_group_up("console", &db, &admin, NULL, &d) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "console test admin");
 	www = xprintf("%s/www-%d", th_tmp(), (int)getpid());
 	mkdir(www, 0755);
 	secret = xprintf("%s/secret.txt", th_tmp());
@@ -73,10 +72,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
+	th_group_teardown(state);
 	free(www);
 	return (0);
 }
@@ -205,10 +201,8 @@ test_sign_in_use_sign_out(void **state)
 		free(auth);
 		free(u);
 	}
-	n = th_pg_value(db, "SELECT count(*) FROM audit_log WHERE action = "
-	    "'call.create' AND actor LIKE 'operator:%'");
-	assert_string_equal(n, "1");
-	free(n);
+	th_expect_val(db, "1", "SELECT count(*) FROM audit_log WHERE "
+	    "action = 'call.create' AND actor LIKE 'operator:%%'");
 	/* Operators are not admins. */
 	assert_int_equal(th_api(d.url, tok, "GET", "/v1/providers", NULL,
 	    NULL), 403);
@@ -217,10 +211,8 @@ test_sign_in_use_sign_out(void **state)
 	assert_int_equal(th_api(d.url, tok, "GET", "/v1/calls?limit=1", NULL,
 	    NULL), 401);
 	/* Stored as an Argon2id hash; sign-ins and sign-outs audited. */
-	n = th_pg_value(db, "SELECT password_hash LIKE '$argon2id$%' FROM "
-	    "operators WHERE name = 'lihua'");
-	assert_string_equal(n, "t");
-	free(n);
+	th_expect_val(db, "t", "SELECT password_hash LIKE '$argon2id$%%' "
+	    "FROM operators WHERE name = 'lihua'");
 	n = th_pg_value(db, "SELECT count(*) FROM audit_log WHERE action IN "
 	    "('session.start', 'session.end', 'session.failed')");
 	assert_true(atoi(n) >= 3);

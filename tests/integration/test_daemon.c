@@ -24,9 +24,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_daemon");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_daemon")) == NULL)
 		return (-1);
 	return (th_daemon_start(&d, db, NULL, 2, NULL));
 }
@@ -35,9 +33,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	if (th_daemon_signal_wait(&d, SIGTERM, 10000) != 0)
-		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	return (0);
 }

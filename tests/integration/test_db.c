@@ -193,6 +193,21 @@ assert_recovers(struct pool_fixture *fx)
 }
 
 /*
+ * Not called back from within db_query, then once from the loop, with a
+ * failure; and the pool serves again.
+ */
+static void
+assert_failed_later(struct pool_fixture *fx, struct probe *p)
+{
+	assert_int_equal(p->early, 0);
+	assert_int_equal(fx_run_until(fx, &p->called, 10000), 0);
+	assert_int_equal(p->early, 0);
+	assert_int_equal(p->called, 1);
+	assert_int_not_equal(p->status, DB_OK);
+	assert_recovers(fx);
+}
+
+/*
  * The backend is gone; the loop has not run since, so the pool still
  * holds the connection as idle. The query given to it fails, and its
  * callback runs once, from the loop.
@@ -205,12 +220,7 @@ test_dead_backend_calls_back_later(void **state)
 
 	terminate_backend(fx);
 	query(fx, "SELECT 1", &p);
-	assert_int_equal(p.early, 0);
-	assert_int_equal(fx_run_until(fx, &p.called, 10000), 0);
-	assert_int_equal(p.early, 0);
-	assert_int_equal(p.called, 1);
-	assert_int_not_equal(p.status, DB_OK);
-	assert_recovers(fx);
+	assert_failed_later(fx, &p);
 }
 
 /*
@@ -235,12 +245,7 @@ test_refused_send_calls_back_later(void **state)
 	    probe_cb, &p), 0);
 	p.returned = 1;
 	free(params);
-	assert_int_equal(p.early, 0);
-	assert_int_equal(fx_run_until(fx, &p.called, 10000), 0);
-	assert_int_equal(p.early, 0);
-	assert_int_equal(p.called, 1);
-	assert_int_not_equal(p.status, DB_OK);
-	assert_recovers(fx);
+	assert_failed_later(fx, &p);
 }
 
 /* A query queued behind a busy connection is not called back early. */

@@ -106,19 +106,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_durability")) == NULL)
-		return (-1);
-	oper = th_token(db, "operator", "durability test");
-	return (0);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	free(db);
-	free(oper);
-	return (0);
+	return (th_group_up("durability", &db, NULL, &oper, NULL));
 }
 
 static void
@@ -180,7 +168,6 @@ test_two_instances_share_the_outbox(void **state)
 	struct th_daemon	 a, b;
 	struct th_receiver	 rv;
 	long long		 res[NCALLS_LOAD];
-	char			*v;
 	const char		*cfg = "webhooks:\n  allow_private_targets: "
 				    "true\n  poll_interval: 200ms\n"
 				    "  public_url: \"http://127.0.0.1:@PORT@\"\n";
@@ -201,14 +188,11 @@ test_two_instances_share_the_outbox(void **state)
 	assert_int_equal(th_pg_wait(db, "SELECT count(*) FROM deliveries "
 	    "WHERE status = 'delivered'", "120", 10000), 0);
 	/* One attempt each: no delivery was claimed by both. */
-	v = th_val(db,
+	th_expect_val(db, "120:120",
 	    "SELECT count(*) || ':' || count(DISTINCT delivery_id) FROM "
 	    "delivery_attempts");
-	assert_string_equal(v, "120:120");
-	free(v);
-	v = th_val(db, "SELECT count(*) FROM deliveries WHERE attempts <> 1");
-	assert_string_equal(v, "0");
-	free(v);
+	th_expect_val(db, "0",
+	    "SELECT count(*) FROM deliveries WHERE attempts <> 1");
 	assert_true(all_events_seen(&rv, "offer.created"));
 	assert_true(all_events_seen(&rv, "offer.confirmed"));
 	/* And the receiver saw each webhook-id once. */
@@ -228,5 +212,6 @@ main(void)
 		cmocka_unit_test(test_two_instances_share_the_outbox),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

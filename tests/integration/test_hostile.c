@@ -1,10 +1,10 @@
 /*
  * Clients that do not play fair, against a real carelined over real
- * sockets: descriptor exhaustion, heads and bodies that trickle in, HEAD
- * on a kept-alive connection, methods and lengths evhttp would answer in
- * HTML or not at all, query strings that lie, /metrics from afar, and
- * bodies sent to actions that take none. Framing is checked on raw
- * sockets, where a client library would hide it.
+ * sockets: HEAD on a kept-alive connection, methods and lengths evhttp
+ * would answer in HTML or not at all, query strings that lie, /metrics
+ * from afar, and bodies sent to actions that take none. Framing is
+ * checked on raw sockets, where a client library would hide it. Clients
+ * that are slow or too many: test_hostile_slow.c.
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -33,268 +33,26 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "harness.h"
+#include "harness_raw.h"
 #include "xmalloc.h"
-
-#define METRICS_TOKEN	"metrics-test-token-5b1e"
-#define HEAD_TIMEOUT_MS	1000
-#define BODY_TIMEOUT_MS	2000
-/* Far below http.timeout (60 s): a close before it is the deadline's. */
-#define CUT_WITHIN_MS	15000
-#define LOW_NOFILE	64
-#define FLOOD		200
 
 static char		*db;
 static char		*admin, *oper;
 static struct th_daemon	 d;		/* on 0.0.0.0, short deadlines */
 
-/*
- * carelined on its own config, started here rather than by the harness
- * so it may listen on every address and run under a descriptor limit.
- */
-static int
-start_daemon_www(struct th_daemon *dd, const char *address, rlim_t nofile,
-    const char *www, const char *extra)
-{
-	struct rlimit	 rl;
-	FILE		*f;
-	char		*u;
-	int		 fd, rc;
-
-	memset(dd, 0, sizeof *dd);
-	dd->port = th_free_port();
-	dd->config = xprintf("%s/carelined-hostile-%d-%d.yaml", th_tmp(),
-	    (int)getpid(), dd->port);
-	dd->log = xprintf("%s.log", dd->config);
-	snprintf(dd->url, sizeof dd->url, "http://127.0.0.1:%d", dd->port);
-	if ((f = fopen(dd->config, "w")) == NULL)
-		return (-1);
-	fprintf(f, "listen:\n  address: %s\n  port: %d\n"
-	    "database:\n  url: \"%s\"\n  pool_size: 2\n"
-	    "log:\n  level: info\n"
-	    "paths:\n  sql_dir: %s/sql\n"
-	    "static:\n  dir: %s\n%s",
-	    address, dd->port, db, th_root(), www, extra);
-	fclose(f);
-	if ((dd->pid = fork()) == 0) {
-		fd = open(dd->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		if (fd > 2)
-			close(fd);
-		/* Only what carelined opens itself counts against the limit. */
-		for (fd = 3; fd < 1024; fd++)
-			close(fd);
-		if (nofile > 0) {
-			rl.rlim_cur = rl.rlim_max = nofile;
-			if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-				_exit(126);
-		}
-		unsetenv("NOTIFY_SOCKET");
-		execl(th_bin(), th_bin(), "-c", dd->config, (char *)NULL);
-		_exit(127);
-	}
-	u = xprintf("%s/readyz", dd->url);
-	rc = th_wait_status(u, 200, 15000);
-	free(u);
-	return (rc);
-}
-
-static int
-start_daemon(struct th_daemon *dd, const char *address, rlim_t nofile,
-    const char *extra)
-{
-	char	*www = xprintf("%s/client/www", th_root());
-	int	 rc;
-
-	rc = start_daemon_www(dd, address, nofile, www, extra);
-	free(www);
-	return (rc);
-}
-
 static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_hostile");
-	if (th_migrate(db, NULL) != 0)
+	if (th_group_up("hostile", &db, &admin, &oper, &d) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "hostile-admin");
-	oper = th_token(db, "operator", "hostile-operator");
-	return (start_daemon(&d, "0.0.0.0", 0,
-	    "http:\n  timeout: 60s\n  head_timeout: 1s\n  body_timeout: 2s\n"
-	    "metrics:\n  token: \"" METRICS_TOKEN "\"\n"));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	if (th_daemon_signal_wait(&d, SIGTERM, 10000) != 0)
-		fprintf(stderr, "carelined did not exit 0 on SIGTERM\n");
-	th_daemon_cleanup(&d);
-	free(admin);
-	free(oper);
-	free(db);
-	return (0);
-}
-
-/* A raw client connection, with what it has read and not yet used. */
-struct raw {
-	int	fd;
-	char	buf[65536];
-	size_t	len;
-};
-
-struct raw_resp {
-	int	status;
-	char	head[8192];	/* NUL-terminated */
-	char	body[16384];	/* NUL-terminated */
-	size_t	blen;
-};
-
-static void
-raw_open_to(struct raw *c, const char *ip, int port)
-{
-	struct sockaddr_in	sin;
-	struct timeval		tv = { 10, 0 };
-
-	memset(c, 0, sizeof *c);
-	c->fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(c->fd >= 0);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	assert_int_equal(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
-	assert_int_equal(connect(c->fd, (struct sockaddr *)&sin, sizeof sin),
-	    0);
-	/* A reply that never comes fails the test instead of hanging it. */
-	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return (hostile_start(&d, db, "0.0.0.0", 0, NULL, HOSTILE_YAML));
 }
 
 static void
 raw_open(struct raw *c)
 {
 	raw_open_to(c, "127.0.0.1", d.port);
-}
-
-static void
-raw_close(struct raw *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-static int
-raw_send(struct raw *c, const char *s)
-{
-	size_t	n = strlen(s);
-
-	return (send(c->fd, s, n, MSG_NOSIGNAL) == (ssize_t)n ? 0 : -1);
-}
-
-/* Read more into c->buf: bytes read, 0 at EOF, -1 on error or timeout. */
-static ssize_t
-raw_fill(struct raw *c)
-{
-	ssize_t	n;
-
-	if (c->len == sizeof c->buf - 1)
-		return (-1);
-	n = recv(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len, 0);
-	if (n > 0) {
-		c->len += (size_t)n;
-		c->buf[c->len] = '\0';
-	}
-	return (n);
-}
-
-/* The value of a header in a raw head, or NULL (static buffer). */
-static const char *
-raw_header(const char *head, const char *name)
-{
-	static char	 v[256];
-	const char	*p = head;
-	size_t		 n = strlen(name), i;
-
-	while ((p = strstr(p, "\r\n")) != NULL) {
-		p += 2;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			while (*p == ' ')
-				p++;
-			for (i = 0; i < sizeof v - 1 && p[i] != '\r' &&
-			    p[i] != '\0'; i++)
-				v[i] = p[i];
-			v[i] = '\0';
-			return (v);
-		}
-	}
-	return (NULL);
-}
-
-/*
- * Read one response. head_only: the answer to a HEAD, whose length
- * describes a body that is not sent. 0, or -1 if it does not parse as a
- * response at this point of the stream.
- */
-static int
-raw_response(struct raw *c, int head_only, struct raw_resp *rr)
-{
-	const char	*cl;
-	char		*end;
-	size_t		 hlen, blen = 0;
-	int		 to_eof = 0;
-
-	memset(rr, 0, sizeof *rr);
-	while ((end = strstr(c->buf, "\r\n\r\n")) == NULL) {
-		if (raw_fill(c) <= 0)
-			return (-1);
-	}
-	hlen = (size_t)(end - c->buf) + 4;
-	if (hlen >= sizeof rr->head)
-		return (-1);
-	memcpy(rr->head, c->buf, hlen);
-	rr->head[hlen] = '\0';
-	if (sscanf(rr->head, "HTTP/1.%*1d %3d ", &rr->status) != 1)
-		return (-1);
-	if ((cl = raw_header(rr->head, "Content-Length")) != NULL)
-		blen = (size_t)strtoul(cl, NULL, 10);
-	else
-		to_eof = 1;
-	if (head_only || rr->status == 204) {
-		blen = 0;
-		to_eof = 0;
-	}
-	while (to_eof ? raw_fill(c) > 0 : c->len < hlen + blen) {
-		if (!to_eof && raw_fill(c) <= 0)
-			return (-1);
-	}
-	if (to_eof)
-		blen = c->len - hlen;
-	if (blen >= sizeof rr->body)
-		return (-1);
-	memcpy(rr->body, c->buf + hlen, blen);
-	rr->body[blen] = '\0';
-	rr->blen = blen;
-	memmove(c->buf, c->buf + hlen + blen, c->len - hlen - blen);
-	c->len -= hlen + blen;
-	c->buf[c->len] = '\0';
-	return (0);
-}
-
-/* The error code of a JSON error body, or "". */
-static const char *
-raw_error_code(const struct raw_resp *rr)
-{
-	static char	 code[64];
-	json_t		*j = json_loads(rr->body, 0, NULL);
-
-	snprintf(code, sizeof code, "%s", th_err_code(j));
-	json_decref(j);
-	return (code);
 }
 
 /* Send a whole request, read its answer. */
@@ -539,44 +297,6 @@ test_query_nul_and_repeated_parameter_refused(void **state)
 	json_decref(j);
 }
 
-/* This machine's first IPv4 address that is not loopback, or NULL. */
-static const char *
-own_address(void)
-{
-	static char	 ip[INET_ADDRSTRLEN];
-	struct ifaddrs	*ifs, *i;
-	const char	*found = NULL;
-
-	if (getifaddrs(&ifs) != 0)
-		return (NULL);
-	for (i = ifs; i != NULL && found == NULL; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
-		    (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
-			continue;
-		found = inet_ntop(AF_INET, &((struct sockaddr_in *)
-		    i->ifa_addr)->sin_addr, ip, sizeof ip);
-	}
-	freeifaddrs(ifs);
-	return (found);
-}
-
-static long
-metrics_from(const char *ip, int port, const char *auth, char **body)
-{
-	struct th_response	 r;
-	const char		*h[2] = { auth, NULL };
-	char			*u = xprintf("http://%s:%d/metrics", ip, port);
-	long			 status;
-
-	assert_int_equal(th_http(&r, "GET", u, NULL, auth != NULL ? h :
-	    NULL), 0);
-	free(u);
-	status = r.status;
-	if (body != NULL)
-		*body = xstrdup(r.body);
-	th_response_free(&r);
-	return (status);
-}
 
 static void
 test_metrics_loopback_or_token(void **state)
@@ -635,166 +355,6 @@ test_bodyless_actions_refuse_a_body(void **state)
 	}
 }
 
-/*
- * Send one byte of filler every 100 ms, after prefix, until carelined
- * closes the connection; meanwhile a normal client is served. Returns how
- * long it took, and what carelined said last in rr.
- */
-static long
-trickle_until_closed(const char *prefix, struct raw_resp *rr)
-{
-	struct raw	 c;
-	struct pollfd	 pfd;
-	long		 start, now;
-	int		 served = 0;
-	ssize_t		 n;
-	char		*u;
-
-	raw_open(&c);
-	start = th_now_ms();
-	assert_int_equal(raw_send(&c, prefix), 0);
-	for (;;) {
-		now = th_now_ms();
-		if (now - start > CUT_WITHIN_MS)
-			break;
-		if (!served && now - start > HEAD_TIMEOUT_MS / 2) {
-			/* The trickle holds nobody else up. */
-			u = xprintf("%s/healthz", d.url);
-			assert_int_equal(th_wait_status(u, 200, 2000), 0);
-			free(u);
-			served = 1;
-		}
-		if (raw_send(&c, "a") != 0)
-			break;		/* reset: closed */
-		pfd.fd = c.fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 100) == 1) {
-			while ((n = raw_fill(&c)) > 0)
-				;
-			if (n == 0 || errno == ECONNRESET)
-				break;
-		}
-	}
-	now = th_now_ms();
-	memset(rr, 0, sizeof *rr);
-	if (c.len > 0)
-		(void)raw_response(&c, 0, rr);
-	raw_close(&c);
-	assert_true(served);
-	return (now - start);
-}
-
-static void
-test_trickled_head_is_cut_at_its_deadline(void **state)
-{
-	struct raw_resp	rr;
-	long		ms;
-
-	(void)state;
-	ms = trickle_until_closed("GET /healthz HTTP/1.1\r\nHost: t\r\n"
-	    "X-Slow: ", &rr);
-	assert_true(ms < CUT_WITHIN_MS);
-	/* Not before it either (the loop's clock may run a little early). */
-	assert_true(ms >= HEAD_TIMEOUT_MS / 2);
-	assert_int_equal(rr.status, 408);
-	assert_string_equal(raw_error_code(&rr), "request_timeout");
-}
-
-static void
-test_trickled_body_is_cut_at_its_deadline(void **state)
-{
-	struct raw_resp	rr;
-	long		ms;
-
-	(void)state;
-	ms = trickle_until_closed("POST /v1/session HTTP/1.1\r\nHost: t\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n",
-	    &rr);
-	assert_true(ms < CUT_WITHIN_MS);
-	assert_true(ms >= BODY_TIMEOUT_MS / 2);
-	assert_int_equal(rr.status, 408);
-}
-
-/* Lines of a file holding needle. */
-static int
-count_lines(const char *path, const char *needle)
-{
-	FILE	*f;
-	char	 line[4096];
-	int	 n = 0;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	while (fgets(line, sizeof line, f) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return (n);
-}
-
-/* Wait until path holds needle, or the daemon died: 0 when it did. */
-static int
-wait_log(struct th_daemon *dd, const char *needle, int timeout_ms)
-{
-	long	deadline = th_now_ms() + timeout_ms;
-
-	while (th_now_ms() < deadline) {
-		if (count_lines(dd->log, needle) > 0)
-			return (0);
-		if (waitpid(dd->pid, NULL, WNOHANG) == dd->pid) {
-			dd->pid = 0;
-			return (-1);
-		}
-		usleep(20000);
-	}
-	return (-1);
-}
-
-static void
-test_descriptor_exhaustion_pauses_accept(void **state)
-{
-	static const char	 paused[] = "not accepting until descriptors";
-	struct th_daemon	 low;
-	struct sockaddr_in	 sin;
-	int			 fds[FLOOD], i, opened = 0;
-	const char		*ip = own_address();
-	char			*u, *body;
-
-	(void)state;
-	assert_int_equal(start_daemon(&low, "0.0.0.0", LOW_NOFILE, ""), 0);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(low.port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	for (i = 0; i < FLOOD; i++) {
-		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		assert_true(fds[i] >= 0);
-		if (connect(fds[i], (struct sockaddr *)&sin, sizeof sin) == 0 ||
-		    errno == EINPROGRESS)
-			opened++;
-	}
-	assert_true(opened > LOW_NOFILE);
-	/* Before the fix carelined died here, in its listener's error cb. */
-	assert_int_equal(wait_log(&low, paused, 10000), 0);
-	for (i = 0; i < FLOOD; i++)
-		close(fds[i]);
-
-	/* It carries on once the flood has gone. */
-	u = xprintf("%s/healthz", low.url);
-	assert_int_equal(th_wait_status(u, 200, 15000), 0);
-	free(u);
-	assert_int_equal(wait_log(&low, "accepting again", 15000), 0);
-	assert_int_equal(count_lines(low.log, paused), 1);
-	assert_int_equal(metrics_from("127.0.0.1", low.port, NULL, &body),
-	    200);
-	assert_non_null(strstr(body, "careline_http_accept_pauses_total 1\n"));
-	free(body);
-	/* Without metrics.token, /metrics is for loopback only. */
-	if (ip != NULL)
-		assert_int_equal(metrics_from(ip, low.port, "Authorization: "
-		    "Bearer " METRICS_TOKEN, NULL), 403);
-	assert_int_equal(th_daemon_signal_wait(&low, SIGTERM, 10000), 0);
-	th_daemon_cleanup(&low);
-}
 
 
 /*
@@ -926,122 +486,6 @@ test_static_paths_answer_405_to_other_methods(void **state)
 	assert_int_equal(rr.status, 404);
 }
 
-#define BIG_FILE	(12 * 1024 * 1024)
-
-/* careline_http_connections, asked on a kept-alive connection. */
-static int
-connections_now(struct raw *m)
-{
-	struct raw_resp	 rr;
-	const char	*p;
-
-	assert_int_equal(raw_send(m, "GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"),
-	    0);
-	assert_int_equal(raw_response(m, 0, &rr), 0);
-	assert_int_equal(rr.status, 200);
-	p = strstr(rr.body, "\ncareline_http_connections ");
-	assert_non_null(p);
-	return (atoi(p + strlen("\ncareline_http_connections ")));
-}
-
-static int
-wait_connections(struct raw *m, int want)
-{
-	long	deadline = th_now_ms() + 10000;
-	int	n;
-
-	while ((n = connections_now(m)) != want && th_now_ms() < deadline)
-		usleep(20000);
-	return (n);
-}
-
-/*
- * A pipelining client that reads slowly: the next head's deadline starts
- * once the previous reply has been written, and its 408 follows that
- * reply whole. Before, the deadline ran while a 12 MiB file was still
- * queued, and the 408 was written past it and the connection closed.
- * (12 MiB: more than the socket buffers of both ends hold unread.)
- * The same daemon counts an open event stream as a connection.
- */
-static void
-test_slow_reader_gets_whole_reply_then_408(void **state)
-{
-	struct th_daemon	 dd;
-	struct raw		 c, m, s;
-	struct raw_resp		 rr;
-	const char		*cl;
-	char			*www, *path, *hdr, *end, *req;
-	size_t			 hlen, got = 0, i, bad = 0;
-	FILE			*f;
-	int			 base;
-
-	(void)state;
-	www = xprintf("%s/www-big-%d", th_tmp(), (int)getpid());
-	assert_int_equal(mkdir(www, 0755), 0);
-	path = xprintf("%s/big.js", www);
-	assert_non_null(f = fopen(path, "w"));
-	for (i = 0; i < BIG_FILE; i++)
-		fputc('x', f);
-	fclose(f);
-	free(path);
-	assert_int_equal(start_daemon_www(&dd, "127.0.0.1", 0, www,
-	    "http:\n  timeout: 60s\n  head_timeout: 1s\n"), 0);
-	free(www);
-
-	raw_open_to(&c, "127.0.0.1", dd.port);
-	assert_int_equal(raw_send(&c, "GET /big.js HTTP/1.1\r\nHost: t\r\n\r\n"
-	    "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: "), 0);
-	/* Not reading, past the head's deadline. */
-	usleep(2 * HEAD_TIMEOUT_MS * 1000 + 500000);
-	while ((end = strstr(c.buf, "\r\n\r\n")) == NULL)
-		assert_true(raw_fill(&c) > 0);
-	hlen = (size_t)(end - c.buf) + 4;
-	hdr = xmalloc(hlen + 1);
-	memcpy(hdr, c.buf, hlen);
-	hdr[hlen] = '\0';
-	assert_int_equal(strncmp(hdr, "HTTP/1.1 200", 12), 0);
-	assert_non_null(cl = raw_header(hdr, "Content-Length"));
-	assert_int_equal(atol(cl), BIG_FILE);
-	free(hdr);
-	memmove(c.buf, c.buf + hlen, c.len - hlen);
-	c.len -= hlen;
-	for (;;) {
-		for (i = 0; i < c.len && got < BIG_FILE; i++, got++)
-			bad += c.buf[i] != 'x';
-		memmove(c.buf, c.buf + i, c.len - i);
-		c.len -= i;
-		c.buf[c.len] = '\0';
-		if (got == BIG_FILE)
-			break;
-		if (raw_fill(&c) <= 0)
-			break;
-	}
-	assert_int_equal(got, BIG_FILE);
-	assert_int_equal(bad, 0);
-	assert_int_equal(raw_response(&c, 0, &rr), 0);
-	assert_int_equal(rr.status, 408);
-	assert_string_equal(raw_error_code(&rr), "request_timeout");
-	raw_close(&c);
-
-	/* An event stream is a connection until it closes. */
-	raw_open_to(&m, "127.0.0.1", dd.port);
-	base = wait_connections(&m, 1);
-	assert_int_equal(base, 1);
-	raw_open_to(&s, "127.0.0.1", dd.port);
-	req = xprintf("GET /v1/events HTTP/1.1\r\nHost: t\r\n"
-	    "Authorization: Bearer %s\r\n\r\n", oper);
-	assert_int_equal(raw_send(&s, req), 0);
-	free(req);
-	while (strstr(s.buf, "\r\n\r\n") == NULL)
-		assert_true(raw_fill(&s) > 0);
-	assert_int_equal(strncmp(s.buf, "HTTP/1.1 200", 12), 0);
-	assert_int_equal(wait_connections(&m, 2), 2);
-	raw_close(&s);
-	assert_int_equal(wait_connections(&m, 1), 1);
-	raw_close(&m);
-	assert_int_equal(th_daemon_signal_wait(&dd, SIGTERM, 10000), 0);
-	th_daemon_cleanup(&dd);
-}
 
 int
 main(void)
@@ -1056,14 +500,11 @@ main(void)
 		cmocka_unit_test(test_query_nul_and_repeated_parameter_refused),
 		cmocka_unit_test(test_metrics_loopback_or_token),
 		cmocka_unit_test(test_bodyless_actions_refuse_a_body),
-		cmocka_unit_test(test_trickled_head_is_cut_at_its_deadline),
-		cmocka_unit_test(test_trickled_body_is_cut_at_its_deadline),
-		cmocka_unit_test(test_descriptor_exhaustion_pauses_accept),
 		cmocka_unit_test(test_chunked_body_over_limit_is_json_413),
 		cmocka_unit_test(test_bad_heads_are_json_errors),
 		cmocka_unit_test(test_static_paths_answer_405_to_other_methods),
-		cmocka_unit_test(test_slow_reader_gets_whole_reply_then_408),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

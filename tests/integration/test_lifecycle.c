@@ -33,16 +33,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	db = th_db_ready("t_lifecycle");
-	return (db != NULL ? 0 : -1);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	free(db);
-	return (0);
+	return (th_group_up("lifecycle", &db, NULL, NULL, NULL));
 }
 
 static size_t
@@ -84,10 +75,8 @@ test_ready_then_stopping_on_sigterm_burst(void **state)
 
 	(void)state;
 	fd = th_notify_open("lifecycle", &sock);
-	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
-	    "20s\n", 2, sock), 0);
-	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
-	free(note);
+	assert_int_equal(th_daemon_start_notified(&d, db,
+	    "http:\n  shutdown_grace: 20s\n", fd, sock), 0);
 
 	/* Hold every /readyz query on a lock so the burst stays in flight. */
 	locker = th_pg(db);
@@ -209,9 +198,7 @@ test_sighup_reload_and_refusal(void **state)
 
 	(void)state;
 	fd = th_notify_open("lifecycle", &sock);
-	assert_int_equal(th_daemon_start(&d, db, NULL, 2, sock), 0);
-	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
-	free(note);
+	assert_int_equal(th_daemon_start_notified(&d, db, NULL, fd, sock), 0);
 	u = xprintf("%s/healthz", d.url);
 
 	/* A valid change takes effect. */
@@ -296,5 +283,6 @@ main(void)
 		cmocka_unit_test(test_readyz_follows_database_restart),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

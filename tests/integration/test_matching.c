@@ -259,12 +259,9 @@ group_setup(void **state)
 	int		 i, capacity, busy;
 
 	(void)state;
-	th_init();
 	srandom(20261129);
-	db = th_db_create("t_matching");
-	if (th_migrate(db, NULL) != 0)
+	if (th_group_up("matching", &db, NULL, &oper, &d) != 0)
 		return (-1);
-	oper = th_token(db, "operator", "matching test");
 	filler = insert_resident(27.99, 113.40, "walk");
 	for (i = 0; i < NPROVIDERS; i++) {
 		p = &provs[i];
@@ -310,17 +307,6 @@ group_setup(void **state)
 	    "  detour_factor: 1.3\n  max_candidates: 5\n  speed_kmh:\n"
 	    "    walk: 4\n    ebike: 15\n    car: 25\n    shuttle: 20\n"
 	    "    wheelchair: 2.5\n", 2, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
-	free(db);
-	free(oper);
-	return (0);
 }
 
 static json_t *
@@ -417,14 +403,18 @@ static void
 test_edges(void **state)
 {
 	long long	 walker, chair, bedridden, at15, over15, closed, full;
-	long long	 inactive, car_daycare, shuttle;
+	long long	 inactive, car_daycare, shuttle, daycare_goers[3];
 	double		 d15 = 15.0 / 60.0 * 4000.0 / DETOUR;
 	json_t		*j;
+	int		 i;
 
 	(void)state;
 	walker = insert_resident(E_LAT, E_LON, "walk");
 	chair = insert_resident(E_LAT, E_LON, "wheelchair");
 	bedridden = insert_resident(E_LAT, E_LON, "bedridden");
+	daycare_goers[0] = walker;
+	daycare_goers[1] = chair;
+	daycare_goers[2] = bedridden;
 	/* Exactly 15.0 minutes on foot, and 15.01. */
 	at15 = insert_provider("at15", 1, lat_north(d15), E_LON, 0, 2, 1,
 	    "NULL", 0);
@@ -467,18 +457,12 @@ test_edges(void **state)
 	assert_true(has_candidate(j, at15));
 	json_decref(j);
 
-	j = matches(walker, "daycare", TUESDAY);
-	assert_false(has_candidate(j, car_daycare));
-	assert_true(has_candidate(j, shuttle));
-	json_decref(j);
-	j = matches(chair, "daycare", TUESDAY);
-	assert_false(has_candidate(j, car_daycare));
-	assert_true(has_candidate(j, shuttle));
-	json_decref(j);
-	j = matches(bedridden, "daycare", TUESDAY);
-	assert_false(has_candidate(j, car_daycare));
-	assert_true(has_candidate(j, shuttle));
-	json_decref(j);
+	for (i = 0; i < 3; i++) {
+		j = matches(daycare_goers[i], "daycare", TUESDAY);
+		assert_false(has_candidate(j, car_daycare));
+		assert_true(has_candidate(j, shuttle));
+		json_decref(j);
+	}
 	/* A car-borne provider serving meals travels at its own speed. */
 	j = matches(walker, "housekeeping", TUESDAY);
 	assert_int_equal(json_array_size(json_object_get(j, "candidates")), 0);
@@ -513,5 +497,6 @@ main(void)
 		cmocka_unit_test(test_no_candidate_call_is_unmatched),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -23,31 +23,6 @@ static char	*db;		/* the database these tests migrate */
 static char	*sqldir;	/* their copy of sql/ */
 static char	*config;	/* a config naming both */
 
-static char *
-slurp(const char *path)
-{
-	FILE	*f;
-	char	*buf;
-	long	 len;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return (NULL);
-	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		return (NULL);
-	}
-	buf = xmalloc((size_t)len + 1);
-	if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-		free(buf);
-		fclose(f);
-		return (NULL);
-	}
-	buf[len] = '\0';
-	fclose(f);
-	return (buf);
-}
-
 static void
 spew(const char *path, const char *text)
 {
@@ -211,7 +186,7 @@ test_changed_function_file(void **state)
 	    "WHERE name = 'util.sql'");
 	assert_non_null(util_at);
 
-	text = slurp(path);
+	text = th_slurp(path);
 	assert_non_null(text);
 	at = strstr(text, body);
 	assert_non_null(at);
@@ -260,8 +235,8 @@ test_edited_schema_file_refused(void **state)
 	char	*text, *ftext, *edited, *out, *sum, *want;
 
 	(void)state;
-	text = slurp(schema);
-	ftext = slurp(func);
+	text = th_slurp(schema);
+	ftext = th_slurp(func);
 	assert_non_null(text);
 	assert_non_null(ftext);
 	sum = th_pg_value(db, "SELECT checksum FROM schema_functions WHERE "

@@ -67,9 +67,7 @@ group_setup(void **state)
 	char	*p;
 
 	(void)state;
-	th_init();
-	db = th_db_create("t_pool");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_pool")) == NULL)
 		return (-1);
 	if ((p = strstr(db, "user=careline")) == NULL)
 		return (-1);
@@ -136,24 +134,6 @@ daemon_wait_ready(struct th_daemon *dm)
 	rc = th_wait_status(u, 200, 20000);
 	free(u);
 	return (rc);
-}
-
-/* Lines of a file holding needle. */
-static int
-file_count(const char *path, const char *needle)
-{
-	FILE	*f;
-	char	 line[4096];
-	int	 n = 0;
-
-	if ((f = fopen(path, "r")) == NULL)
-		return (0);
-	while (fgets(line, sizeof line, f) != NULL) {
-		if (strstr(line, needle) != NULL)
-			n++;
-	}
-	fclose(f);
-	return (n);
 }
 
 /* The sum of N over lines holding needle and "(repeated N more time". */
@@ -395,7 +375,7 @@ test_dispatcher_records_while_requests_hold_the_pool(void **state)
 	free(v);
 	assert_int_equal(th_receiver_count(&rv, event), 1);
 	assert_int_equal(th_daemon_signal_wait(&d, SIGTERM, 10000), 0);
-	assert_int_equal(file_count(d.log, "recording results failed"), 0);
+	assert_int_equal(th_file_count(d.log, "recording results failed"), 0);
 	free(event);
 	th_daemon_cleanup(&d);
 	th_receiver_stop(&rv);
@@ -444,12 +424,12 @@ test_first_request_is_served(void **state)
 
 	assert_int_equal(th_daemon_signal_wait(&d, SIGTERM, 10000), 0);
 	/* Each connection named by its pool; the LISTEN one by itself. */
-	assert_int_equal(file_count(d.log, "database: listen connection "
+	assert_int_equal(th_file_count(d.log, "database: listen connection "
 	    "ready"), 1);
-	assert_int_equal(file_count(d.log, "database: http connection "), 3);
-	assert_int_equal(file_count(d.log, "database: dispatcher "
+	assert_int_equal(th_file_count(d.log, "database: http connection "), 3);
+	assert_int_equal(th_file_count(d.log, "database: dispatcher "
 	    "connection "), 2);
-	assert_int_equal(file_count(d.log, "database: connection "), 0);
+	assert_int_equal(th_file_count(d.log, "database: connection "), 0);
 	th_daemon_cleanup(&d);
 }
 
@@ -481,7 +461,7 @@ test_outage_logs_are_bounded(void **state)
 	/* Held-back counts are written at exit at the latest. */
 	assert_int_equal(th_daemon_signal_wait(&d, SIGTERM, 10000), 0);
 
-	shown = file_count(d.log, "GET /readyz: 503");
+	shown = th_file_count(d.log, "GET /readyz: 503");
 	nheld = file_repeats(d.log, "GET /readyz: 503");
 	/* One line and one summary per 10 s window, whatever the count. */
 	if (shown > 8 || shown + nheld < 200 || nheld == 0) {
@@ -519,11 +499,11 @@ test_shutdown_says_what_was_not_recorded(void **state)
 	assert_int_equal(th_daemon_signal_wait(&d, SIGTERM, 20000), 0);
 	lock_release(lock);
 
-	assert_int_equal(file_count(d.log, "draining 0 requests and 1 "
+	assert_int_equal(th_file_count(d.log, "draining 0 requests and 1 "
 	    "webhook attempts"), 1);
-	assert_int_equal(file_count(d.log, "all webhook attempts recorded"),
+	assert_int_equal(th_file_count(d.log, "all webhook attempts recorded"),
 	    0);
-	assert_int_equal(file_count(d.log, "0 requests still open and 1 "
+	assert_int_equal(th_file_count(d.log, "0 requests still open and 1 "
 	    "webhook attempts not recorded"), 1);
 	free(event);
 	th_daemon_cleanup(&d);
@@ -549,7 +529,7 @@ test_dead_letter_is_a_warning(void **state)
 	free(v);
 	assert_int_equal(th_daemon_signal_wait(&d, SIGTERM, 10000), 0);
 	v = xprintf("warn  webhook %s (call.pool_test)", event);
-	assert_int_equal(file_count(d.log, v), 1);
+	assert_int_equal(th_file_count(d.log, v), 1);
 	free(v);
 	free(event);
 	th_daemon_cleanup(&d);

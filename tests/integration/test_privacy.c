@@ -1,9 +1,9 @@
 /*
  * Personal data under PIPL, and the input rules around it (issue 9): who
  * read which resident, the access log admins see, operator names and the
- * server log, text and time rules, webhook targets (at registration and
- * after a reload, with a receiver of our own that counts connections),
- * and an offer link that says nothing about which offers exist.
+ * server log, text and time rules, webhook targets at registration, and
+ * an offer link that says nothing about which offers exist. After a
+ * reload: test_privacy_reload.c.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,8 +12,6 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -31,7 +29,6 @@
 #include "harness.h"
 #include "xmalloc.h"
 
-#define TEST_SECRET	"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 #define BASE_LAT	27.8700
 #define BASE_LON	113.1800
 
@@ -75,26 +72,13 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_privacy")) == NULL)
+	if (th_group_up("privacy", &db, &admin, &oper, &d) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "privacy admin");
-	oper = th_token(db, "operator", "privacy desk");
 	res_a = resident("隐私甲", "13900000101", BASE_LAT);
 	res_b = resident("隐私乙", "13900000101", BASE_LAT + 0.001);
 	/* Private targets off (the default): registration checks them. */
 	return (th_daemon_start(&d, db, "auth:\n  token_cache_ttl: 0s\n", 2,
 	    NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
-	free(oper);
-	return (0);
 }
 
 /* Rows recorded after mark for route, as "resident:count,..." by id. */
@@ -129,6 +113,20 @@ expect_reads(long long m, const char *route, const char *want)
 	free(v);
 }
 
+/* GET the path (fmt with id) as the operator: one read of res for route. */
+static void
+expect_one_read(const char *route, long long res, const char *fmt,
+    long long id)
+{
+	long long	 m = mark();
+	char		*path = xprintf(fmt, id), *want = xprintf("%lld:1", res);
+
+	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
+	expect_reads(m, route, want);
+	free(path);
+	free(want);
+}
+
 static void
 test_each_resident_read_is_audited(void **state)
 {
@@ -142,18 +140,14 @@ test_each_resident_read_is_audited(void **state)
 	(void)call_for(oper, res_b, "13900000101");
 
 	m = mark();
-	path = xprintf("/v1/residents/%lld", res_a);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_a);
-	expect_reads(m, "GET /v1/residents/{id}", want);
-	free(want);
+	expect_one_read("GET /v1/residents/{id}", res_a, "/v1/residents/%lld",
+	    res_a);
 	/* Who: the operator's token, by id. */
 	v = th_val(db,
 	    "SELECT actor || ',' || token_id || ',' || (operator_id IS "
 	    "NULL) FROM resident_reads WHERE id > %lld", m);
 	tok = th_num(db,
-	    "SELECT id FROM api_tokens WHERE name = 'privacy desk'");
+	    "SELECT id FROM api_tokens WHERE name = 'privacy operator'");
 	want = xprintf("token:%lld,%lld,true", tok, tok);
 	assert_string_equal(v, want);
 	free(want);
@@ -169,21 +163,9 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "GET /v1/residents", want);
 	free(want);
 
-	m = mark();
-	path = xprintf("/v1/residents/%lld/context", res_b);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_b);
-	expect_reads(m, "GET /v1/residents/{id}/context", want);
-	free(want);
-
-	m = mark();
-	path = xprintf("/v1/calls/%lld", c1);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_a);
-	expect_reads(m, "GET /v1/calls/{id}", want);
-	free(want);
+	expect_one_read("GET /v1/residents/{id}/context", res_b,
+	    "/v1/residents/%lld/context", res_b);
+	expect_one_read("GET /v1/calls/{id}", res_a, "/v1/calls/%lld", c1);
 
 	/* A list: one row per resident per request, not one per call. */
 	m = mark();
@@ -198,13 +180,8 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "GET /v1/calls", want);
 	free(want);
 
-	m = mark();
-	path = xprintf("/v1/matches?resident_id=%lld&service=meal", res_a);
-	assert_int_equal(th_api(d.url, oper, "GET", path, NULL, NULL), 200);
-	free(path);
-	want = xprintf("%lld:1", res_a);
-	expect_reads(m, "GET /v1/matches", want);
-	free(want);
+	expect_one_read("GET /v1/matches", res_a,
+	    "/v1/matches?resident_id=%lld&service=meal", res_a);
 
 	/* The PBX's caller-ID lookup answers with both cards. */
 	m = mark();
@@ -214,11 +191,9 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "POST /v1/ringing", want);
 	free(want);
 	/* Its audit row keeps ids; the number is not kept for years. */
-	v = th_val(db,
+	th_expect_val(db, "0",
 	    "SELECT count(*) FROM audit_log WHERE action = 'call.ringing' "
 	    "AND after::text LIKE '%%13900000101%%'");
-	assert_string_equal(v, "0");
-	free(v);
 
 	/* Nothing read, nothing recorded. */
 	m = mark();
@@ -278,7 +253,7 @@ test_access_log_for_admins(void **state)
 	assert_string_equal(json_string_value(json_object_get(who, "kind")),
 	    "token");
 	assert_string_equal(json_string_value(json_object_get(who, "name")),
-	    "privacy desk");
+	    "privacy operator");
 	assert_true(json_integer_value(json_object_get(json_array_get(items,
 	    0), "id")) > json_integer_value(json_object_get(json_array_get(
 	    items, 1), "id")));
@@ -657,245 +632,7 @@ test_offer_link_same_for_unknown_and_known(void **state)
 	path = xprintf("/v1/offers/%lld/decline?t=%s", offer + 1000000, "00");
 	assert_int_equal(th_api(d.url, NULL, "POST", path, NULL, NULL), 403);
 	free(path);
-	a = th_val(db, "SELECT status FROM offers WHERE id = %lld", offer);
-	assert_string_equal(a, "offered");
-	free(a);
-}
-
-/*
- * A webhook receiver of our own on 127.0.0.1: HTTP/1.1 keep-alive, 200 to
- * every request, counting connections accepted and requests answered.
- */
-struct counter {
-	int		 lfd;
-	int		 port;
-	int		 stop;
-	int		 conns;
-	int		 requests;
-	pthread_mutex_t	 mu;
-	pthread_t	 thread;
-};
-
-#define COUNTER_MAXFD	16
-
-static int
-counter_request_end(const char *buf, size_t len)
-{
-	const char	*end, *cl;
-	size_t		 head, body = 0;
-
-	if ((end = memmem(buf, len, "\r\n\r\n", 4)) == NULL)
-		return (-1);
-	head = (size_t)(end - buf) + 4;
-	for (cl = buf; cl < end; cl++) {
-		if (strncasecmp(cl, "\r\nContent-Length:", 17) == 0) {
-			body = strtoul(cl + 17, NULL, 10);
-			break;
-		}
-	}
-	return (len >= head + body ? (int)(head + body) : -1);
-}
-
-static void *
-counter_main(void *arg)
-{
-	struct counter	*c = arg;
-	struct pollfd	 pfd[COUNTER_MAXFD];
-	char		 bufs[COUNTER_MAXFD][8192];
-	size_t		 lens[COUNTER_MAXFD];
-	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
-	    "Connection: keep-alive\r\n\r\n";
-	int		 n = 1, i, fd, used;
-	ssize_t		 got;
-
-	pfd[0].fd = c->lfd;
-	pfd[0].events = POLLIN;
-	for (;;) {
-		pthread_mutex_lock(&c->mu);
-		if (c->stop) {
-			pthread_mutex_unlock(&c->mu);
-			break;
-		}
-		pthread_mutex_unlock(&c->mu);
-		if (poll(pfd, n, 50) <= 0)
-			continue;
-		if ((pfd[0].revents & POLLIN) && n < COUNTER_MAXFD &&
-		    (fd = accept(c->lfd, NULL, NULL)) >= 0) {
-			pfd[n].fd = fd;
-			pfd[n].events = POLLIN;
-			pfd[n].revents = 0;
-			lens[n] = 0;
-			n++;
-			pthread_mutex_lock(&c->mu);
-			c->conns++;
-			pthread_mutex_unlock(&c->mu);
-		}
-		for (i = 1; i < n; i++) {
-			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			got = read(pfd[i].fd, bufs[i] + lens[i],
-			    sizeof bufs[i] - lens[i]);
-			if (got <= 0) {
-				close(pfd[i].fd);
-				pfd[i] = pfd[n - 1];
-				memcpy(bufs[i], bufs[n - 1], lens[n - 1]);
-				lens[i] = lens[n - 1];
-				n--;
-				i--;
-				continue;
-			}
-			lens[i] += (size_t)got;
-			while ((used = counter_request_end(bufs[i], lens[i])) >
-			    0) {
-				if (write(pfd[i].fd, ok, sizeof ok - 1) < 0)
-					break;
-				memmove(bufs[i], bufs[i] + used,
-				    lens[i] - (size_t)used);
-				lens[i] -= (size_t)used;
-				pthread_mutex_lock(&c->mu);
-				c->requests++;
-				pthread_mutex_unlock(&c->mu);
-			}
-		}
-	}
-	for (i = 1; i < n; i++)
-		close(pfd[i].fd);
-	return (NULL);
-}
-
-static void
-counter_start(struct counter *c)
-{
-	struct sockaddr_in	sin;
-	socklen_t		len = sizeof sin;
-	int			one = 1;
-
-	memset(c, 0, sizeof *c);
-	pthread_mutex_init(&c->mu, NULL);
-	assert_true((c->lfd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
-	setsockopt(c->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(c->lfd, (struct sockaddr *)&sin, sizeof sin), 0);
-	assert_int_equal(listen(c->lfd, 16), 0);
-	getsockname(c->lfd, (struct sockaddr *)&sin, &len);
-	c->port = ntohs(sin.sin_port);
-	assert_int_equal(pthread_create(&c->thread, NULL, counter_main, c), 0);
-}
-
-static void
-counter_get(struct counter *c, int *conns, int *requests)
-{
-	pthread_mutex_lock(&c->mu);
-	*conns = c->conns;
-	*requests = c->requests;
-	pthread_mutex_unlock(&c->mu);
-}
-
-static void
-counter_stop(struct counter *c)
-{
-	pthread_mutex_lock(&c->mu);
-	c->stop = 1;
-	pthread_mutex_unlock(&c->mu);
-	pthread_join(c->thread, NULL);
-	close(c->lfd);
-	pthread_mutex_destroy(&c->mu);
-}
-
-static void
-replace_in_file(const char *path, const char *from, const char *to)
-{
-	FILE	*f;
-	char	 buf[8192], *p;
-	size_t	 n;
-
-	assert_non_null(f = fopen(path, "r"));
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	assert_non_null(p = strstr(buf, from));
-	assert_non_null(f = fopen(path, "w"));
-	fprintf(f, "%.*s%s%s", (int)(p - buf), buf, to, p + strlen(from));
-	fclose(f);
-}
-
-static void
-test_reload_forbidding_private_drops_kept_alive(void **state)
-{
-	struct th_daemon	 d2;
-	struct counter		 c;
-	long long		 prov, rid, c1, c2;
-	char			*q, *body, *v;
-	int			 conns, requests;
-	long			 deadline;
-	json_t			*j;
-
-	(void)state;
-	/* One daemon only, or the other (private targets off) may claim. */
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	counter_start(&c);
-	th_sql(db, "UPDATE providers SET active = false");
-	rid = resident("重载测试", "13900000103", BASE_LAT + 0.01);
-	prov = th_num(db, "INSERT INTO providers (name, services, location, "
-	    "travel_mode, capacity, opening_hours, webhook_url, "
-	    "webhook_secret) VALUES ('本机接收', '{meal}', ST_SetSRID("
-	    "ST_MakePoint(%f, %f), 4326)::geography, 'walk', 50, '24/7', "
-	    "'http://127.0.0.1:%d/hooks', '%s') RETURNING id", BASE_LON,
-	    BASE_LAT + 0.0101, c.port, TEST_SECRET);
-	q = xprintf("INSERT INTO provider_hours SELECT %lld, d, '00:00', "
-	    "'24:00' FROM generate_series(1, 7) d", prov);
-	th_sql(db, q);
-	free(q);
-	assert_int_equal(th_daemon_start(&d2, db, "offers:\n  timeout: 1h\n"
-	    "webhooks:\n  allow_private_targets: true\n"
-	    "  retry_schedule: [100ms]\n  poll_interval: 200ms\n", 2, NULL), 0);
-
-	/* Allowed: delivered, and the connection stays open in curl's pool. */
-	body = xprintf("{\"caller_phone\": \"13900000103\", \"resident_id\": "
-	    "%lld, \"service\": \"meal\", \"duplicate_ok\": true}", rid);
-	assert_int_equal(th_api(d2.url, oper, "POST", "/v1/calls", body, &j),
-	    201);
-	c1 = json_integer_value(json_object_get(j, "id"));
-	json_decref(j);
-	assert_int_equal(th_pg_wait(db, (q = xprintf("SELECT d.status FROM "
-	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
-	    "= %lld", c1)), "delivered", 10000), 0);
-	free(q);
-	counter_get(&c, &conns, &requests);
-	assert_int_equal(conns, 1);
-	assert_int_equal(requests, 1);
-
-	/* Forbidden by a reload: the pooled connection must not be used. */
-	replace_in_file(d2.config, "allow_private_targets: true",
-	    "allow_private_targets: false");
-	kill(d2.pid, SIGHUP);
-	deadline = th_now_ms() + 5000;
-	while (!th_file_contains(d2.log,
-	    "webhooks.allow_private_targets reloaded") &&
-	    th_now_ms() < deadline)
-		usleep(20000);
-	assert_true(th_file_contains(d2.log,
-	    "webhooks.allow_private_targets reloaded"));
-	assert_int_equal(th_api(d2.url, oper, "POST", "/v1/calls", body, &j),
-	    201);
-	c2 = json_integer_value(json_object_get(j, "id"));
-	json_decref(j);
-	assert_int_equal(th_pg_wait(db, (q = xprintf("SELECT d.status FROM "
-	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
-	    "= %lld", c2)), "dead", 10000), 0);
-	free(q);
-	v = th_val(db,
-	    "SELECT d.last_error FROM deliveries d JOIN offers o ON o.id "
-	    "= d.offer_id WHERE o.call_id = %lld", c2);
-	assert_non_null(strstr(v, "not allowed"));
-	free(v);
-	counter_get(&c, &conns, &requests);
-	assert_int_equal(requests, 1);
-	free(body);
-	th_daemon_stop(&d2);
-	counter_stop(&c);
+	th_expect_val(db, "offered", "SELECT status FROM offers WHERE id = %lld", offer);
 }
 
 int
@@ -910,8 +647,8 @@ main(void)
 		cmocka_unit_test(test_wanted_at_range),
 		cmocka_unit_test(test_webhook_url_parsed_and_private_targets_refused),
 		cmocka_unit_test(test_offer_link_same_for_unknown_and_known),
-		cmocka_unit_test(test_reload_forbidding_private_drops_kept_alive),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

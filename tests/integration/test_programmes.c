@@ -45,8 +45,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(oper);
 	free(admin);
@@ -209,14 +208,10 @@ test_ledger_refusals_change_nothing(void **state)
 	before = th_pg_value(db, "SELECT count(*) || ':' || coalesce(sum("
 	    "amount_minutes), 0) FROM timebank_entries");
 	/* An entry with no service record behind it. */
-	v = th_pg_value(db, "SELECT careline_timebank_post('test', NULL, "
-	    "'earn', 60)->>'status'");
-	assert_string_equal(v, "422");
-	free(v);
-	v = th_pg_value(db, "SELECT careline_timebank_post('test', 999999, "
-	    "'earn', 60)->>'status'");
-	assert_string_equal(v, "422");
-	free(v);
+	th_expect_val(db, "422", "SELECT careline_timebank_post('test', "
+	    "NULL, 'earn', 60)->>'status'");
+	th_expect_val(db, "422", "SELECT careline_timebank_post('test', "
+	    "999999, 'earn', 60)->>'status'");
 	/* A spend past the balance: a service for a resident who has not
 	 * banked that many minutes. */
 	v = th_pg_value(db, "INSERT INTO volunteer_services (volunteer_id, "

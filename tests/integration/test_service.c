@@ -35,42 +35,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	db = th_db_ready("t_service");
-	return (db != NULL ? 0 : -1);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	free(db);
-	return (0);
-}
-
-/* Replace the first "from" in a file by "to". */
-static void
-file_replace(const char *path, const char *from, const char *to)
-{
-	char	*text, *at, *next;
-	FILE	*f;
-	long	 len;
-
-	assert_non_null(f = fopen(path, "r"));
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	rewind(f);
-	text = xmalloc((size_t)len + 1);
-	assert_int_equal(fread(text, 1, (size_t)len, f), (size_t)len);
-	text[len] = '\0';
-	fclose(f);
-	assert_non_null(at = strstr(text, from));
-	*at = '\0';
-	next = xprintf("%s%s%s", text, to, at + strlen(from));
-	assert_non_null(f = fopen(path, "w"));
-	fputs(next, f);
-	fclose(f);
-	free(next);
-	free(text);
+	return (th_group_up("service", &db, NULL, NULL, NULL));
 }
 
 /*
@@ -88,10 +53,8 @@ test_stopping_extends_the_stop_timeout(void **state)
 
 	(void)state;
 	fd = th_notify_open("service", &sock);
-	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
-	    "45s\n", 2, sock), 0);
-	assert_non_null(msg = th_notify_expect(fd, "READY=1", 5000));
-	free(msg);
+	assert_int_equal(th_daemon_start_notified(&d, db,
+	    "http:\n  shutdown_grace: 45s\n", fd, sock), 0);
 
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
 	assert_non_null(msg = th_notify_expect(fd, "STOPPING=1", 5000));
@@ -101,11 +64,9 @@ test_stopping_extends_the_stop_timeout(void **state)
 	assert_int_equal(th_daemon_signal_wait(&d, 0, 10000), 0);
 	th_daemon_cleanup(&d);
 
-	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
-	    "45s\n", 2, sock), 0);
-	assert_non_null(msg = th_notify_expect(fd, "READY=1", 5000));
-	free(msg);
-	file_replace(d.config, "shutdown_grace: 45s", "shutdown_grace: 2m");
+	assert_int_equal(th_daemon_start_notified(&d, db,
+	    "http:\n  shutdown_grace: 45s\n", fd, sock), 0);
+	th_file_replace(d.config, "shutdown_grace: 45s", "shutdown_grace: 2m");
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
 	assert_non_null(msg = th_notify_expect(fd, "RELOADING=1", 5000));
 	free(msg);
@@ -156,7 +117,7 @@ pty_read(int fd, char **acc, size_t *len, const char *needle, int timeout_ms)
 static void
 test_create_operator_hides_typed_password(void **state)
 {
-	char	*cfg, *out = NULL, *v;
+	char	*cfg, *out = NULL;
 	size_t	 len = 0;
 	FILE	*f;
 	pid_t	 pid;
@@ -190,10 +151,8 @@ test_create_operator_hides_typed_password(void **state)
 	/* Nor part of it: a terminal echoing would show it as typed. */
 	assert_null(strstr(out, "Tr0ub"));
 
-	v = th_pg_value(db, "SELECT count(*) FROM operators WHERE "
-	    "name = 'ptyadmin' AND password_hash LIKE '$argon2id$%'");
-	assert_string_equal(v, "1");
-	free(v);
+	th_expect_val(db, "1", "SELECT count(*) FROM operators WHERE "
+	    "name = 'ptyadmin' AND password_hash LIKE '$argon2id$%%'");
 	free(out);
 	unlink(cfg);
 	free(cfg);
@@ -259,5 +218,6 @@ main(void)
 		cmocka_unit_test(test_create_operator_interrupted_restores_echo),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

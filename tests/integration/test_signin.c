@@ -61,10 +61,7 @@ sign_in_from(struct reply *rp, const struct th_daemon *d, const char *src,
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, th_collect);
-	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &bb);
-	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, th_collect);
-	curl_easy_setopt(cu, CURLOPT_HEADERDATA, &hb);
+	th_collect_both(cu, &bb, &hb);
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(cu);
@@ -126,12 +123,9 @@ group_setup(void **state)
 	size_t	i;
 
 	(void)state;
-	th_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	db = th_db_create("t_signin");
-	if (th_migrate(db, NULL) != 0)
+	if (th_group_up("signin", &db, &admin, NULL, NULL) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "signin test admin");
 	for (i = 0; i < sizeof names / sizeof *names; i++)
 		if (th_operator(db, names[i], NULL, PASSWORD) != 0)
 			return (-1);
@@ -155,8 +149,7 @@ group_teardown(void **state)
 	th_daemon_cleanup(&a);
 	th_daemon_cleanup(&b);
 	th_daemon_cleanup(&c);
-	free(db);
-	free(admin);
+	th_group_teardown(state);
 	return (0);
 }
 
@@ -505,6 +498,13 @@ test_names_take_the_same_time(void **state)
 	assert_true(med_diff < write_ms / 2 && med_diff > -write_ms / 2);
 }
 
+/* A request that needs a credential, to dm: its status. */
+static long
+calls_as(const struct th_daemon *dm, const char *tok)
+{
+	return (th_api(dm->url, tok, "GET", "/v1/calls?limit=1", NULL, NULL));
+}
+
 /* Poll until the credential is refused: the time it took, or -1. */
 static long
 until_refused(const struct th_daemon *d, const char *tok)
@@ -512,8 +512,7 @@ until_refused(const struct th_daemon *d, const char *tok)
 	long	start = th_now_ms(), st;
 
 	for (;;) {
-		st = th_api(d->url, tok, "GET", "/v1/calls?limit=1", NULL,
-		    NULL);
+		st = calls_as(d, tok);
 		if (st == 401)
 			return (th_now_ms() - start);
 		assert_int_equal(st, 200);
@@ -553,16 +552,13 @@ test_revoked_token_ends_everywhere(void **state)
 	id = json_integer_value(json_object_get(j, "id"));
 	json_decref(j);
 	/* Cached on both. */
-	assert_int_equal(th_api(a.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 200);
-	assert_int_equal(th_api(b.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 200);
+	assert_int_equal(calls_as(&a, tok), 200);
+	assert_int_equal(calls_as(&b, tok), 200);
 	path = xprintf("/v1/tokens/%lld", id);
 	assert_int_equal(th_api(a.url, admin, "DELETE", path, NULL, NULL),
 	    200);
 	/* The very next request here... */
-	assert_int_equal(th_api(a.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 401);
+	assert_int_equal(calls_as(&a, tok), 401);
 	/* ...and the other instance as soon as NOTIFY reaches it. */
 	assert_true(until_refused(&b, tok) >= 0);
 	free(path);
@@ -576,14 +572,11 @@ test_signed_out_session_ends_everywhere(void **state)
 
 	(void)state;
 	tok = session(&a, "127.0.0.40", "wuqing");
-	assert_int_equal(th_api(a.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 200);
-	assert_int_equal(th_api(b.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 200);
+	assert_int_equal(calls_as(&a, tok), 200);
+	assert_int_equal(calls_as(&b, tok), 200);
 	assert_int_equal(th_api(a.url, tok, "DELETE", "/v1/session", NULL,
 	    NULL), 204);
-	assert_int_equal(th_api(a.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 401);
+	assert_int_equal(calls_as(&a, tok), 401);
 	assert_true(until_refused(&b, tok) >= 0);
 	free(tok);
 }
@@ -595,10 +588,8 @@ test_disabled_operator_ends_everywhere(void **state)
 
 	(void)state;
 	tok = session(&a, "127.0.0.41", "zhouyi");
-	assert_int_equal(th_api(a.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 200);
-	assert_int_equal(th_api(b.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 200);
+	assert_int_equal(calls_as(&a, tok), 200);
+	assert_int_equal(calls_as(&b, tok), 200);
 	/* Accounts are disabled in SQL only. */
 	assert_int_equal(th_pg_exec(db, "UPDATE operators SET disabled_at = "
 	    "now() WHERE name = 'zhouyi'"), 0);
@@ -615,8 +606,7 @@ test_idle_session_not_kept_by_cache(void **state)
 
 	(void)state;
 	tok = session(&c, "127.0.0.42", "qianli");
-	assert_int_equal(th_api(c.url, tok, "GET", "/v1/calls?limit=1", NULL,
-	    NULL), 200);
+	assert_int_equal(calls_as(&c, tok), 200);
 	/* auth.session_idle is 2 s there; the cache would keep it 60 s. */
 	took = until_refused(&c, tok);
 	assert_true(took >= 0);

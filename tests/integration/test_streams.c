@@ -88,9 +88,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_streams")) == NULL)
+	if (th_group_up("streams", &db, &admin, NULL, &d) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "streams test admin");
 	if (th_pg_exec(db, "INSERT INTO residents (name, phone, address, "
 	    "location) VALUES ('周阿公', '13900007777', '荷塘区月塘街道', "
 	    "ST_SetSRID(ST_MakePoint(113.19, 27.88), 4326)::geography)") != 0)
@@ -98,16 +97,6 @@ group_setup(void **state)
 	return (th_daemon_start(&d, db, "events:\n  recheck: 1s\n"
 	    "  max_per_credential: 2\n  max_streams: 4\n"
 	    "  replay_max: 20\n", 2, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
-	return (0);
 }
 
 static void
@@ -229,12 +218,10 @@ test_ringing_events_hold_ids(void **state)
 	json_decref(j);
 
 	/* Stored: ids only, no name, phone or address anywhere. */
-	v = th_pg_value(db, "SELECT count(*) FROM events WHERE type = "
-	    "'call.ringing' AND (data::text LIKE '%周阿公%' OR data::text "
-	    "LIKE '%7777%' OR data::text LIKE '%月塘%' OR data ? 'phone' OR "
-	    "data ? 'residents')");
-	assert_string_equal(v, "0");
-	free(v);
+	th_expect_val(db, "0", "SELECT count(*) FROM events WHERE type = "
+	    "'call.ringing' AND (data::text LIKE '%%周阿公%%' OR "
+	    "data::text LIKE '%%7777%%' OR data::text LIKE '%%月塘%%' OR "
+	    "data ? 'phone' OR data ? 'residents')");
 	want = xprintf("{\"ringing_id\": %lld, \"resident_ids\": [%s]}", rid,
 	    "1");
 	v = th_pg_value(db, "SELECT data::text FROM events WHERE type = "
@@ -371,5 +358,6 @@ main(void)
 		cmocka_unit_test(test_sigterm_ends_streams_cleanly),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

@@ -48,30 +48,17 @@ world(int n, const char *const *urls, long long *prov)
 	int		 i;
 
 	th_sql(db, "UPDATE providers SET active = false");
-	q = xprintf("INSERT INTO residents (name, phone, address, location) "
-	    "VALUES ('测试老人', '139%08d', '荷塘区测试路', ST_SetSRID("
-	    "ST_MakePoint(%f, %f), 4326)::geography) RETURNING id",
+	resident = th_num(db, "INSERT INTO residents (name, phone, address, "
+	    "location) VALUES ('测试老人', '139%08d', '荷塘区测试路', "
+	    "ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography) RETURNING id",
 	    ++phone_seq, BASE_LON, BASE_LAT);
-	{
-		char *v = th_pg_value(db, q);
-
-		resident = atoll(v);
-		free(v);
-	}
-	free(q);
 	for (i = 0; i < n; i++) {
-		char *v;
-
-		q = xprintf("INSERT INTO providers (name, services, location, "
-		    "travel_mode, capacity, opening_hours, webhook_url, "
-		    "webhook_secret) VALUES ('供应商%d', '{meal}', ST_SetSRID("
-		    "ST_MakePoint(%f, %f), 4326)::geography, 'walk', 5, "
-		    "'24/7', 'http://x/', '%s') RETURNING id", i, BASE_LON,
+		prov[i] = th_num(db, "INSERT INTO providers (name, services, "
+		    "location, travel_mode, capacity, opening_hours, "
+		    "webhook_url, webhook_secret) VALUES ('供应商%d', '{meal}', "
+		    "ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, 'walk', "
+		    "5, '24/7', 'http://x/', '%s') RETURNING id", i, BASE_LON,
 		    BASE_LAT + 0.001 * (i + 1), TEST_SECRET);
-		v = th_pg_value(db, q);
-		prov[i] = atoll(v);
-		free(v);
-		free(q);
 		q = xprintf("INSERT INTO provider_hours SELECT %lld, d, "
 		    "'00:00', '24:00' FROM generate_series(1, 7) d; UPDATE "
 		    "providers SET webhook_url = '%s/%lld' WHERE id = %lld",
@@ -95,26 +82,49 @@ call_for(struct th_daemon *dm, long long resident)
 	return (id);
 }
 
+/* The demo receiver, signing with the test secret; args after that. */
+static void
+receiver(struct th_receiver *rv, const char *args)
+{
+	char	*all = xprintf("--secret " TEST_SECRET " %s", args);
+
+	assert_int_equal(th_receiver_start(rv, all), 0);
+	free(all);
+}
+
+/* A world of n providers (n <= 2) all at url, and a call for them. */
+static long long
+call_at(int n, const char *url, long long *prov)
+{
+	const char	*urls[2] = { url, url };
+
+	return (call_for(&d, world(n, urls, prov)));
+}
+
+static void
+wait_call(long long call, const char *status, int timeout_ms)
+{
+	assert_int_equal(th_wait_val(db, status, timeout_ms,
+	    "SELECT status FROM calls WHERE id = %lld", call), 0);
+}
+
+/* The offer.created delivery of a one-offer call reaches status. */
+static void
+wait_offer_created(long long call, const char *status, int timeout_ms)
+{
+	assert_int_equal(th_wait_val(db, status, timeout_ms, "SELECT "
+	    "d.status FROM deliveries d JOIN offers o ON o.id = d.offer_id "
+	    "WHERE o.call_id = %lld AND d.event_type = 'offer.created'",
+	    call), 0);
+}
+
 static int
 group_setup(void **state)
 {
 	(void)state;
-	if ((db = th_db_ready("t_webhooks")) == NULL)
+	if (th_group_up("webhooks", &db, &admin, &oper, &d) != 0)
 		return (-1);
-	admin = th_token(db, "admin", "webhook test admin");
-	oper = th_token(db, "operator", "webhook test operator");
 	return (th_daemon_start(&d, db, DAEMON_CONFIG, 2, NULL));
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	th_daemon_stop(&d);
-	free(db);
-	free(admin);
-	free(oper);
-	return (0);
 }
 
 static void
@@ -127,14 +137,11 @@ test_offer_accepted_end_to_end(void **state)
 	char			*path, *needle;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --accept-after 100ms"), 0);
+	receiver(&rv, "--accept-after 100ms");
 	urls[0] = urls[1] = rv.url;
 	resident = world(2, urls, prov);
 	call = call_for(&d, resident);
-	assert_int_equal(th_wait_val(db,
-	    "accepted", 5000, "SELECT status FROM calls "
-	    "WHERE id = %lld", call), 0);
+	wait_call(call, "accepted", 5000);
 
 	/* The best candidate got a valid signed offer, then the details. */
 	needle = xprintf("\"provider\":%lld", prov[0]);
@@ -161,17 +168,12 @@ test_offer_accepted_end_to_end(void **state)
 	    "WHERE action = 'resident.read' AND entity_id = %lld", resident),
 	    0);
 	/* offer.created carried no name, phone or exact address. */
-	{
-		char *v = th_val(db,
-		    "SELECT count(*) FROM deliveries d JOIN offers o "
-		    "ON o.id = d.offer_id WHERE o.call_id = %lld AND "
-		    "d.event_type = 'offer.created' AND (d.payload::text LIKE "
-		    "'%%测试老人%%' OR d.payload::text LIKE '%%139%08d%%' OR "
-		    "d.payload::text LIKE '%%测试路%%')", call, phone_seq);
-
-		assert_string_equal(v, "0");
-		free(v);
-	}
+	th_expect_val(db, "0",
+	    "SELECT count(*) FROM deliveries d JOIN offers o "
+	    "ON o.id = d.offer_id WHERE o.call_id = %lld AND "
+	    "d.event_type = 'offer.created' AND (d.payload::text LIKE "
+	    "'%%测试老人%%' OR d.payload::text LIKE '%%139%08d%%' OR "
+	    "d.payload::text LIKE '%%测试路%%')", call, phone_seq);
 	th_receiver_stop(&rv);
 }
 
@@ -179,36 +181,24 @@ static void
 test_decline_moves_to_next(void **state)
 {
 	struct th_receiver	 rv;
-	const char		*urls[2];
 	long long		 prov[2], call;
-	char			*v;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --accept-after 50ms --decline-rate 1"), 0);
-	urls[0] = urls[1] = rv.url;
-	call = call_for(&d, world(2, urls, prov));
+	receiver(&rv, "--accept-after 50ms --decline-rate 1");
+	call = call_at(2, rv.url, prov);
 	/* Both say no: the second was asked after the first declined. */
-	assert_int_equal(th_wait_val(db,
-	    "unmatched", 6000, "SELECT status FROM "
-	    "calls WHERE id = %lld", call), 0);
-	v = th_val(db,
+	wait_call(call, "unmatched", 6000);
+	th_expect_val(db, "declined:true,declined:true",
 	    "SELECT string_agg(status || ':' || (offered_at IS NOT NULL)"
 	    "::text, ',' ORDER BY rank) FROM offers WHERE call_id = %lld",
 	    call);
-	assert_string_equal(v, "declined:true,declined:true");
-	free(v);
-	v = th_val(db,
+	th_expect_val(db, "t",
 	    "SELECT (SELECT answered_at FROM offers WHERE call_id = %lld "
 	    "AND rank = 1) <= (SELECT offered_at FROM offers WHERE call_id = "
 	    "%lld AND rank = 2)", call, call);
-	assert_string_equal(v, "t");
-	free(v);
-	v = th_val(db,
+	th_expect_val(db, "1",
 	    "SELECT count(*) FROM events WHERE type = 'call.unmatched' "
 	    "AND call_id = %lld", call);
-	assert_string_equal(v, "1");
-	free(v);
 	th_receiver_stop(&rv);
 }
 
@@ -216,23 +206,15 @@ static void
 test_no_answer_expires_to_next(void **state)
 {
 	struct th_receiver	 rv;
-	const char		*urls[2];
 	long long		 prov[2], call;
-	char			*v;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --ignore-rate 1"), 0);
-	urls[0] = urls[1] = rv.url;
-	call = call_for(&d, world(2, urls, prov));
-	assert_int_equal(th_wait_val(db,
-	    "unmatched", 8000, "SELECT status FROM "
-	    "calls WHERE id = %lld", call), 0);
-	v = th_val(db,
+	receiver(&rv, "--ignore-rate 1");
+	call = call_at(2, rv.url, prov);
+	wait_call(call, "unmatched", 8000);
+	th_expect_val(db, "expired,expired",
 	    "SELECT string_agg(status, ',' ORDER BY rank) FROM offers "
 	    "WHERE call_id = %lld", call);
-	assert_string_equal(v, "expired,expired");
-	free(v);
 	/* Each provider was told its offer lapsed. */
 	assert_int_equal(th_receiver_wait(&rv, "offer.cancelled", 2, 3000), 0);
 	th_receiver_stop(&rv);
@@ -242,19 +224,13 @@ static void
 test_500_twice_then_200(void **state)
 {
 	struct th_receiver	 rv;
-	const char		*urls[1];
 	long long		 prov[1], call;
-	char			*event, *needle, *v;
+	char			*event, *needle;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --fail-first 2 --accept-after 50ms"), 0);
-	urls[0] = rv.url;
-	call = call_for(&d, world(1, urls, prov));
-	assert_int_equal(th_wait_val(db,
-	    "delivered", 5000, "SELECT d.status FROM "
-	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
-	    "= %lld AND d.event_type = 'offer.created'", call), 0);
+	receiver(&rv, "--fail-first 2 --accept-after 50ms");
+	call = call_at(1, rv.url, prov);
+	wait_offer_created(call, "delivered", 5000);
 	event = th_val(db,
 	    "SELECT d.event_id FROM deliveries d JOIN offers o ON "
 	    "o.id = d.offer_id WHERE o.call_id = %lld AND d.event_type = "
@@ -262,14 +238,10 @@ test_500_twice_then_200(void **state)
 	needle = xprintf("\"webhook_id\":\"%s\"", event);
 	/* Three attempts, one webhook-id. */
 	assert_int_equal(th_receiver_count(&rv, needle), 3);
-	v = th_val(db, "SELECT attempts || ':' || (SELECT count(*) FROM "
-	    "delivery_attempts a WHERE a.delivery_id = d.id) FROM deliveries "
-	    "d WHERE event_id = '%s'", event);
-	assert_string_equal(v, "3:3");
-	free(v);
-	assert_int_equal(th_wait_val(db,
-	    "accepted", 5000, "SELECT status FROM calls "
-	    "WHERE id = %lld", call), 0);
+	th_expect_val(db, "3:3", "SELECT attempts || ':' || (SELECT count(*) "
+	    "FROM delivery_attempts a WHERE a.delivery_id = d.id) FROM "
+	    "deliveries d WHERE event_id = '%s'", event);
+	wait_call(call, "accepted", 5000);
 	free(needle);
 	free(event);
 	th_receiver_stop(&rv);
@@ -285,22 +257,17 @@ test_receiver_down_dead_letter_then_next(void **state)
 	char			*v;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --accept-after 50ms"), 0);
+	receiver(&rv, "--accept-after 50ms");
 	down = xprintf("http://127.0.0.1:%d/hooks", th_free_port());
 	urls[0] = down;
 	urls[1] = rv.url;
 	call = call_for(&d, world(2, urls, prov));
-	assert_int_equal(th_wait_val(db,
-	    "accepted", 8000, "SELECT status FROM calls "
-	    "WHERE id = %lld", call), 0);
-	v = th_val(db,
+	wait_call(call, "accepted", 8000);
+	th_expect_val(db, "dead:3",
 	    "SELECT d.status || ':' || d.attempts FROM deliveries d JOIN "
 	    "offers o ON o.id = d.offer_id WHERE o.call_id = %lld AND "
 	    "o.provider_id = %lld AND d.event_type = 'offer.created'", call,
 	    prov[0]);
-	assert_string_equal(v, "dead:3");
-	free(v);
 	v = th_val(db,
 	    "SELECT provider_id FROM offers WHERE call_id = %lld AND "
 	    "status = 'accepted'", call);
@@ -334,17 +301,13 @@ test_receiver_down_dead_letter_then_next(void **state)
 static void
 test_all_fail_unmatched(void **state)
 {
-	const char	*urls[2];
 	char		*down;
 	long long	 prov[2], call;
 
 	(void)state;
 	down = xprintf("http://127.0.0.1:%d/hooks", th_free_port());
-	urls[0] = urls[1] = down;
-	call = call_for(&d, world(2, urls, prov));
-	assert_int_equal(th_wait_val(db,
-	    "unmatched", 8000, "SELECT status FROM "
-	    "calls WHERE id = %lld", call), 0);
+	call = call_at(2, down, prov);
+	wait_call(call, "unmatched", 8000);
 	free(down);
 }
 
@@ -373,7 +336,7 @@ test_accept_race_one_winner(void **state)
 	pthread_t		 t[2];
 	const char		*urls[2];
 	long long		 prov[2], call;
-	char			*o1, *o2, *p1, *p2, *v;
+	char			*o1, *o2, *p1, *p2;
 	int			 i;
 
 	(void)state;
@@ -382,8 +345,7 @@ test_accept_race_one_winner(void **state)
 	    "broadcast\n  broadcast_k: 2\n  timeout: 30s\n"
 	    "webhooks:\n  allow_private_targets: true\n"
 	    "  public_url: \"http://127.0.0.1:@PORT@\"\n", 2, NULL), 0);
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --ignore-rate 1"), 0);
+	receiver(&rv, "--ignore-rate 1");
 	urls[0] = urls[1] = rv.url;
 	for (i = 0; i < 5; i++) {
 		call = call_for(&b, world(2, urls, prov));
@@ -408,11 +370,9 @@ test_accept_race_one_winner(void **state)
 		/* Exactly one wins; the other hears it is too late. */
 		assert_true((rc[0].status == 200 && rc[1].status == 409) ||
 		    (rc[0].status == 409 && rc[1].status == 200));
-		v = th_val(db,
+		th_expect_val(db, "1",
 		    "SELECT count(*) FROM offers WHERE call_id = %lld AND "
 		    "status = 'accepted'", call);
-		assert_string_equal(v, "1");
-		free(v);
 		/* And the same offer twice at once: one 200, one 409. */
 		free(o1);
 		free(o2);
@@ -428,16 +388,13 @@ static void
 test_provider_token_only_its_own(void **state)
 {
 	struct th_receiver	 rv;
-	const char		*urls[2];
 	long long		 prov[2], call;
 	json_t			*j;
 	char			*body, *tok, *offer, *path;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --ignore-rate 1"), 0);
-	urls[0] = urls[1] = rv.url;
-	call = call_for(&d, world(2, urls, prov));
+	receiver(&rv, "--ignore-rate 1");
+	call = call_at(2, rv.url, prov);
 	assert_int_equal(th_wait_val(db,
 	    "1", 3000, "SELECT count(*) FROM offers "
 	    "WHERE call_id = %lld AND status = 'offered'", call), 0);
@@ -469,16 +426,13 @@ static void
 test_expired_link_refused(void **state)
 {
 	struct th_receiver	 rv;
-	const char		*urls[1];
 	long long		 prov[1], call;
 	json_t			*j;
 	char			*link, *path;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --ignore-rate 1"), 0);
-	urls[0] = rv.url;
-	call = call_for(&d, world(1, urls, prov));
+	receiver(&rv, "--ignore-rate 1");
+	call = call_at(1, rv.url, prov);
 	assert_int_equal(th_wait_val(db,
 	    "1", 3000, "SELECT count(*) FROM deliveries "
 	    "d JOIN offers o ON o.id = d.offer_id WHERE o.call_id = %lld",
@@ -524,8 +478,7 @@ test_secret_rotation_signs_with_both(void **state)
 	char			*path, *args, *q, *body;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&old_rv, "--secret " TEST_SECRET
-	    " --ignore-rate 1"), 0);
+	receiver(&old_rv, "--ignore-rate 1");
 	urls[0] = old_rv.url;
 	resident = world(1, urls, prov);
 	path = xprintf("/v1/providers/%lld/rotate-secret", prov[0]);
@@ -564,34 +517,22 @@ static void
 test_gone_retires_the_endpoint(void **state)
 {
 	struct th_receiver	 rv;
-	const char		*urls[1];
 	long long		 prov[1], call;
-	char			*v;
 
 	(void)state;
-	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
-	    " --status 410"), 0);
-	urls[0] = rv.url;
-	call = call_for(&d, world(1, urls, prov));
-	assert_int_equal(th_wait_val(db, "dead", 5000, "SELECT d.status FROM "
-	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
-	    "= %lld AND d.event_type = 'offer.created'", call), 0);
+	receiver(&rv, "--status 410");
+	call = call_at(1, rv.url, prov);
+	wait_offer_created(call, "dead", 5000);
 	/* One attempt: 410 is final, and the endpoint is retired. */
-	v = th_val(db,
+	th_expect_val(db, "1",
 	    "SELECT attempts FROM deliveries d JOIN offers o ON o.id = "
 	    "d.offer_id WHERE o.call_id = %lld", call);
-	assert_string_equal(v, "1");
-	free(v);
-	v = th_val(db,
+	th_expect_val(db, "true:1",
 	    "SELECT (endpoint_disabled_at IS NOT NULL)::text || ':' || "
 	    "(SELECT count(*) FROM events WHERE type = "
 	    "'provider.endpoint_disabled') FROM providers WHERE id = %lld",
 	    prov[0]);
-	assert_string_equal(v, "true:1");
-	free(v);
-	assert_int_equal(th_wait_val(db,
-	    "unmatched", 5000, "SELECT status FROM "
-	    "calls WHERE id = %lld", call), 0);
+	wait_call(call, "unmatched", 5000);
 	th_receiver_stop(&rv);
 }
 
@@ -612,5 +553,6 @@ main(void)
 		cmocka_unit_test(test_gone_retires_the_endpoint),
 	};
 
-	return (cmocka_run_group_tests(tests, group_setup, group_teardown));
+	return (cmocka_run_group_tests(tests, group_setup,
+	    th_group_teardown));
 }

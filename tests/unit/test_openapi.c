@@ -80,6 +80,23 @@ openapi_normalise(const char *in, char *out, size_t len)
 }
 
 /* The operations of one path item: its keys that are HTTP methods. */
+/* The next key of a mapping into key (len bytes); 0 at its end. */
+static int
+openapi_key(struct openapi *oa, char *key, size_t len)
+{
+	yaml_event_t	ev;
+
+	openapi_next(oa, &ev);
+	if (ev.type == YAML_MAPPING_END_EVENT) {
+		yaml_event_delete(&ev);
+		return (0);
+	}
+	assert_int_equal(ev.type, YAML_SCALAR_EVENT);
+	snprintf(key, len, "%s", ev.data.scalar.value);
+	yaml_event_delete(&ev);
+	return (1);
+}
+
 static void
 openapi_path_item(struct openapi *oa, const char *path)
 {
@@ -95,15 +112,7 @@ openapi_path_item(struct openapi *oa, const char *path)
 	assert_int_equal(ev.type, YAML_MAPPING_START_EVENT);
 	yaml_event_delete(&ev);
 	openapi_normalise(path, norm, sizeof norm);
-	for (;;) {
-		openapi_next(oa, &ev);
-		if (ev.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&ev);
-			return;
-		}
-		assert_int_equal(ev.type, YAML_SCALAR_EVENT);
-		snprintf(key, sizeof key, "%s", ev.data.scalar.value);
-		yaml_event_delete(&ev);
+	while (openapi_key(oa, key, sizeof key)) {
 		for (i = 0; methods[i] != NULL; i++) {
 			if (strcmp(key, methods[i]) != 0)
 				continue;
@@ -125,7 +134,7 @@ openapi_load(struct openapi *oa, const char *file)
 	yaml_event_t	 ev;
 	yaml_event_type_t type;
 	FILE		*f;
-	char		*key;
+	char		 key[512];
 	int		 seen = 0;
 
 	memset(oa, 0, sizeof *oa);
@@ -143,38 +152,18 @@ openapi_load(struct openapi *oa, const char *file)
 		assert_true(type == YAML_STREAM_START_EVENT ||
 		    type == YAML_DOCUMENT_START_EVENT);
 	}
-	for (;;) {
-		openapi_next(oa, &ev);
-		if (ev.type == YAML_MAPPING_END_EVENT) {
-			yaml_event_delete(&ev);
-			break;
-		}
-		assert_int_equal(ev.type, YAML_SCALAR_EVENT);
-		key = strdup((char *)ev.data.scalar.value);
-		yaml_event_delete(&ev);
+	while (openapi_key(oa, key, sizeof key)) {
 		if (strcmp(key, "paths") != 0) {
 			openapi_next(oa, &ev);
 			openapi_skip(oa, &ev);
-			free(key);
 			continue;
 		}
-		free(key);
 		seen = 1;
 		openapi_next(oa, &ev);
 		assert_int_equal(ev.type, YAML_MAPPING_START_EVENT);
 		yaml_event_delete(&ev);
-		for (;;) {
-			openapi_next(oa, &ev);
-			if (ev.type == YAML_MAPPING_END_EVENT) {
-				yaml_event_delete(&ev);
-				break;
-			}
-			assert_int_equal(ev.type, YAML_SCALAR_EVENT);
-			key = strdup((char *)ev.data.scalar.value);
-			yaml_event_delete(&ev);
+		while (openapi_key(oa, key, sizeof key))
 			openapi_path_item(oa, key);
-			free(key);
-		}
 	}
 	yaml_parser_delete(&oa->yp);
 	fclose(f);
