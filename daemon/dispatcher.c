@@ -21,6 +21,8 @@
 #define DISPATCH_RECORD_BATCH	128	/* results per record */
 #define DISPATCH_FLUSH_MS	5	/* how long a small batch may wait */
 #define DISPATCH_RETRY_MS	500	/* before recording again after a failure */
+#define DISPATCH_CLAIM_GAP_MS	5	/* at least, between two claims */
+#define DISPATCH_DUE_NOW_MS	200	/* look again, when rows are due now */
 
 struct dispatcher {
 	struct event_base	*base;
@@ -33,8 +35,12 @@ struct dispatcher {
 	struct event		*due;		/* earliest due row */
 	struct event		*poll;		/* backstop */
 	struct event		*flush;		/* small result batches */
+	struct event		*pace;		/* the next claim, held back */
 
 	int			 claiming, claim_again;
+	int			 claim_limit;	/* rows the last claim asked for */
+	int			 claim_more;	/* it may have left due rows */
+	struct timespec		 claim_sent;	/* when (monotonic) */
 	int			 cycling, cycle_again;
 	int			 recording;	/* results in the batch */
 	json_t			*batch;		/* being recorded */
@@ -178,8 +184,12 @@ dispatcher_sent(struct notify_job *job, void *arg)
 		dispatcher_flush(d);
 	else if (!evtimer_pending(d->flush, NULL))
 		dispatcher_arm(d->flush, DISPATCH_FLUSH_MS);
-	/* A slot is free: there may be more waiting. */
-	if (!d->stopping)
+	/*
+	 * A slot is free: claim if rows were left waiting for one. Otherwise
+	 * the last claim took all that was due, and what falls due later
+	 * comes with a NOTIFY or the due timer.
+	 */
+	if (!d->stopping && d->claim_more)
 		dispatcher_claim(d);
 }
 
@@ -195,9 +205,13 @@ dispatcher_claimed(const struct db_result *res, void *arg)
 		if (res->status != DB_ERR_SHUTDOWN)
 			log_warn("dispatcher: claim failed: %s %s",
 			    res->sqlstate, res->message);
+		/* Whatever was due still is: the next occasion claims. */
+		d->claim_more = 1;
 		return;
 	}
 	n = PQntuples(res->res);
+	/* As many as asked for: more may be due once slots are free. */
+	d->claim_more = n >= d->claim_limit;
 	/* Stopping: what was just claimed is left to its lease. */
 	if (d->stopping) {
 		if (n > 0)
@@ -230,17 +244,34 @@ dispatcher_claimed(const struct db_result *res, void *arg)
 	}
 }
 
+/*
+ * Claims at most every DISPATCH_CLAIM_GAP_MS: under a stream of calls,
+ * each committing one offer.created with its NOTIFY, one claim (two
+ * statements in its transaction, whatever the batch) takes several rows
+ * instead of one each; when idle, the first row goes at once.
+ */
 static void
 dispatcher_claim(struct dispatcher *d)
 {
 	char		 limit[16], lease[16];
 	const char	*params[3];
+	struct timespec	 now;
+	long		 ms;
 	int		 slots;
 
 	if (d->stopping)
 		return;
 	if (d->claiming) {
 		d->claim_again = 1;
+		return;
+	}
+	if (evtimer_pending(d->pace, NULL))
+		return;		/* a claim is on its way */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - d->claim_sent.tv_sec) * 1000 +
+	    (now.tv_nsec - d->claim_sent.tv_nsec) / 1000000;
+	if (ms >= 0 && ms < DISPATCH_CLAIM_GAP_MS) {
+		dispatcher_arm(d->pace, DISPATCH_CLAIM_GAP_MS - ms);
 		return;
 	}
 	/*
@@ -250,8 +281,10 @@ dispatcher_claim(struct dispatcher *d)
 	 */
 	slots = d->cfg->webhook_max_in_flight -
 	    notifier_in_flight(d->notifier) - (int)json_array_size(d->results);
-	if (slots <= 0)
+	if (slots <= 0) {
+		d->claim_more = 1;
 		return;		/* dispatcher_sent claims as slots free up */
+	}
 	if (slots > DISPATCH_CLAIM_MAX)
 		slots = DISPATCH_CLAIM_MAX;
 	snprintf(limit, sizeof limit, "%d", slots);
@@ -262,8 +295,11 @@ dispatcher_claim(struct dispatcher *d)
 	if (db_query(d->db, "SELECT id, event_id, lease_token, attempt, "
 	    "event_type, url, secret, secret_previous, payload FROM "
 	    "careline_deliveries_claim($1, $2, $3)", 3, params,
-	    dispatcher_claimed, d) == 0)
+	    dispatcher_claimed, d) == 0) {
 		d->claiming = 1;
+		d->claim_limit = slots;
+		d->claim_sent = now;
+	}
 }
 
 /* Put a batch back in front of what waits, in order, to try again. */
@@ -316,7 +352,9 @@ dispatcher_recorded(const struct db_result *res, void *arg)
 	}
 	if (json_array_size(d->results) > 0)
 		dispatcher_flush(d);
-	dispatcher_claim(d);
+	/* Recorded results free slots too. */
+	if (d->claim_more)
+		dispatcher_claim(d);
 }
 
 static void
@@ -365,6 +403,14 @@ dispatcher_flush_event(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+dispatcher_pace_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	dispatcher_claim(arg);
+}
+
+static void
 dispatcher_cycled(const struct db_result *res, void *arg)
 {
 	struct dispatcher	*d = arg;
@@ -386,7 +432,15 @@ dispatcher_cycled(const struct db_result *res, void *arg)
 	if (!PQgetisnull(res->res, 0, 1)) {
 		/* Seconds until the earliest row is due; wake just after. */
 		due_in = atof(PQgetvalue(res->res, 0, 1));
-		dispatcher_arm(d->due, (long)(due_in * 1000) + 5);
+		/*
+		 * Due already: claims take those rows as slots free up, so
+		 * look again only for what they may skip (rows another
+		 * transaction held), not every few ms while a backlog drains.
+		 */
+		if (due_in > 0)
+			dispatcher_arm(d->due, (long)(due_in * 1000) + 5);
+		else
+			dispatcher_arm(d->due, DISPATCH_DUE_NOW_MS);
 	}
 	if (expired > 0)
 		dispatcher_claim(d);
@@ -499,6 +553,7 @@ dispatcher_new(struct event_base *base, const struct config *cfg,
 	d->due = evtimer_new(base, dispatcher_due_event, d);
 	d->poll = event_new(base, -1, EV_PERSIST, dispatcher_poll_event, d);
 	d->flush = evtimer_new(base, dispatcher_flush_event, d);
+	d->pace = evtimer_new(base, dispatcher_pace_event, d);
 	return (d);
 }
 
@@ -518,6 +573,7 @@ dispatcher_stop(struct dispatcher *d)
 {
 	d->stopping = 1;
 	evtimer_del(d->due);
+	evtimer_del(d->pace);
 	event_del(d->poll);
 	dispatcher_flush(d);
 }
@@ -546,6 +602,7 @@ dispatcher_free(struct dispatcher *d)
 	event_free(d->due);
 	event_free(d->poll);
 	event_free(d->flush);
+	event_free(d->pace);
 	json_decref(d->results);
 	free(d);
 }
