@@ -22,7 +22,7 @@
 #define DISPATCH_FLUSH_MS	5	/* how long a small batch may wait */
 #define DISPATCH_RETRY_MS	500	/* before recording again after a failure */
 #define DISPATCH_CLAIM_GAP_MS	5	/* at least, between two claims */
-#define DISPATCH_DUE_NOW_MS	200	/* look again, when rows are due now */
+#define DISPATCH_DUE_NOW_MS	200	/* look again, when rows wait for slots */
 
 struct dispatcher {
 	struct event_base	*base;
@@ -433,14 +433,17 @@ dispatcher_cycled(const struct db_result *res, void *arg)
 		/* Seconds until the earliest row is due; wake just after. */
 		due_in = atof(PQgetvalue(res->res, 0, 1));
 		/*
-		 * Due already: claims take those rows as slots free up, so
-		 * look again only for what they may skip (rows another
-		 * transaction held), not every few ms while a backlog drains.
+		 * Due already while claims wait for slots: they take those
+		 * rows as slots free up, so look again only for what they
+		 * may skip (rows another transaction held), not every few
+		 * ms while a backlog drains.
 		 */
 		if (due_in > 0)
 			dispatcher_arm(d->due, (long)(due_in * 1000) + 5);
-		else
+		else if (d->claim_more)
 			dispatcher_arm(d->due, DISPATCH_DUE_NOW_MS);
+		else
+			dispatcher_arm(d->due, 5);
 	}
 	if (expired > 0)
 		dispatcher_claim(d);
