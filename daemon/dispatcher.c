@@ -19,7 +19,7 @@
 
 #define DISPATCH_CLAIM_MAX	256	/* rows per claim */
 #define DISPATCH_RECORD_BATCH	128	/* results per record */
-#define DISPATCH_FLUSH_MS	5	/* how long a small batch may wait */
+#define DISPATCH_FLUSH_MS	20	/* how long a small batch may wait */
 #define DISPATCH_RETRY_MS	500	/* before recording again after a failure */
 #define DISPATCH_CLAIM_GAP_MS	5	/* at least, between two claims */
 #define DISPATCH_DUE_NOW_MS	200	/* look again, when rows wait for slots */
