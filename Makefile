@@ -1,8 +1,9 @@
 # careline: build, run, test, install. GNU make; Debian 12.
 #
-#   make            build carelined and the tests
+#   make            build the programs: carelined, carelinectl, demo-receiver
+#   make check      build and run the unit tests (cmocka; no database)
 #   make run        the demo district: private PostgreSQL under var/
-#   make test       every test against a throwaway cluster
+#   make test       build everything, every test against a throwaway cluster
 #   make test-asan  the same suite built with AddressSanitizer + UBSan
 #   make bench      the benchmarks
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS each (clang, build-fuzz/)
@@ -48,13 +49,15 @@ PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS)) -lunistring -lm
 INCLUDES	 = -Icommon -Iconfig -Idaemon -Itests
 
-# The version, in one place: the newest entry of debian/changelog (the
-# package and `carelined --version` cannot disagree).
-VERSION		:= $(shell head -n 1 debian/changelog | cut -d ' ' -f 2 | \
-		   tr -d '()')
+# The version, in one place: the file VERSION. scripts/version.sh fails,
+# and with it every build, when debian/changelog's newest entry says other.
+VERSION		:= $(shell scripts/version.sh)
+ifeq ($(VERSION),)
+$(error VERSION and debian/changelog disagree (see above))
+endif
 
-# The newest migration is the schema this build needs.
-SCHEMA_VERSION	:= $(shell ls sql/migrations 2>/dev/null | \
+# The newest schema file is the schema this build needs.
+SCHEMA_VERSION	:= $(shell ls sql/schema 2>/dev/null | \
 		   sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | sort -n | \
 		   tail -n 1)
 
@@ -62,7 +65,7 @@ COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
 		   common/hours.c common/jsonv.c common/webhook.c common/text.c
 CONFIG_SRCS	 = config/config.c config/dburl.c
 DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
-		   daemon/health.c daemon/metrics.c daemon/migrate.c \
+		   daemon/health.c daemon/metrics.c daemon/db_migrate.c \
 		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
 		   daemon/api_residents.c daemon/api_providers.c \
 		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
@@ -71,29 +74,36 @@ DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
 		   daemon/throttle.c
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# The operators' command line: client/ctl/, a file per command group.
+CTL_OBJS	 = $(patsubst %.c,$(BUILD)/%.o,$(wildcard client/ctl/*.c))
 
 UNIT_TESTS	 = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%, \
 		   $(wildcard tests/unit/test_*.c))
 INTEG_TESTS	 = $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%, \
 		   $(wildcard tests/integration/test_*.c))
-HARNESS_OBJS	 = $(BUILD)/tests/harness.o
+HARNESS_OBJS	 = $(BUILD)/tests/harness.o $(BUILD)/tests/harness_stream.o
 FUZZ_TARGETS	 = $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%, \
 		   $(wildcard tests/fuzz/fuzz_*.c))
 
-all: $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver \
-	$(UNIT_TESTS) $(INTEG_TESTS)
+PROGRAMS	 = $(BUILD)/carelined $(BUILD)/carelinectl $(BUILD)/demo-receiver
+
+# The programs only: cmocka is needed for the tests alone.
+all: $(PROGRAMS)
+
+tests: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(INCLUDES) $(PKG_CFLAGS) -c $< -o $@
 
-$(BUILD)/daemon/migrate.o: CFLAGS += -DCARELINE_SCHEMA_VERSION=$(SCHEMA_VERSION)
-$(BUILD)/daemon/migrate.o: $(wildcard sql/migrations/*.sql)
+# The directory too: removing a schema file changes its mtime, not a file's.
+$(BUILD)/daemon/db_migrate.o: CFLAGS += -DCARELINE_SCHEMA_VERSION=$(SCHEMA_VERSION)
+$(BUILD)/daemon/db_migrate.o: sql/schema $(wildcard sql/schema/*.sql)
 $(BUILD)/daemon/main.o: CFLAGS += \
 	-DCARELINE_CONFIG_FILE='"$(SYSCONFDIR)/careline/careline.yaml"' \
 	-DCARELINE_VERSION='"$(VERSION)"'
-$(BUILD)/client/carelinectl.o: CFLAGS += -DCTL_VERSION='"$(VERSION)"'
-$(BUILD)/daemon/main.o $(BUILD)/client/carelinectl.o: debian/changelog
+$(CTL_OBJS): CFLAGS += -DCTL_VERSION='"$(VERSION)"'
+$(BUILD)/daemon/main.o $(CTL_OBJS): VERSION debian/changelog
 
 $(BUILD)/libcareline.a: $(LIB_OBJS)
 	rm -f $@
@@ -102,8 +112,7 @@ $(BUILD)/libcareline.a: $(LIB_OBJS)
 $(BUILD)/carelined: $(BUILD)/daemon/main.o $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# The operators' command line.
-$(BUILD)/carelinectl: $(BUILD)/client/carelinectl.o $(BUILD)/libcareline.a
+$(BUILD)/carelinectl: $(CTL_OBJS) $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A provider simulator for the demo and the fault-injection tests.
@@ -140,12 +149,16 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
 
+# The unit tests alone, no database: what a package build runs.
+check: $(UNIT_TESTS)
+	@BUILD=$(BUILD) tests/run.sh --unit
+
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory tests
 	@BUILD=$(BUILD) tests/run.sh
 
 test-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS="-O1 -g" all
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 OPTFLAGS="-O1 -g" tests
 	@BUILD=build-asan SAN=1 tests/run.sh
 
 # scripts/fuzz.sh installs clang when missing, builds with FUZZ=1 under
@@ -166,7 +179,8 @@ bench: deps
 # snippet and the config name install paths: rewritten on the way.
 CONF		 = $(DESTDIR)$(SYSCONFDIR)/careline/careline.yaml
 install: $(BUILD)/carelined $(BUILD)/carelinectl
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/migrations \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/schema \
+	    $(DESTDIR)$(DATADIR)/sql/functions \
 	    $(DESTDIR)$(DATADIR)/sql/demo $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/www \
@@ -177,7 +191,8 @@ install: $(BUILD)/carelined $(BUILD)/carelinectl
 	install -m 0644 docs/man/carelined.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/man/carelinectl.1 $(DESTDIR)$(MANDIR)/man1/
 	cp -R client/www/. $(DESTDIR)$(DATADIR)/www/
-	install -m 0644 sql/migrations/*.sql $(DESTDIR)$(DATADIR)/sql/migrations/
+	install -m 0644 sql/schema/*.sql $(DESTDIR)$(DATADIR)/sql/schema/
+	install -m 0644 sql/functions/*.sql $(DESTDIR)$(DATADIR)/sql/functions/
 	install -m 0644 sql/demo/*.sql $(DESTDIR)$(DATADIR)/sql/demo/
 	test -e $(CONF) || { umask 077 && \
 	    sed -e 's|/usr/share/careline|$(DATADIR)|g' config/careline.yaml \
@@ -201,7 +216,7 @@ deb:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run test test-asan fuzz fuzz-targets security bench install deb \
+.PHONY: all tests check deps run test test-asan fuzz fuzz-targets security bench install deb \
 	clean
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -19,11 +19,11 @@
 #include "auth.h"
 #include "config.h"
 #include "db.h"
+#include "db_migrate.h"
 #include "dispatcher.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
-#include "migrate.h"
 #include "notify.h"
 #include "password.h"
 #include "routes.h"
@@ -69,8 +69,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: carelined [-c FILE]            run the daemon\n"
-	    "       carelined [-c FILE] --migrate  apply pending schema "
-	    "migrations\n"
+	    "       carelined [-c FILE] --migrate  apply pending schema and "
+	    "function files\n"
 	    "       carelined [-c FILE] --create-token --role ROLE --name NAME\n"
 	    "                 [--provider-id ID]  print a new API token once\n"
 	    "                                     (ROLE: operator, admin, "

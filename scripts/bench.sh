@@ -159,7 +159,7 @@ clk_tck=$(getconf CLK_TCK)
 
 # The rows a run writes go between runs, by id above the loaded history
 # (bench_watermark, filled once after the load); tables of later
-# migrations that hang off calls are covered by their foreign keys or
+# schema files that hang off calls are covered by their foreign keys or
 # listed here. carelined's dispatcher may hold rows: a deadlock is retried.
 watermark_tables="'events', 'deliveries', 'offers', 'calls', 'audit_log'"
 set_watermarks() {

@@ -120,7 +120,7 @@ if [ $quick = 0 ]; then
 			runuser -u careline -- carelined --create-operator chen --role admin" \
 		>"$root/db.log" 2>&1 || { tail -n 10 "$root/db.log"; fail "database steps"; }
 	grep -q 'created admin account "chen"' "$root/db.log" || fail "no operator made"
-	echo "   ok: database, migrations, an operator"
+	echo "   ok: database, schema and functions, an operator"
 	in_root "exec runuser -u careline -- carelined" >"$root/carelined.log" 2>&1 &
 	ok=0
 	for _ in $(seq 1 100); do

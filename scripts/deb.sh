@@ -11,8 +11,8 @@ set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 readonly top=$PWD out=$PWD/build/deb
 
-version=$(dpkg-parsechangelog -S Version 2>/dev/null ||
-	sed -n '1s/^careline (\([^)]*\)).*/\1/p' debian/changelog)
+# VERSION and debian/changelog must agree; version.sh says so when not.
+version=$(scripts/version.sh)
 
 sudo=()
 if ((EUID != 0)); then

@@ -202,7 +202,7 @@ bootstrap_db() {
 	EOF
 	# PostGIS needs a superuser to install. Since PostgreSQL 15 ordinary
 	# users may not create in schema public: the app owns it instead, so
-	# its migrations can create tables there.
+	# its schema files can create tables there.
 	superuser_psql "$port" careline -q -v ON_ERROR_STOP=1 <<-'EOF'
 		SET client_min_messages = warning;
 		CREATE EXTENSION IF NOT EXISTS postgis;

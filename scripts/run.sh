@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo district for `make run`: a private PostgreSQL cluster under var/,
-# a generated config, migrations, the demo seed (first time only) and
-# carelined in the foreground. Ctrl-C stops carelined, then the database.
+# a generated config, --migrate (schema and functions), the demo seed (first
+# time only) and carelined in the foreground. Ctrl-C stops carelined, then the database.
 #
 #   run.sh           reuse var/ (cluster, config, data) when it is there
 #   run.sh --fresh   destroy the cluster, regenerate the config, reload all

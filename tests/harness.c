@@ -6,14 +6,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <curl/curl.h>
 
 #include "harness.h"
@@ -334,19 +337,12 @@ th_free_port(void)
 	return (port);
 }
 
-int
-th_daemon_start(struct th_daemon *d, const char *dburl, const char *extra,
-    int wait, const char *notify)
+/* Fork carelined on d->config, its output to d->log. */
+static int
+th_daemon_fork(struct th_daemon *d, const char *notify)
 {
-	char	*url;
-	int	 fd, rc = 0;
+	int	fd;
 
-	memset(d, 0, sizeof *d);
-	d->port = th_free_port();
-	d->config = th_write_config(d->port, dburl, th_subst_port(extra,
-	    d->port));
-	xasprintf(&d->log, "%s.log", d->config);
-	snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
 	if ((d->pid = fork()) == 0) {
 		fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 2);
@@ -359,12 +355,49 @@ th_daemon_start(struct th_daemon *d, const char *dburl, const char *extra,
 		execl(th.bin, th.bin, "-c", d->config, (char *)NULL);
 		_exit(127);
 	}
+	return (d->pid > 0 ? 0 : -1);
+}
+
+int
+th_daemon_start(struct th_daemon *d, const char *dburl, const char *extra,
+    int wait, const char *notify)
+{
+	char	*url;
+	int	 rc = 0;
+
+	memset(d, 0, sizeof *d);
+	d->port = th_free_port();
+	d->config = th_write_config(d->port, dburl, th_subst_port(extra,
+	    d->port));
+	xasprintf(&d->log, "%s.log", d->config);
+	snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
+	if (th_daemon_fork(d, notify) != 0)
+		return (-1);
 	if (wait == 0)
 		return (0);
 	xasprintf(&url, "%s/%s", d->url, wait == 1 ? "healthz" : "readyz");
 	rc = th_wait_status(url, 200, 10000);
 	free(url);
 	return (rc);
+}
+
+void
+th_daemon_prepare(struct th_daemon *d, const char *name)
+{
+	static int	n;
+
+	memset(d, 0, sizeof *d);
+	d->port = th_free_port();
+	xasprintf(&d->config, "%s/carelined-%s-%d-%d.yaml", th.tmp, name,
+	    (int)getpid(), n++);
+	xasprintf(&d->log, "%s.log", d->config);
+	snprintf(d->url, sizeof d->url, "http://127.0.0.1:%d", d->port);
+}
+
+int
+th_daemon_exec(struct th_daemon *d)
+{
+	return (th_daemon_fork(d, NULL));
 }
 
 int
@@ -408,12 +441,7 @@ th_daemon_cleanup(struct th_daemon *d)
 	d->config = d->log = NULL;
 }
 
-struct th_buf {
-	char	*data;
-	size_t	 len;
-};
-
-static size_t
+size_t
 th_collect(char *ptr, size_t size, size_t n, void *arg)
 {
 	struct th_buf	*b = arg;
@@ -525,6 +553,34 @@ th_token(const char *dburl, const char *role, const char *name)
 	}
 	fprintf(stderr, "harness: --create-token failed (%d): %s\n", rc, out);
 	abort();
+}
+
+int
+th_operator(const char *dburl, const char *name, const char *role,
+    const char *password)
+{
+	const char	*argv[8];
+	char		*cfg, *out, *env;
+	int		 rc, i = 0;
+
+	cfg = th_write_config(th_free_port(), dburl, NULL);
+	argv[i++] = th.bin;
+	argv[i++] = "-c";
+	argv[i++] = cfg;
+	argv[i++] = "--create-operator";
+	argv[i++] = name;
+	if (role != NULL) {
+		argv[i++] = "--role";
+		argv[i++] = role;
+	}
+	argv[i] = NULL;
+	env = xprintf("CARELINE_PASSWORD=%s", password);
+	rc = th_run(&out, argv, env);
+	free(out);
+	free(env);
+	unlink(cfg);
+	free(cfg);
+	return (rc);
 }
 
 long
@@ -692,4 +748,109 @@ th_build_dir(void)
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*slash = '\0';
 	return (dir);
+}
+
+void
+th_sql(const char *dburl, const char *sql)
+{
+	if (th_pg_exec(dburl, sql) != 0)
+		fail_msg("%s", sql);
+}
+
+static char *
+th_vquery(const char *fmt, va_list ap)
+{
+	char	*q;
+
+	if (vasprintf(&q, fmt, ap) < 0)
+		abort();
+	return (q);
+}
+
+char *
+th_val(const char *dburl, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*q, *v;
+
+	va_start(ap, fmt);
+	q = th_vquery(fmt, ap);
+	va_end(ap);
+	v = th_pg_value(dburl, q);
+	free(q);
+	return (v);
+}
+
+long long
+th_num(const char *dburl, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		*q, *v;
+	long long	 n;
+
+	va_start(ap, fmt);
+	q = th_vquery(fmt, ap);
+	va_end(ap);
+	v = th_pg_value(dburl, q);
+	if (v == NULL)
+		fail_msg("no value: %s", q);
+	free(q);
+	n = atoll(v);
+	free(v);
+	return (n);
+}
+
+int
+th_wait_val(const char *dburl, const char *want, int timeout_ms,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*q, *v;
+	int	 rc;
+
+	va_start(ap, fmt);
+	q = th_vquery(fmt, ap);
+	va_end(ap);
+	if ((rc = th_pg_wait(dburl, q, want, timeout_ms)) != 0) {
+		v = th_pg_value(dburl, q);
+		fprintf(stderr, "waited for %s, have %s: %s\n", want,
+		    v != NULL ? v : "NULL", q);
+		free(v);
+	}
+	free(q);
+	return (rc);
+}
+
+char *
+th_db_ready(const char *name)
+{
+	char	*db;
+
+	th_init();
+	db = th_db_create(name);
+	if (th_migrate(db, NULL) != 0) {
+		free(db);
+		return (NULL);
+	}
+	return (db);
+}
+
+void
+th_daemon_stop(struct th_daemon *d)
+{
+	th_daemon_signal_wait(d, SIGTERM, 10000);
+	th_daemon_cleanup(d);
+}
+
+long long
+th_api_create(const char *base, const char *token, const char *path,
+    const char *body)
+{
+	json_t		*j;
+	long long	 id;
+
+	assert_int_equal(th_api(base, token, "POST", path, body, &j), 201);
+	id = (long long)json_integer_value(json_object_get(j, "id"));
+	json_decref(j);
+	return (id);
 }

@@ -9,6 +9,9 @@
 
 #include <sys/types.h>
 
+#include <pthread.h>
+
+#include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 
@@ -35,12 +38,30 @@ const char *th_build_dir(void);	/* where carelined was built */
 /* A new database (dropped first if it exists), PostGIS created by the
  * superuser; returns the application's conninfo (caller frees). */
 char	*th_db_create(const char *name);
-/* Apply migrations with carelined --migrate; returns its exit status. */
+/* th_init, then a new database migrated: its conninfo (caller frees), or
+ * NULL when either step failed. */
+char	*th_db_ready(const char *name);
+/* Apply sql/schema and sql/functions with carelined --migrate: exit status. */
 int	 th_migrate(const char *dburl, char **out);
 PGconn	*th_pg(const char *dburl);	/* aborts on failure */
 /* First value of the first row, or NULL; caller frees. */
 char	*th_pg_value(const char *dburl, const char *sql);
 int	 th_pg_exec(const char *dburl, const char *sql);
+
+/*
+ * SQL as tests write it, on dburl. th_sql fails the test when the
+ * statement fails; th_val is the first value of the first row of a
+ * printf-style query, or NULL (caller frees); th_num is that value as a
+ * number and fails the test when there is none; th_wait_val polls until
+ * the first value is want (0), else says what it had on stderr (-1).
+ */
+void	 th_sql(const char *dburl, const char *sql);
+char	*th_val(const char *dburl, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+long long th_num(const char *dburl, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 th_wait_val(const char *dburl, const char *want, int timeout_ms,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Run an SQL file with psql (vars: "-v a=b" options or ""): exit status. */
 int	 th_psql_file(const char *dburl, const char *file, const char *vars);
@@ -59,11 +80,29 @@ int	 th_daemon_start(struct th_daemon *, const char *dburl,
 	    const char *extra_yaml, int wait, const char *notify);
 /* Signal and wait up to timeout_ms; exit status, or -1 if still alive. */
 int	 th_daemon_signal_wait(struct th_daemon *, int sig, int timeout_ms);
+/*
+ * For a test that writes the whole config itself: th_daemon_prepare picks
+ * the port and names the config file (TMP/name-PID-N.yaml), its log and
+ * the url; th_daemon_exec runs carelined on it (NOTIFY_SOCKET unset) and
+ * returns at once. th_daemon_cleanup frees what they made.
+ */
+void	 th_daemon_prepare(struct th_daemon *, const char *name);
+int	 th_daemon_exec(struct th_daemon *);
+/* SIGTERM, up to 10 s for it to exit, then th_daemon_cleanup. */
+void	 th_daemon_stop(struct th_daemon *);
 /* Kill if alive and free. */
 void	 th_daemon_cleanup(struct th_daemon *);
 /* Run carelined with args to completion, capturing stdout+stderr. */
 int	 th_run(char **out, const char *const *argv, const char *envkv);
 int	 th_file_contains(const char *path, const char *needle);
+
+/* What curl writes, kept whole and NUL-terminated; data is the caller's. */
+struct th_buf {
+	char	*data;
+	size_t	 len;
+};
+/* A CURLOPT_WRITEFUNCTION (or HEADERFUNCTION) appending to a th_buf. */
+size_t	 th_collect(char *, size_t, size_t, void *);
 
 /* headers: NULL-terminated "Name: value" strings, or NULL. Returns the
  * curl code (0 = got a response). */
@@ -91,6 +130,10 @@ int	 th_receiver_wait(const struct th_receiver *, const char *needle,
 int	 th_pg_wait(const char *dburl, const char *sql, const char *want,
 	    int timeout_ms);
 
+/* An operator made by carelined --create-operator (role NULL: the
+ * default); the exit status. */
+int	 th_operator(const char *dburl, const char *name, const char *role,
+	    const char *password);
 /* A token made by carelined --create-token (caller frees). */
 char	*th_token(const char *dburl, const char *role, const char *name);
 /*
@@ -99,6 +142,9 @@ char	*th_token(const char *dburl, const char *role, const char *name);
  */
 long	 th_api(const char *base, const char *token, const char *method,
 	    const char *path, const char *body, json_t **out);
+/* POST body to path, which must answer 201: the new "id". */
+long long th_api_create(const char *base, const char *token,
+	    const char *path, const char *body);
 /* The error code / field of an error body, or "" */
 const char *th_err_code(json_t *);
 const char *th_err_field(json_t *);
@@ -106,5 +152,47 @@ const char *th_err_field(json_t *);
 /* Poll a URL until it answers status or timeout_ms passes: 0 or -1. */
 int	 th_wait_status(const char *url, long status, int timeout_ms);
 long	 th_now_ms(void);
+
+/*
+ * A datagram socket standing in for systemd's NOTIFY_SOCKET, at
+ * TMP/name-notify-PID.sock (*path, caller frees); fails the test when it
+ * cannot bind. th_notify_expect: the first datagram containing want within
+ * timeout_ms (caller frees), or NULL.
+ */
+int	 th_notify_open(const char *name, char **path);
+char	*th_notify_expect(int fd, const char *want, int timeout_ms);
+
+/*
+ * GET /v1/events read on a thread of its own until the server ends it or
+ * th_stream_close aborts it. The fields under lock are the thread's while
+ * it runs; read them through th_stream_has, or after it is done.
+ */
+struct th_stream {
+	char		*url;		/* BASE/v1/events */
+	char		*token;
+	char		*last_id;	/* Last-Event-ID or NULL */
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	char		*text;		/* all read so far, NUL-terminated */
+	size_t		 len;
+	int		 done;		/* the transfer ended */
+	int		 abort;
+	CURLcode	 rc;		/* once done */
+	long		 status;	/* once done */
+};
+
+/*
+ * Open a stream and wait up to timeout_ms until the server has it (its
+ * first comment). On the heap: when it does not come the test fails with
+ * its thread still running on it, so it is returned all the same.
+ */
+struct th_stream *th_stream_open(const char *base, const char *token,
+	    const char *last_id, int timeout_ms);
+/* Has the stream got needle (or, with needle NULL, ended)? */
+int	 th_stream_has(struct th_stream *, const char *needle);
+/* Wait until it has: 0, or -1 after timeout_ms. */
+int	 th_stream_wait(struct th_stream *, const char *needle,
+	    int timeout_ms);
+void	 th_stream_close(struct th_stream *);
 
 #endif

@@ -3,11 +3,18 @@
 # (cmocka), integration tests (real carelined over HTTP on loopback, real
 # database), and the systemd hardening check. Ends with "N passed, N failed"
 # and exits non-zero on any failure. Called by `make test` / `make test-asan`.
+# `tests/run.sh --unit` (make check): the unit tests alone, no cluster.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=${BUILD:-build}
+
+unit_only=0
+if [[ ${1:-} == --unit ]]; then
+	unit_only=1
+	shift
+fi
 
 tmp=$(mktemp -d /tmp/careline-test.XXXXXX)
 chmod 755 "$tmp"
@@ -29,25 +36,28 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "== starting a throwaway PostgreSQL cluster"
-if ! PG_FAST=1 scripts/pg.sh init "$pgdir" "$pgport" >"$tmp/pg-init.log" 2>&1; then
-	cat "$tmp/pg-init.log"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
-conninfo=$(scripts/pg.sh conninfo "$pgdir" "$pgport")
-pghost=$(sed -n 's/^host=\([^ ]*\) .*/\1/p' <<<"$conninfo")
-
 export CARELINE_TEST_ROOT="$root"
-export CARELINE_TEST_BIN="$root/$build/carelined"
-export CARELINE_TEST_TMP="$tmp"
-export CARELINE_TEST_PGDIR="$pgdir"
-export CARELINE_TEST_PGHOST="$pghost"
-export CARELINE_TEST_PGPORT="$pgport"
 export CMOCKA_MESSAGE_OUTPUT=TAP
 if [ "${SAN:-0}" = 1 ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+
+if ((!unit_only)); then
+	echo "== starting a throwaway PostgreSQL cluster"
+	if ! PG_FAST=1 scripts/pg.sh init "$pgdir" "$pgport" \
+	    >"$tmp/pg-init.log" 2>&1; then
+		cat "$tmp/pg-init.log"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	conninfo=$(scripts/pg.sh conninfo "$pgdir" "$pgport")
+	pghost=$(sed -n 's/^host=\([^ ]*\) .*/\1/p' <<<"$conninfo")
+	export CARELINE_TEST_BIN="$root/$build/carelined"
+	export CARELINE_TEST_TMP="$tmp"
+	export CARELINE_TEST_PGDIR="$pgdir"
+	export CARELINE_TEST_PGHOST="$pghost"
+	export CARELINE_TEST_PGPORT="$pgport"
 fi
 
 passed=0
@@ -111,6 +121,12 @@ for t in "$build"/tests/unit/test_*; do
 	case $t in *.d | *.o) continue ;; esac
 	wanted "$t" && run_binary "$t"
 done
+if ((unit_only)); then
+	[ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]}"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+fi
 for t in "$build"/tests/integration/test_*; do
 	case $t in *.d | *.o) continue ;; esac
 	wanted "$t" && run_binary "$t"
@@ -258,6 +274,7 @@ fi
 if [[ $only == "  " ]]; then
 	run_check systemd-exposure scripts/security-check.sh
 	run_check openapi-lint scripts/openapi-lint.sh
+	run_check version tests/version-check.sh "$build"
 fi
 
 # Sanitizer reports from daemons the tests started land in their logs.

@@ -41,7 +41,7 @@
 
 BEGIN;
 
--- CASCADE also empties tables later migrations hang off these (events, ...).
+-- CASCADE also empties tables later schema files hang off these (events, ...).
 SET LOCAL client_min_messages = warning;
 TRUNCATE audit_log, delivery_attempts, deliveries, offers, calls, api_tokens,
          provider_hours, providers, residents, communities

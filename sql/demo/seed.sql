@@ -155,21 +155,13 @@ UPDATE providers
 SET webhook_url    = rtrim(:'receiver_url', '/') || '/' || id,
     webhook_secret = 'whsec_' || encode(sha256(convert_to('demo-' || id, 'UTF8')), 'base64');
 
--- Parse the opening-hours strings into provider_hours, so both always agree.
+-- Parse the opening-hours strings into provider_hours, so both always agree:
+-- careline_hours_spans (sql/functions/util.sql) raises on a rule outside its
+-- subset, so every rule of every string is parsed or the seed stops.
 INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT r.provider_id, d.dow, r.opens, r.closes
-FROM (
-    SELECT p.id AS provider_id,
-           array_position('{Mo,Tu,We,Th,Fr,Sa,Su}'::text[], m[1]) AS d1,
-           array_position('{Mo,Tu,We,Th,Fr,Sa,Su}'::text[], coalesce(m[2], m[1])) AS d2,
-           m[3]::time AS opens,
-           m[4]::time AS closes
-    FROM providers p
-    CROSS JOIN LATERAL regexp_split_to_table(p.opening_hours, ';') AS rule
-    CROSS JOIN LATERAL regexp_match(btrim(rule),
-        '^(Mo|Tu|We|Th|Fr|Sa|Su)(?:-(Mo|Tu|We|Th|Fr|Sa|Su))? ([0-2][0-9]:[0-5][0-9])-([0-2][0-9]:[0-5][0-9])$') AS m
-) r
-CROSS JOIN LATERAL generate_series(r.d1, r.d2) AS d(dow)
+SELECT p.id, s.dow, s.opens, s.closes
+FROM providers p
+CROSS JOIN LATERAL careline_hours_spans(p.opening_hours) AS s
 ORDER BY 1, 2, 3;
 
 -- ---------------------------------------------------------------------------
@@ -261,14 +253,9 @@ BEGIN
        OR EXISTS (SELECT 1 FROM communities WHERE NOT ST_Within(centre::geometry, box)) THEN
         RAISE EXCEPTION 'demo seed: a point lies outside the Hetang box';
     END IF;
-    -- Every rule of every opening_hours string must have been parsed.
-    IF EXISTS (
-        SELECT 1
-        FROM providers p
-        CROSS JOIN LATERAL regexp_split_to_table(p.opening_hours, ';') AS rule
-        WHERE btrim(rule) !~ '^(Mo|Tu|We|Th|Fr|Sa|Su)(-(Mo|Tu|We|Th|Fr|Sa|Su))? [0-2][0-9]:[0-5][0-9]-[0-2][0-9]:[0-5][0-9]$')
-       OR EXISTS (SELECT 1 FROM providers p
-                  WHERE NOT EXISTS (SELECT 1 FROM provider_hours h WHERE h.provider_id = p.id)) THEN
+    -- Every provider has hours (careline_hours_spans refused any bad rule).
+    IF EXISTS (SELECT 1 FROM providers p
+               WHERE NOT EXISTS (SELECT 1 FROM provider_hours h WHERE h.provider_id = p.id)) THEN
         RAISE EXCEPTION 'demo seed: opening_hours and provider_hours disagree';
     END IF;
 END;

@@ -39,46 +39,12 @@ write_file(const char *dir, const char *name, const char *text)
 }
 
 static int
-make_operator(const char *name, const char *role, const char *password)
-{
-	const char	*argv[8];
-	char		*cfg, *out, *env;
-	int		 rc;
-
-	cfg = xprintf("%s/op-%d.yaml", th_tmp(), (int)getpid());
-	{
-		FILE *f = fopen(cfg, "w");
-
-		fprintf(f, "database:\n  url: \"%s\"\npaths:\n  sql_dir: %s/sql\n",
-		    db, th_root());
-		fclose(f);
-	}
-	argv[0] = th_bin();
-	argv[1] = "-c";
-	argv[2] = cfg;
-	argv[3] = "--create-operator";
-	argv[4] = name;
-	argv[5] = "--role";
-	argv[6] = role;
-	argv[7] = NULL;
-	env = xprintf("CARELINE_PASSWORD=%s", password);
-	rc = th_run(&out, argv, env);
-	free(out);
-	free(env);
-	unlink(cfg);
-	free(cfg);
-	return (rc);
-}
-
-static int
 group_setup(void **state)
 {
 	char	*secret;
 
 	(void)state;
-	th_init();
-	db = th_db_create("t_console");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_console")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "console test admin");
 	www = xprintf("%s/www-%d", th_tmp(), (int)getpid());
@@ -90,7 +56,7 @@ group_setup(void **state)
 	    "</title><script type=\"module\" src=\"app.js\"></script>\n");
 	write_file(www, "app.js", "export const ok = 1;\n");
 	write_file(www, "app.css", "body { margin: 0 }\n");
-	if (make_operator("lihua", "operator", PASSWORD) != 0)
+	if (th_operator(db, "lihua", "operator", PASSWORD) != 0)
 		return (-1);
 	{
 		char *extra = xprintf("auth:\n  token_cache_ttl: 0s\n"
@@ -108,8 +74,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(admin);
 	free(www);
@@ -287,7 +252,7 @@ test_repeated_failures_slowed(void **state)
 	int			 i;
 
 	(void)state;
-	assert_int_equal(make_operator("wangfang", "operator", PASSWORD), 0);
+	assert_int_equal(th_operator(db, "wangfang", "operator", PASSWORD), 0);
 	u = xprintf("%s/v1/session", d.url);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(th_http(&r, "POST", u, "{\"name\": \"wangfang\","
@@ -337,21 +302,8 @@ struct stream {
 	const char	*token;
 	const char	*last_id;
 	long		 ms;
-	char		*text;
-	size_t		 len;
+	struct th_buf	 got;
 };
-
-static size_t
-stream_collect(char *p, size_t size, size_t n, void *arg)
-{
-	struct stream	*s = arg;
-
-	s->text = xrealloc(s->text, s->len + size * n + 1);
-	memcpy(s->text + s->len, p, size * n);
-	s->len += size * n;
-	s->text[s->len] = '\0';
-	return (size * n);
-}
 
 /* Read /v1/events for a while. */
 static void *
@@ -369,11 +321,11 @@ stream_read(void *arg)
 		snprintf(line, sizeof line, "Last-Event-ID: %s", s->last_id);
 		h = curl_slist_append(h, line);
 	}
-	s->text = xstrdup("");
+	s->got.data = xstrdup("");
 	curl_easy_setopt(c, CURLOPT_URL, u);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, th_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->got);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_perform(c);
@@ -386,8 +338,8 @@ stream_read(void *arg)
 static void
 test_events_stream_and_screen_pop(void **state)
 {
-	struct stream	 s = { NULL, NULL, NULL, 1500, NULL, 0 };
-	struct stream	 again = { NULL, NULL, "0", 1000, NULL, 0 };
+	struct stream	 s = { NULL, NULL, NULL, 1500, { NULL, 0 } };
+	struct stream	 again = { NULL, NULL, "0", 1000, { NULL, 0 } };
 	pthread_t	 t;
 	json_t		*j;
 	char		*tok;
@@ -407,17 +359,17 @@ test_events_stream_and_screen_pop(void **state)
 	assert_int_equal(json_array_size(json_object_get(j, "residents")), 1);
 	json_decref(j);
 	pthread_join(t, NULL);
-	assert_non_null(strstr(s.text, "event: call.ringing\n"));
+	assert_non_null(strstr(s.got.data, "event: call.ringing\n"));
 	/* Ids only: the console fetches the number and the card. */
-	assert_non_null(strstr(s.text, "\"ringing_id\": "));
-	assert_null(strstr(s.text, "陈阿婆"));
-	assert_non_null(strstr(s.text, "\nid: "));
+	assert_non_null(strstr(s.got.data, "\"ringing_id\": "));
+	assert_null(strstr(s.got.data, "陈阿婆"));
+	assert_non_null(strstr(s.got.data, "\nid: "));
 
 	/* A console that reconnects with Last-Event-ID catches up. */
 	stream_read(&again);
-	assert_non_null(strstr(again.text, "event: call.ringing\n"));
-	free(s.text);
-	free(again.text);
+	assert_non_null(strstr(again.got.data, "event: call.ringing\n"));
+	free(s.got.data);
+	free(again.got.data);
 	/* Bad input: a malformed number. */
 	assert_int_equal(th_api(d.url, admin, "POST", "/v1/ringing",
 	    "{\"phone\": \"abc\"}", &j), 422);

@@ -1,6 +1,6 @@
 /*
  * carelined over real HTTP against a real PostgreSQL: the endpoints every
- * deployment relies on, the CLI, and migrations.
+ * deployment relies on, the CLI, and --migrate.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -255,7 +255,7 @@ test_migrate_twice_is_noop(void **state)
 	(void)state;
 	fresh = th_db_create("t_migrate");
 	assert_int_equal(th_migrate(fresh, &out), 0);
-	assert_non_null(strstr(out, "applied 0001_"));
+	assert_non_null(strstr(out, "applied schema/0001_"));
 	free(out);
 	n = th_pg_value(fresh, "SELECT count(*) FROM schema_migrations");
 	assert_non_null(n);

@@ -24,28 +24,6 @@
 
 static char	*db, *oper;
 
-static void
-sql(const char *q)
-{
-	if (th_pg_exec(db, q) != 0)
-		abort();
-}
-
-static char *
-val(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*q, *v;
-
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	v = th_pg_value(db, q);
-	free(q);
-	return (v);
-}
-
 /* n residents, each with its own provider 100 m away at url/<id>. */
 static void
 world(int n, const char *url, long long *residents)
@@ -53,7 +31,7 @@ world(int n, const char *url, long long *residents)
 	char	*q, *v;
 	int	 i;
 
-	sql("UPDATE providers SET active = false");
+	th_sql(db, "UPDATE providers SET active = false");
 	for (i = 0; i < n; i++) {
 		double lat = 27.85 + 0.02 * (i / 5), lon = 113.15 + 0.02 *
 		    (i % 5);
@@ -80,7 +58,7 @@ world(int n, const char *url, long long *residents)
 		q = xprintf("UPDATE providers SET webhook_url = '%s/' || id "
 		    "WHERE id = %s", url, v);
 		free(v);
-		sql(q);
+		th_sql(db, q);
 		free(q);
 	}
 }
@@ -128,9 +106,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_durability");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_durability")) == NULL)
 		return (-1);
 	oper = th_token(db, "operator", "durability test");
 	return (0);
@@ -155,7 +131,7 @@ test_kill9_with_deliveries_in_flight(void **state)
 	int			 i;
 
 	(void)state;
-	sql("TRUNCATE deliveries, offers, calls CASCADE");
+	th_sql(db, "TRUNCATE deliveries, offers, calls CASCADE");
 	/* A receiver that takes the requests and never answers. */
 	assert_int_equal(th_receiver_start(&hang, "--secret " TEST_SECRET
 	    " --hang-rate 1"), 0);
@@ -173,7 +149,8 @@ test_kill9_with_deliveries_in_flight(void **state)
 	    128 + SIGKILL);
 	th_daemon_cleanup(&a);
 	th_receiver_stop(&hang);
-	v = val("SELECT count(*) FROM deliveries WHERE status = 'pending'");
+	v = th_val(db,
+	    "SELECT count(*) FROM deliveries WHERE status = 'pending'");
 	assert_int_equal(atoi(v), NCALLS_CRASH);
 	free(v);
 
@@ -182,7 +159,7 @@ test_kill9_with_deliveries_in_flight(void **state)
 	    " --ignore-rate 1"), 0);
 	q = xprintf("UPDATE providers SET webhook_url = '%s/' || id WHERE "
 	    "active", good.url);
-	sql(q);
+	th_sql(db, q);
 	free(q);
 	assert_int_equal(th_daemon_start(&b, db, "offers:\n  timeout: 60s\n"
 	    "webhooks:\n  allow_private_targets: true\n  timeout: 1s\n"
@@ -210,7 +187,7 @@ test_two_instances_share_the_outbox(void **state)
 	int			 i;
 
 	(void)state;
-	sql("TRUNCATE deliveries, offers, calls CASCADE");
+	th_sql(db, "TRUNCATE deliveries, offers, calls CASCADE");
 	assert_int_equal(th_receiver_start(&rv, "--secret " TEST_SECRET
 	    " --accept-after 10ms"), 0);
 	world(NCALLS_LOAD, rv.url, res);
@@ -224,11 +201,12 @@ test_two_instances_share_the_outbox(void **state)
 	assert_int_equal(th_pg_wait(db, "SELECT count(*) FROM deliveries "
 	    "WHERE status = 'delivered'", "120", 10000), 0);
 	/* One attempt each: no delivery was claimed by both. */
-	v = val("SELECT count(*) || ':' || count(DISTINCT delivery_id) FROM "
+	v = th_val(db,
+	    "SELECT count(*) || ':' || count(DISTINCT delivery_id) FROM "
 	    "delivery_attempts");
 	assert_string_equal(v, "120:120");
 	free(v);
-	v = val("SELECT count(*) FROM deliveries WHERE attempts <> 1");
+	v = th_val(db, "SELECT count(*) FROM deliveries WHERE attempts <> 1");
 	assert_string_equal(v, "0");
 	free(v);
 	assert_true(all_events_seen(&rv, "offer.created"));

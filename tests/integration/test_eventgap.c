@@ -44,135 +44,6 @@ static char		*superdb;	/* the same database as postgres */
 static char		*admin;
 static struct th_daemon	 d;
 
-/* A stream read on its own thread until the test aborts it. */
-struct stream {
-	char		*token;
-	const char	*last_id;
-	pthread_t	 thread;
-	pthread_mutex_t	 lock;
-	char		*text;
-	size_t		 len;
-	int		 done;
-	int		 abort;
-};
-
-static size_t
-stream_collect(char *p, size_t size, size_t n, void *arg)
-{
-	struct stream	*s = arg;
-
-	pthread_mutex_lock(&s->lock);
-	s->text = xrealloc(s->text, s->len + size * n + 1);
-	memcpy(s->text + s->len, p, size * n);
-	s->len += size * n;
-	s->text[s->len] = '\0';
-	pthread_mutex_unlock(&s->lock);
-	return (size * n);
-}
-
-static int
-stream_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c,
-    curl_off_t e)
-{
-	struct stream	*s = arg;
-	int		 stop;
-
-	(void)a;
-	(void)b;
-	(void)c;
-	(void)e;
-	pthread_mutex_lock(&s->lock);
-	stop = s->abort;
-	pthread_mutex_unlock(&s->lock);
-	return (stop);
-}
-
-static void *
-stream_run(void *arg)
-{
-	struct stream		*s = arg;
-	struct curl_slist	*h = NULL;
-	char			 line[256];
-	CURL			*c = curl_easy_init();
-	char			*u = xprintf("%s/v1/events", d.url);
-
-	snprintf(line, sizeof line, "Authorization: Bearer %s", s->token);
-	h = curl_slist_append(h, line);
-	if (s->last_id != NULL) {
-		snprintf(line, sizeof line, "Last-Event-ID: %s", s->last_id);
-		h = curl_slist_append(h, line);
-	}
-	curl_easy_setopt(c, CURLOPT_URL, u);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stream_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	/* A safety net only: every test waits for a condition. */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 120000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_perform(c);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
-	free(u);
-	pthread_mutex_lock(&s->lock);
-	s->done = 1;
-	pthread_mutex_unlock(&s->lock);
-	return (NULL);
-}
-
-static int
-stream_has(struct stream *s, const char *needle)
-{
-	int	yes;
-
-	pthread_mutex_lock(&s->lock);
-	yes = s->text != NULL && strstr(s->text, needle) != NULL;
-	pthread_mutex_unlock(&s->lock);
-	return (yes);
-}
-
-static int
-stream_wait(struct stream *s, const char *needle, int timeout_ms)
-{
-	long	until = th_now_ms() + timeout_ms;
-
-	while (!stream_has(s, needle)) {
-		if (th_now_ms() > until)
-			return (-1);
-		usleep(20000);
-	}
-	return (0);
-}
-
-/* Open a stream and wait until the server has it (its first comment). */
-static struct stream *
-stream_open(const char *token, const char *last_id)
-{
-	struct stream	*s = xcalloc(1, sizeof *s);
-
-	s->token = xstrdup(token);
-	s->last_id = last_id;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_create(&s->thread, NULL, stream_run, s);
-	assert_int_equal(stream_wait(s, ": connected\n", WAIT_MS), 0);
-	return (s);
-}
-
-static void
-stream_close(struct stream *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->abort = 1;
-	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
-	pthread_mutex_destroy(&s->lock);
-	free(s->text);
-	free(s->token);
-	free(s);
-}
-
 /* A statement on a connection of the test; aborts if it fails. */
 static void
 pg_do(PGconn *pg, const char *sql)
@@ -228,13 +99,9 @@ daemon_start(void)
 {
 	FILE	*f;
 	char	*u;
-	int	 fd, rc;
+	int	 rc;
 
-	memset(&d, 0, sizeof d);
-	d.port = th_free_port();
-	d.config = xprintf("%s/eventgap-%d.yaml", th_tmp(), (int)getpid());
-	d.log = xprintf("%s.log", d.config);
-	snprintf(d.url, sizeof d.url, "http://127.0.0.1:%d", d.port);
+	th_daemon_prepare(&d, "eventgap");
 	if ((f = fopen(d.config, "w")) == NULL)
 		return (-1);
 	fprintf(f, "listen:\n  address: 127.0.0.1\n  port: %d\n"
@@ -246,16 +113,7 @@ daemon_start(void)
 	    "events:\n  recheck: 60s\n",
 	    d.port, db, th_root(), th_root());
 	fclose(f);
-	if ((d.pid = fork()) == 0) {
-		fd = open(d.log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		close(fd);
-		unsetenv("NOTIFY_SOCKET");
-		execl(th_bin(), th_bin(), "-c", d.config, (char *)NULL);
-		_exit(127);
-	}
-	if (d.pid < 0)
+	if (th_daemon_exec(&d) != 0)
 		return (-1);
 	u = xprintf("%s/readyz", d.url);
 	rc = th_wait_status(u, 200, 20000);
@@ -269,9 +127,7 @@ group_setup(void **state)
 	char	*p;
 
 	(void)state;
-	th_init();
-	db = th_db_create("t_eventgap");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_eventgap")) == NULL)
 		return (-1);
 	if ((p = strstr(db, "user=careline")) == NULL)
 		return (-1);
@@ -284,8 +140,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(superdb);
 	free(admin);
@@ -299,12 +154,12 @@ group_teardown(void **state)
 static void
 test_late_commit_delivered(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	PGconn		*t1 = th_pg(db), *t2 = th_pg(db);
 	char		*id1, *id2, *j1, *j2;
 
 	(void)state;
-	s = stream_open(admin, NULL);
+	s = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	pg_do(t1, "BEGIN");
 	id1 = event_insert(t1, "gap-first");
 	id2 = event_insert(t2, "gap-second");	/* commits at once */
@@ -316,11 +171,11 @@ test_late_commit_delivered(void **state)
 	 * event now or only after T1 ends are both right; the wait only
 	 * makes sure the hub has had its chance to move past id1.
 	 */
-	stream_wait(s, j2, HELD_MS);
+	th_stream_wait(s, j2, HELD_MS);
 	pg_do(t1, "COMMIT");
-	assert_int_equal(stream_wait(s, j1, WAIT_MS), 0);
-	assert_int_equal(stream_wait(s, j2, WAIT_MS), 0);
-	stream_close(s);
+	assert_int_equal(th_stream_wait(s, j1, WAIT_MS), 0);
+	assert_int_equal(th_stream_wait(s, j2, WAIT_MS), 0);
+	th_stream_close(s);
 	PQfinish(t1);
 	PQfinish(t2);
 	free(id1);
@@ -337,12 +192,12 @@ test_late_commit_delivered(void **state)
 static void
 test_reconnect_gets_late_lower_id(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	PGconn		*ta = th_pg(db), *tb = th_pg(db);
 	char		*idm, *idn, *jm, *jn, *x;
 
 	(void)state;
-	s = stream_open(admin, NULL);
+	s = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	/* A's transaction is older than B's ... */
 	pg_do(ta, "BEGIN");
 	x = pg_get(ta, "SELECT pg_current_xact_id()");
@@ -357,14 +212,14 @@ test_reconnect_gets_late_lower_id(void **state)
 	pg_do(ta, "COMMIT");
 	jm = probe_json("late-lower");
 	jn = probe_json("early-higher");
-	assert_int_equal(stream_wait(s, jn, WAIT_MS), 0);
-	assert_false(stream_has(s, jm));
-	stream_close(s);
+	assert_int_equal(th_stream_wait(s, jn, WAIT_MS), 0);
+	assert_false(th_stream_has(s, jm));
+	th_stream_close(s);
 
 	pg_do(tb, "COMMIT");
-	s = stream_open(admin, idn);
-	assert_int_equal(stream_wait(s, jm, WAIT_MS), 0);
-	stream_close(s);
+	s = th_stream_open(d.url, admin, idn, WAIT_MS);
+	assert_int_equal(th_stream_wait(s, jm, WAIT_MS), 0);
+	th_stream_close(s);
 	PQfinish(ta);
 	PQfinish(tb);
 	free(idm);
@@ -380,20 +235,20 @@ test_reconnect_gets_late_lower_id(void **state)
 static void
 test_held_event_released_without_notify(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	PGconn		*old = th_pg(db), *w = th_pg(db);
 	char		*id, *j, *x;
 
 	(void)state;
-	s = stream_open(admin, NULL);
+	s = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	pg_do(old, "BEGIN");
 	x = pg_get(old, "SELECT pg_current_xact_id()");
 	free(x);
 	id = event_insert(w, "behind-older");
 	j = probe_json("behind-older");
 	pg_do(old, "COMMIT");
-	assert_int_equal(stream_wait(s, j, WAIT_MS), 0);
-	stream_close(s);
+	assert_int_equal(th_stream_wait(s, j, WAIT_MS), 0);
+	th_stream_close(s);
 	PQfinish(old);
 	PQfinish(w);
 	free(id);
@@ -434,12 +289,12 @@ wait_read_failed(void)
 static void
 test_failed_fetch_retried(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	PGconn		*lock = th_pg(superdb), *w = th_pg(db);
 	char		*id, *j;
 
 	(void)state;
-	s = stream_open(admin, NULL);
+	s = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	/* The read checks credentials: api_tokens is in every read. */
 	pg_do(lock, "BEGIN");
 	pg_do(lock, "LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE");
@@ -447,8 +302,8 @@ test_failed_fetch_retried(void **state)
 	wait_read_failed();
 	pg_do(lock, "ROLLBACK");
 	j = probe_json("after-failure");
-	assert_int_equal(stream_wait(s, j, WAIT_MS), 0);
-	stream_close(s);
+	assert_int_equal(th_stream_wait(s, j, WAIT_MS), 0);
+	th_stream_close(s);
 	PQfinish(lock);
 	PQfinish(w);
 	free(id);
@@ -464,25 +319,25 @@ test_failed_fetch_retried(void **state)
 static void
 test_failed_catch_up_retried(void **state)
 {
-	struct stream	*live, *s;
+	struct th_stream	*live, *s;
 	PGconn		*lock = th_pg(superdb), *w = th_pg(db);
 	char		*id, *missed, *j;
 
 	(void)state;
-	live = stream_open(admin, NULL);
+	live = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	id = event_insert(w, "before-gap");
 	missed = event_insert(w, "missed-in-gap");
 	j = probe_json("missed-in-gap");
 	/* The hub has read them: the only read left to block is the replay. */
-	assert_int_equal(stream_wait(live, j, WAIT_MS), 0);
-	stream_close(live);
+	assert_int_equal(th_stream_wait(live, j, WAIT_MS), 0);
+	th_stream_close(live);
 	pg_do(lock, "BEGIN");
 	pg_do(lock, "LOCK TABLE operators IN ACCESS EXCLUSIVE MODE");
-	s = stream_open(admin, id);
+	s = th_stream_open(d.url, admin, id, WAIT_MS);
 	wait_read_failed();
 	pg_do(lock, "ROLLBACK");
-	assert_int_equal(stream_wait(s, j, WAIT_MS), 0);
-	stream_close(s);
+	assert_int_equal(th_stream_wait(s, j, WAIT_MS), 0);
+	th_stream_close(s);
 	PQfinish(lock);
 	PQfinish(w);
 	free(id);

@@ -33,9 +33,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_lifecycle");
-	return (th_migrate(db, NULL));
+	db = th_db_ready("t_lifecycle");
+	return (db != NULL ? 0 : -1);
 }
 
 static int
@@ -44,44 +43,6 @@ group_teardown(void **state)
 	(void)state;
 	free(db);
 	return (0);
-}
-
-/* A datagram socket standing in for systemd's NOTIFY_SOCKET. */
-static int
-notify_open(char **path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	*path = xprintf("%s/notify-%d.sock", th_tmp(), (int)getpid());
-	unlink(*path);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", *path);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
-	return (fd);
-}
-
-/* Wait for a datagram containing want; 0 when seen. */
-static int
-notify_expect(int fd, const char *want, int timeout_ms)
-{
-	struct pollfd	pfd = { fd, POLLIN, 0 };
-	long		deadline = th_now_ms() + timeout_ms;
-	char		buf[1024];
-	ssize_t		n;
-
-	while (th_now_ms() < deadline) {
-		if (poll(&pfd, 1, 50) <= 0)
-			continue;
-		if ((n = recv(fd, buf, sizeof buf - 1, 0)) <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strstr(buf, want) != NULL)
-			return (0);
-	}
-	return (-1);
 }
 
 static size_t
@@ -117,15 +78,16 @@ test_ready_then_stopping_on_sigterm_burst(void **state)
 	CURLMsg			*msg;
 	PGconn			*locker;
 	PGresult		*res;
-	char			*sock, *u;
+	char			*sock, *u, *note;
 	long			 code, deadline;
 	int			 fd, i, running, left, ok200 = 0;
 
 	(void)state;
-	fd = notify_open(&sock);
+	fd = th_notify_open("lifecycle", &sock);
 	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
 	    "20s\n", 2, sock), 0);
-	assert_int_equal(notify_expect(fd, "READY=1", 5000), 0);
+	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
+	free(note);
 
 	/* Hold every /readyz query on a lock so the burst stays in flight. */
 	locker = th_pg(db);
@@ -155,7 +117,8 @@ test_ready_then_stopping_on_sigterm_burst(void **state)
 	    BURST + 1);
 
 	kill(d.pid, SIGTERM);
-	assert_int_equal(notify_expect(fd, "STOPPING=1", 5000), 0);
+	assert_non_null(note = th_notify_expect(fd, "STOPPING=1", 5000));
+	free(note);
 
 	/* Draining: new requests get a 503 with a reason, not a reset. */
 	for (i = 0; i < LATE; i++) {
@@ -242,19 +205,22 @@ test_sighup_reload_and_refusal(void **state)
 	char			*u;
 	long			 deadline;
 	int			 fd;
-	char			*sock;
+	char			*sock, *note;
 
 	(void)state;
-	fd = notify_open(&sock);
+	fd = th_notify_open("lifecycle", &sock);
 	assert_int_equal(th_daemon_start(&d, db, NULL, 2, sock), 0);
-	assert_int_equal(notify_expect(fd, "READY=1", 5000), 0);
+	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
+	free(note);
 	u = xprintf("%s/healthz", d.url);
 
 	/* A valid change takes effect. */
 	rewrite_log_level(d.config, "level: info", "level: debug");
 	kill(d.pid, SIGHUP);
-	assert_int_equal(notify_expect(fd, "RELOADING=1", 5000), 0);
-	assert_int_equal(notify_expect(fd, "READY=1", 5000), 0);
+	assert_non_null(note = th_notify_expect(fd, "RELOADING=1", 5000));
+	free(note);
+	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
+	free(note);
 	deadline = th_now_ms() + 5000;
 	while (!th_file_contains(d.log, "log.level reloaded") &&
 	    th_now_ms() < deadline)
@@ -264,7 +230,8 @@ test_sighup_reload_and_refusal(void **state)
 	/* An invalid file is refused and the daemon carries on. */
 	rewrite_log_level(d.config, "level: debug", "level: shouty");
 	kill(d.pid, SIGHUP);
-	assert_int_equal(notify_expect(fd, "READY=1", 5000), 0);
+	assert_non_null(note = th_notify_expect(fd, "READY=1", 5000));
+	free(note);
 	deadline = th_now_ms() + 5000;
 	while (!th_file_contains(d.log, "reload refused") &&
 	    th_now_ms() < deadline)

@@ -39,51 +39,11 @@ static char		*db, *admin, *oper;
 static struct th_daemon	 d;
 static long long	 res_a, res_b;
 
-static void
-sql(const char *q)
-{
-	if (th_pg_exec(db, q) != 0)
-		abort();
-}
-
-static char *
-val(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*q, *v;
-
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	v = th_pg_value(db, q);
-	free(q);
-	return (v);
-}
-
-static long long
-num(const char *fmt, ...)
-{
-	va_list		 ap;
-	char		*q, *v;
-	long long	 n;
-
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	v = th_pg_value(db, q);
-	free(q);
-	assert_non_null(v);
-	n = atoll(v);
-	free(v);
-	return (n);
-}
-
 static long long
 resident(const char *name, const char *phone, double lat)
 {
-	return (num("INSERT INTO residents (name, phone, address, location) "
+	return (th_num(db,
+	    "INSERT INTO residents (name, phone, address, location) "
 	    "VALUES ('%s', '%s', '荷塘区隐私路1号', ST_SetSRID(ST_MakePoint("
 	    "%f, %f), 4326)::geography) RETURNING id", name, phone, BASE_LON,
 	    lat));
@@ -101,16 +61,12 @@ rfc3339_in(long offset, char *buf, size_t len)
 static long long
 call_for(const char *token, long long rid, const char *phone)
 {
-	json_t		*j;
 	char		*body;
 	long long	 id;
 
 	body = xprintf("{\"caller_phone\": \"%s\", \"resident_id\": %lld, "
 	    "\"service\": \"meal\", \"duplicate_ok\": true}", phone, rid);
-	assert_int_equal(th_api(d.url, token, "POST", "/v1/calls", body, &j),
-	    201);
-	id = (long long)json_integer_value(json_object_get(j, "id"));
-	json_decref(j);
+	id = th_api_create(d.url, token, "/v1/calls", body);
 	free(body);
 	return (id);
 }
@@ -119,9 +75,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_privacy");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_privacy")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "privacy admin");
 	oper = th_token(db, "operator", "privacy desk");
@@ -136,8 +90,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(admin);
 	free(oper);
@@ -150,7 +103,8 @@ reads_since(long long mark, const char *route)
 {
 	char	*v;
 
-	v = val("SELECT coalesce(string_agg(resident_id || ':' || n, ',' "
+	v = th_val(db,
+	    "SELECT coalesce(string_agg(resident_id || ':' || n, ',' "
 	    "ORDER BY resident_id), '') FROM (SELECT resident_id, count(*) n "
 	    "FROM resident_reads WHERE id > %lld AND route = '%s' GROUP BY "
 	    "resident_id) s", mark, route);
@@ -161,7 +115,7 @@ reads_since(long long mark, const char *route)
 static long long
 mark(void)
 {
-	return (num("SELECT coalesce(max(id), 0) FROM resident_reads"));
+	return (th_num(db, "SELECT coalesce(max(id), 0) FROM resident_reads"));
 }
 
 static void
@@ -195,9 +149,11 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "GET /v1/residents/{id}", want);
 	free(want);
 	/* Who: the operator's token, by id. */
-	v = val("SELECT actor || ',' || token_id || ',' || (operator_id IS "
+	v = th_val(db,
+	    "SELECT actor || ',' || token_id || ',' || (operator_id IS "
 	    "NULL) FROM resident_reads WHERE id > %lld", m);
-	tok = num("SELECT id FROM api_tokens WHERE name = 'privacy desk'");
+	tok = th_num(db,
+	    "SELECT id FROM api_tokens WHERE name = 'privacy desk'");
 	want = xprintf("token:%lld,%lld,true", tok, tok);
 	assert_string_equal(v, want);
 	free(want);
@@ -258,7 +214,8 @@ test_each_resident_read_is_audited(void **state)
 	expect_reads(m, "POST /v1/ringing", want);
 	free(want);
 	/* Its audit row keeps ids; the number is not kept for years. */
-	v = val("SELECT count(*) FROM audit_log WHERE action = 'call.ringing' "
+	v = th_val(db,
+	    "SELECT count(*) FROM audit_log WHERE action = 'call.ringing' "
 	    "AND after::text LIKE '%%13900000101%%'");
 	assert_string_equal(v, "0");
 	free(v);
@@ -345,7 +302,8 @@ test_access_log_for_admins(void **state)
 	free(page2);
 	free(path);
 	/* Reading the log is not a read of the person. */
-	assert_int_equal(num("SELECT count(*) FROM resident_reads WHERE route "
+	assert_int_equal(th_num(db,
+	    "SELECT count(*) FROM resident_reads WHERE route "
 	    "LIKE '%%access-log%%'"), 0);
 	assert_int_equal(th_api(d.url, admin, "GET",
 	    "/v1/residents/999999/access-log", NULL, NULL), 404);
@@ -432,7 +390,8 @@ test_operator_names_fold(void **state)
 			free(body);
 		}
 	}
-	assert_int_equal(num("SELECT count(*) FROM operators WHERE name LIKE "
+	assert_int_equal(th_num(db,
+	    "SELECT count(*) FROM operators WHERE name LIKE "
 	    "'bob%%' OR name = ''"), 0);
 }
 
@@ -464,13 +423,13 @@ test_failed_operator_insert_keeps_hash_out_of_pg_log(void **state)
 	assert_false(file_has_after(log, off, "$argon2id$"));
 
 	/* And the SQL function itself, should anything reach it unchecked. */
-	v = val("SELECT careline_operator_create('test', 'two words', "
+	v = th_val(db, "SELECT careline_operator_create('test', 'two words', "
 	    "'$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', "
 	    "'operator')->>'status'");
 	assert_non_null(v);
 	assert_string_equal(v, "422");
 	free(v);
-	v = val("SELECT careline_operator_create('test', 'Dup', "
+	v = th_val(db, "SELECT careline_operator_create('test', 'Dup', "
 	    "'$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', "
 	    "'operator')->>'status'");
 	assert_non_null(v);
@@ -651,7 +610,7 @@ test_webhook_url_parsed_and_private_targets_refused(void **state)
 	assert_int_equal(provider_with_url("https://hooks.example.com/x",
 	    NULL), 201);
 	/* Not to be offered jobs by the tests after this one. */
-	sql("UPDATE providers SET active = false WHERE name = 'hooks'");
+	th_sql(db, "UPDATE providers SET active = false WHERE name = 'hooks'");
 }
 
 static void
@@ -663,14 +622,15 @@ test_offer_link_same_for_unknown_and_known(void **state)
 	long		 s1, s2;
 
 	(void)state;
-	prov = num("INSERT INTO providers (name, services, location, "
+	prov = th_num(db, "INSERT INTO providers (name, services, location, "
 	    "travel_mode, capacity, opening_hours) VALUES ('链接测试', "
 	    "'{meal}', ST_SetSRID(ST_MakePoint(%f, %f), 4326)::geography, "
 	    "'walk', 5, '24/7') RETURNING id", BASE_LON, BASE_LAT);
-	call = num("INSERT INTO calls (resident_id, caller_phone, service, "
+	call = th_num(db,
+	    "INSERT INTO calls (resident_id, caller_phone, service, "
 	    "wanted_at, status) VALUES (%lld, '13900000101', 'meal', now(), "
 	    "'offered') RETURNING id", res_a);
-	offer = num("INSERT INTO offers (call_id, provider_id, rank, "
+	offer = th_num(db, "INSERT INTO offers (call_id, provider_id, rank, "
 	    "travel_minutes, status, respond_by, offered_at, link_hash) "
 	    "VALUES (%lld, %lld, 1, 1, 'offered', now() + interval '1 hour', "
 	    "now(), sha256('right-link'::bytea)) RETURNING id", call, prov);
@@ -695,7 +655,7 @@ test_offer_link_same_for_unknown_and_known(void **state)
 	path = xprintf("/v1/offers/%lld/decline?t=%s", offer + 1000000, "00");
 	assert_int_equal(th_api(d.url, NULL, "POST", path, NULL, NULL), 403);
 	free(path);
-	a = val("SELECT status FROM offers WHERE id = %lld", offer);
+	a = th_val(db, "SELECT status FROM offers WHERE id = %lld", offer);
 	assert_string_equal(a, "offered");
 	free(a);
 }
@@ -874,9 +834,9 @@ test_reload_forbidding_private_drops_kept_alive(void **state)
 	/* One daemon only, or the other (private targets off) may claim. */
 	th_daemon_signal_wait(&d, SIGTERM, 10000);
 	counter_start(&c);
-	sql("UPDATE providers SET active = false");
+	th_sql(db, "UPDATE providers SET active = false");
 	rid = resident("重载测试", "13900000103", BASE_LAT + 0.01);
-	prov = num("INSERT INTO providers (name, services, location, "
+	prov = th_num(db, "INSERT INTO providers (name, services, location, "
 	    "travel_mode, capacity, opening_hours, webhook_url, "
 	    "webhook_secret) VALUES ('本机接收', '{meal}', ST_SetSRID("
 	    "ST_MakePoint(%f, %f), 4326)::geography, 'walk', 50, '24/7', "
@@ -884,7 +844,7 @@ test_reload_forbidding_private_drops_kept_alive(void **state)
 	    BASE_LAT + 0.0101, c.port, TEST_SECRET);
 	q = xprintf("INSERT INTO provider_hours SELECT %lld, d, '00:00', "
 	    "'24:00' FROM generate_series(1, 7) d", prov);
-	sql(q);
+	th_sql(db, q);
 	free(q);
 	assert_int_equal(th_daemon_start(&d2, db, "offers:\n  timeout: 1h\n"
 	    "webhooks:\n  allow_private_targets: true\n"
@@ -924,15 +884,15 @@ test_reload_forbidding_private_drops_kept_alive(void **state)
 	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
 	    "= %lld", c2)), "dead", 10000), 0);
 	free(q);
-	v = val("SELECT d.last_error FROM deliveries d JOIN offers o ON o.id "
+	v = th_val(db,
+	    "SELECT d.last_error FROM deliveries d JOIN offers o ON o.id "
 	    "= d.offer_id WHERE o.call_id = %lld", c2);
 	assert_non_null(strstr(v, "not allowed"));
 	free(v);
 	counter_get(&c, &conns, &requests);
 	assert_int_equal(requests, 1);
 	free(body);
-	th_daemon_signal_wait(&d2, SIGTERM, 10000);
-	th_daemon_cleanup(&d2);
+	th_daemon_stop(&d2);
 	counter_stop(&c);
 }
 

@@ -35,9 +35,8 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_service");
-	return (th_migrate(db, NULL));
+	db = th_db_ready("t_service");
+	return (db != NULL ? 0 : -1);
 }
 
 static int
@@ -46,44 +45,6 @@ group_teardown(void **state)
 	(void)state;
 	free(db);
 	return (0);
-}
-
-/* A datagram socket standing in for systemd's NOTIFY_SOCKET. */
-static int
-notify_open(char **path)
-{
-	struct sockaddr_un	sun;
-	int			fd;
-
-	*path = xprintf("%s/service-notify-%d.sock", th_tmp(), (int)getpid());
-	unlink(*path);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", *path);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
-	return (fd);
-}
-
-/* The first datagram containing want (caller frees), or NULL. */
-static char *
-notify_expect(int fd, const char *want, int timeout_ms)
-{
-	struct pollfd	pfd = { fd, POLLIN, 0 };
-	long		deadline = th_now_ms() + timeout_ms;
-	char		buf[1024];
-	ssize_t		n;
-
-	while (th_now_ms() < deadline) {
-		if (poll(&pfd, 1, 50) <= 0)
-			continue;
-		if ((n = recv(fd, buf, sizeof buf - 1, 0)) <= 0)
-			continue;
-		buf[n] = '\0';
-		if (strstr(buf, want) != NULL)
-			return (xstrdup(buf));
-	}
-	return (NULL);
 }
 
 /* Replace the first "from" in a file by "to". */
@@ -126,14 +87,14 @@ test_stopping_extends_the_stop_timeout(void **state)
 	int			 fd;
 
 	(void)state;
-	fd = notify_open(&sock);
+	fd = th_notify_open("service", &sock);
 	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
 	    "45s\n", 2, sock), 0);
-	assert_non_null(msg = notify_expect(fd, "READY=1", 5000));
+	assert_non_null(msg = th_notify_expect(fd, "READY=1", 5000));
 	free(msg);
 
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
-	assert_non_null(msg = notify_expect(fd, "STOPPING=1", 5000));
+	assert_non_null(msg = th_notify_expect(fd, "STOPPING=1", 5000));
 	print_message("on SIGTERM: %s\n", msg);
 	assert_non_null(strstr(msg, "\nEXTEND_TIMEOUT_USEC=50000000"));
 	free(msg);
@@ -142,16 +103,16 @@ test_stopping_extends_the_stop_timeout(void **state)
 
 	assert_int_equal(th_daemon_start(&d, db, "http:\n  shutdown_grace: "
 	    "45s\n", 2, sock), 0);
-	assert_non_null(msg = notify_expect(fd, "READY=1", 5000));
+	assert_non_null(msg = th_notify_expect(fd, "READY=1", 5000));
 	free(msg);
 	file_replace(d.config, "shutdown_grace: 45s", "shutdown_grace: 2m");
 	assert_int_equal(kill(d.pid, SIGHUP), 0);
-	assert_non_null(msg = notify_expect(fd, "RELOADING=1", 5000));
+	assert_non_null(msg = th_notify_expect(fd, "RELOADING=1", 5000));
 	free(msg);
-	assert_non_null(msg = notify_expect(fd, "READY=1", 5000));
+	assert_non_null(msg = th_notify_expect(fd, "READY=1", 5000));
 	free(msg);
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
-	assert_non_null(msg = notify_expect(fd, "STOPPING=1", 5000));
+	assert_non_null(msg = th_notify_expect(fd, "STOPPING=1", 5000));
 	assert_non_null(strstr(msg, "\nEXTEND_TIMEOUT_USEC=125000000"));
 	free(msg);
 	assert_int_equal(th_daemon_signal_wait(&d, 0, 10000), 0);

@@ -39,23 +39,6 @@ struct reply {
 	double	 secs;
 };
 
-struct buf {
-	char	*data;
-	size_t	 len;
-};
-
-static size_t
-collect(char *ptr, size_t size, size_t n, void *arg)
-{
-	struct buf	*bf = arg;
-
-	bf->data = xrealloc(bf->data, bf->len + size * n + 1);
-	memcpy(bf->data + bf->len, ptr, size * n);
-	bf->len += size * n;
-	bf->data[bf->len] = '\0';
-	return (size * n);
-}
-
 /* A sign-in sent from the loopback address src. 0: got an answer. */
 static int
 sign_in_from(struct reply *rp, const struct th_daemon *d, const char *src,
@@ -63,7 +46,7 @@ sign_in_from(struct reply *rp, const struct th_daemon *d, const char *src,
 {
 	CURL			*cu;
 	struct curl_slist	*hl = NULL;
-	struct buf		 bb = { NULL, 0 }, hb = { NULL, 0 };
+	struct th_buf		 bb = { NULL, 0 }, hb = { NULL, 0 };
 	char			*url, *body;
 	int			 rc;
 
@@ -78,9 +61,9 @@ sign_in_from(struct reply *rp, const struct th_daemon *d, const char *src,
 	hl = curl_slist_append(hl, "Content-Type: application/json");
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, th_collect);
 	curl_easy_setopt(cu, CURLOPT_WRITEDATA, &bb);
-	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, collect);
+	curl_easy_setopt(cu, CURLOPT_HEADERFUNCTION, th_collect);
 	curl_easy_setopt(cu, CURLOPT_HEADERDATA, &hb);
 	curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
@@ -134,34 +117,6 @@ shape(const struct reply *rp)
 }
 
 static int
-make_operator(const char *name)
-{
-	const char	*argv[6];
-	char		*cfg, *out, *env;
-	FILE		*f;
-	int		 rc;
-
-	cfg = xprintf("%s/signin-op-%d.yaml", th_tmp(), (int)getpid());
-	f = fopen(cfg, "w");
-	fprintf(f, "database:\n  url: \"%s\"\npaths:\n  sql_dir: %s/sql\n",
-	    db, th_root());
-	fclose(f);
-	argv[0] = th_bin();
-	argv[1] = "-c";
-	argv[2] = cfg;
-	argv[3] = "--create-operator";
-	argv[4] = name;
-	argv[5] = NULL;
-	env = xprintf("CARELINE_PASSWORD=%s", PASSWORD);
-	rc = th_run(&out, argv, env);
-	free(out);
-	free(env);
-	unlink(cfg);
-	free(cfg);
-	return (rc);
-}
-
-static int
 group_setup(void **state)
 {
 	static const char *const names[] = {
@@ -178,7 +133,7 @@ group_setup(void **state)
 		return (-1);
 	admin = th_token(db, "admin", "signin test admin");
 	for (i = 0; i < sizeof names / sizeof *names; i++)
-		if (make_operator(names[i]) != 0)
+		if (th_operator(db, names[i], NULL, PASSWORD) != 0)
 			return (-1);
 	/* Long enough that only an invalidation can explain a 401. */
 	if (th_daemon_start(&a, db, "auth:\n  token_cache_ttl: 60s\n", 2,

@@ -30,152 +30,11 @@
 static char		*db, *admin;
 static struct th_daemon	 d;
 
-/* A stream read on its own thread until the server ends it. */
-struct stream {
-	char		*token;
-	const char	*last_id;
-	pthread_t	 thread;
-	pthread_mutex_t	 lock;
-	char		*text;
-	size_t		 len;
-	int		 done;
-	int		 abort;
-	CURLcode	 rc;
-	long		 status;
-};
-
-static size_t
-stream_collect(char *p, size_t size, size_t n, void *arg)
-{
-	struct stream	*s = arg;
-
-	pthread_mutex_lock(&s->lock);
-	s->text = xrealloc(s->text, s->len + size * n + 1);
-	memcpy(s->text + s->len, p, size * n);
-	s->len += size * n;
-	s->text[s->len] = '\0';
-	pthread_mutex_unlock(&s->lock);
-	return (size * n);
-}
-
-static int
-stream_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c,
-    curl_off_t e)
-{
-	struct stream	*s = arg;
-	int		 stop;
-
-	(void)a;
-	(void)b;
-	(void)c;
-	(void)e;
-	pthread_mutex_lock(&s->lock);
-	stop = s->abort;
-	pthread_mutex_unlock(&s->lock);
-	return (stop);
-}
-
-static void *
-stream_run(void *arg)
-{
-	struct stream		*s = arg;
-	struct curl_slist	*h = NULL;
-	char			 line[256];
-	CURL			*c = curl_easy_init();
-	char			*u = xprintf("%s/v1/events", d.url);
-	CURLcode		 rc;
-	long			 status = 0;
-
-	snprintf(line, sizeof line, "Authorization: Bearer %s", s->token);
-	h = curl_slist_append(h, line);
-	if (s->last_id != NULL) {
-		snprintf(line, sizeof line, "Last-Event-ID: %s", s->last_id);
-		h = curl_slist_append(h, line);
-	}
-	curl_easy_setopt(c, CURLOPT_URL, u);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, stream_progress);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, s);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	/* A safety net only: every test waits for a condition. */
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 120000L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
-	free(u);
-	pthread_mutex_lock(&s->lock);
-	s->rc = rc;
-	s->status = status;
-	s->done = 1;
-	pthread_mutex_unlock(&s->lock);
-	return (NULL);
-}
-
-/* Has the stream got needle (or, with needle NULL, ended)? */
-static int
-stream_has(struct stream *s, const char *needle)
-{
-	int	yes;
-
-	pthread_mutex_lock(&s->lock);
-	yes = needle == NULL ? s->done : s->text != NULL &&
-	    strstr(s->text, needle) != NULL;
-	pthread_mutex_unlock(&s->lock);
-	return (yes);
-}
-
-static int
-stream_wait(struct stream *s, const char *needle)
-{
-	long	until = th_now_ms() + WAIT_MS;
-
-	while (!stream_has(s, needle)) {
-		if (th_now_ms() > until)
-			return (-1);
-		usleep(20000);
-	}
-	return (0);
-}
-
-/*
- * Open a stream and wait until the server has it (its first comment). On
- * the heap: a failed assertion leaves its thread running on it.
- */
-static struct stream *
-stream_open(const char *token, const char *last_id)
-{
-	struct stream	*s = xcalloc(1, sizeof *s);
-
-	s->token = xstrdup(token);
-	s->last_id = last_id;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_create(&s->thread, NULL, stream_run, s);
-	assert_int_equal(stream_wait(s, ": connected\n"), 0);
-	return (s);
-}
-
-static void
-stream_close(struct stream *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->abort = 1;
-	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
-	pthread_mutex_destroy(&s->lock);
-	free(s->text);
-	free(s->token);
-	free(s);
-}
-
 /* The server ended it: a whole chunked body (curl says OK), no error. */
 static void
-stream_assert_ended(struct stream *s)
+stream_assert_ended(struct th_stream *s)
 {
-	assert_int_equal(stream_wait(s, NULL), 0);
+	assert_int_equal(th_stream_wait(s, NULL, WAIT_MS), 0);
 	assert_int_equal(s->rc, CURLE_OK);
 	assert_int_equal(s->status, 200);
 }
@@ -229,9 +88,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_streams");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_streams")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "streams test admin");
 	if (th_pg_exec(db, "INSERT INTO residents (name, phone, address, "
@@ -247,8 +104,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(admin);
 	return (0);
@@ -257,12 +113,12 @@ group_teardown(void **state)
 static void
 test_sign_out_ends_stream(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	char		*tok;
 
 	(void)state;
 	tok = make_operator_session("wangfang");
-	s = stream_open(tok, NULL);
+	s = th_stream_open(d.url, tok, NULL, WAIT_MS);
 	assert_int_equal(th_api(d.url, tok, "DELETE", "/v1/session", NULL,
 	    NULL), 204);
 	/* Rung after the sign-out: never on that stream. */
@@ -272,49 +128,49 @@ test_sign_out_ends_stream(void **state)
 	assert_non_null(strstr(s->text, "event: ended\n"));
 	assert_null(strstr(s->text, "call.ringing"));
 	assert_null(strstr(s->text, "周阿公"));
-	stream_close(s);
+	th_stream_close(s);
 	free(tok);
 }
 
 static void
 test_revoked_token_ends_stream(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	long long	 id;
 	char		*tok;
 
 	(void)state;
 	tok = make_token("wallboard", &id);
-	s = stream_open(tok, NULL);
+	s = th_stream_open(d.url, tok, NULL, WAIT_MS);
 	token_revoke(id);
 	assert_int_equal(th_api(d.url, admin, "POST", "/v1/ringing",
 	    "{\"phone\": \"13900007777\"}", NULL), 202);
 	stream_assert_ended(s);
 	assert_null(strstr(s->text, "call.ringing"));
-	stream_close(s);
+	th_stream_close(s);
 	free(tok);
 }
 
 static void
 test_disabled_operator_stream_ends(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	char		*tok;
 
 	(void)state;
 	tok = make_operator_session("liuqiang");
-	s = stream_open(tok, NULL);
+	s = th_stream_open(d.url, tok, NULL, WAIT_MS);
 	assert_int_equal(th_pg_exec(db, "UPDATE operators SET disabled_at = "
 	    "now() WHERE name = 'liuqiang'"), 0);
 	stream_assert_ended(s);
-	stream_close(s);
+	th_stream_close(s);
 	free(tok);
 }
 
 static void
 test_streams_capped_and_freed(void **state)
 {
-	struct stream	*a1, *a2, *b1, *b2, *w;
+	struct th_stream	*a1, *a2, *b1, *b2, *w;
 	json_t		*j;
 	long long	 ida, idb, idw;
 	char		*ta, *tb, *tw;
@@ -323,15 +179,15 @@ test_streams_capped_and_freed(void **state)
 	ta = make_token("console a", &ida);
 	tb = make_token("console b", &idb);
 	tw = make_token("console w", &idw);
-	a1 = stream_open(ta, NULL);
-	a2 = stream_open(ta, NULL);
+	a1 = th_stream_open(d.url, ta, NULL, WAIT_MS);
+	a2 = th_stream_open(d.url, ta, NULL, WAIT_MS);
 	/* The third on one credential: a clear 429. */
 	assert_int_equal(th_api(d.url, ta, "GET", "/v1/events", NULL, &j),
 	    429);
 	assert_string_equal(th_err_code(j), "too_many_streams");
 	json_decref(j);
-	b1 = stream_open(tb, NULL);
-	b2 = stream_open(tb, NULL);
+	b1 = th_stream_open(d.url, tb, NULL, WAIT_MS);
+	b2 = th_stream_open(d.url, tb, NULL, WAIT_MS);
 	/* Four in all: the instance is full. */
 	assert_int_equal(th_api(d.url, tw, "GET", "/v1/events", NULL, &j),
 	    503);
@@ -341,13 +197,13 @@ test_streams_capped_and_freed(void **state)
 	token_revoke(ida);
 	stream_assert_ended(a1);
 	stream_assert_ended(a2);
-	w = stream_open(tw, NULL);
-	assert_false(stream_has(w, NULL));
-	stream_close(w);
-	stream_close(a1);
-	stream_close(a2);
-	stream_close(b1);
-	stream_close(b2);
+	w = th_stream_open(d.url, tw, NULL, WAIT_MS);
+	assert_false(th_stream_has(w, NULL));
+	th_stream_close(w);
+	th_stream_close(a1);
+	th_stream_close(a2);
+	th_stream_close(b1);
+	th_stream_close(b2);
 	free(ta);
 	free(tb);
 	free(tw);
@@ -356,14 +212,14 @@ test_streams_capped_and_freed(void **state)
 static void
 test_ringing_events_hold_ids(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	json_t		*j;
 	long long	 rid;
 	char		*tok, *v, *path, *want;
 
 	(void)state;
 	tok = make_operator_session("sunli");
-	s = stream_open(tok, NULL);
+	s = th_stream_open(d.url, tok, NULL, WAIT_MS);
 	assert_int_equal(th_api(d.url, admin, "POST", "/v1/ringing",
 	    "{\"phone\": \"139 0000 7777\"}", &j), 202);
 	/* The PBX asked with its token: its answer still names them. */
@@ -389,7 +245,7 @@ test_ringing_events_hold_ids(void **state)
 
 	/* Sent: the same ids; the console asks for the rest. */
 	want = xprintf("\"ringing_id\": %lld", rid);
-	assert_int_equal(stream_wait(s, want), 0);
+	assert_int_equal(th_stream_wait(s, want, WAIT_MS), 0);
 	free(want);
 	assert_null(strstr(s->text, "周阿公"));
 	assert_null(strstr(s->text, "7777"));
@@ -415,7 +271,7 @@ test_ringing_events_hold_ids(void **state)
 	    &j), 404);
 	assert_string_equal(th_err_code(j), "ringing_not_found");
 	json_decref(j);
-	stream_close(s);
+	th_stream_close(s);
 	free(tok);
 }
 
@@ -437,7 +293,7 @@ count_ids(const char *text, long long below)
 static void
 test_replay_bounded(void **state)
 {
-	struct stream	*s;
+	struct th_stream	*s;
 	char		*tok, *v, *newest;
 	long long	 old_top;
 	int		 n;
@@ -456,11 +312,11 @@ test_replay_bounded(void **state)
 	    " NULL, '{}') FROM generate_series(1, 3)"), 0);
 	newest = th_pg_value(db, "SELECT 'id: ' || max(id) || E'\\n' FROM "
 	    "events");
-	s = stream_open(tok, "0");
-	assert_int_equal(stream_wait(s, newest), 0);
+	s = th_stream_open(d.url, tok, "0", WAIT_MS);
+	assert_int_equal(th_stream_wait(s, newest, WAIT_MS), 0);
 	n = count_ids(s->text, old_top);
 	assert_int_equal(n, 3);
-	stream_close(s);
+	th_stream_close(s);
 	free(newest);
 
 	/* Many missed: at most events.replay_max, the newest. */
@@ -469,11 +325,11 @@ test_replay_bounded(void **state)
 	newest = th_pg_value(db, "SELECT 'id: ' || max(id) || E'\\n' FROM "
 	    "events");
 	v = th_pg_value(db, "SELECT max(id) FROM events");
-	s = stream_open(tok, "0");
-	assert_int_equal(stream_wait(s, newest), 0);
+	s = th_stream_open(d.url, tok, "0", WAIT_MS);
+	assert_int_equal(th_stream_wait(s, newest, WAIT_MS), 0);
 	n = count_ids(s->text, atoll(v) - REPLAY_MAX);
 	assert_true(n > 0 && n <= REPLAY_MAX);
-	stream_close(s);
+	th_stream_close(s);
 	free(newest);
 	free(v);
 	free(tok);
@@ -483,13 +339,13 @@ test_replay_bounded(void **state)
 static void
 test_sigterm_ends_streams_cleanly(void **state)
 {
-	struct stream	*s, *t;
+	struct th_stream	*s, *t;
 	char		*tok;
 
 	(void)state;
 	tok = make_operator_session("hewei");
-	s = stream_open(tok, NULL);
-	t = stream_open(admin, NULL);
+	s = th_stream_open(d.url, tok, NULL, WAIT_MS);
+	t = th_stream_open(d.url, admin, NULL, WAIT_MS);
 	assert_int_equal(kill(d.pid, SIGTERM), 0);
 	stream_assert_ended(s);
 	stream_assert_ended(t);
@@ -497,8 +353,8 @@ test_sigterm_ends_streams_cleanly(void **state)
 	assert_non_null(strstr(s->text, "retry: 250\nevent: shutdown\n"));
 	assert_non_null(strstr(t->text, "event: shutdown\n"));
 	assert_int_equal(th_daemon_signal_wait(&d, 0, WAIT_MS), 0);
-	stream_close(s);
-	stream_close(t);
+	th_stream_close(s);
+	th_stream_close(t);
 	free(tok);
 }
 

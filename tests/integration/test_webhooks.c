@@ -35,51 +35,6 @@ static char		*db, *admin, *oper;
 static struct th_daemon	 d;
 static int		 phone_seq;
 
-static void
-sql(const char *q)
-{
-	if (th_pg_exec(db, q) != 0)
-		abort();
-}
-
-static char *
-val(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*q, *v;
-
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	v = th_pg_value(db, q);
-	free(q);
-	return (v);
-}
-
-static int
-wait_val(const char *want, int timeout_ms, const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*q;
-	int	 rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&q, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	rc = th_pg_wait(db, q, want, timeout_ms);
-	if (rc != 0) {
-		char *v = th_pg_value(db, q);
-
-		fprintf(stderr, "waited for %s, have %s: %s\n", want,
-		    v != NULL ? v : "NULL", q);
-		free(v);
-	}
-	free(q);
-	return (rc);
-}
-
 /*
  * A fresh little world: only these providers are active, one resident,
  * providers at 100 m steps north (so ranked in order), each pointed at
@@ -92,7 +47,7 @@ world(int n, const char *const *urls, long long *prov)
 	long long	 resident;
 	int		 i;
 
-	sql("UPDATE providers SET active = false");
+	th_sql(db, "UPDATE providers SET active = false");
 	q = xprintf("INSERT INTO residents (name, phone, address, location) "
 	    "VALUES ('测试老人', '139%08d', '荷塘区测试路', ST_SetSRID("
 	    "ST_MakePoint(%f, %f), 4326)::geography) RETURNING id",
@@ -121,7 +76,7 @@ world(int n, const char *const *urls, long long *prov)
 		    "'00:00', '24:00' FROM generate_series(1, 7) d; UPDATE "
 		    "providers SET webhook_url = '%s/%lld' WHERE id = %lld",
 		    prov[i], urls[i], prov[i], prov[i]);
-		sql(q);
+		th_sql(db, q);
 		free(q);
 	}
 	return (resident);
@@ -130,16 +85,12 @@ world(int n, const char *const *urls, long long *prov)
 static long long
 call_for(struct th_daemon *dm, long long resident)
 {
-	json_t		*j;
 	char		*body;
 	long long	 id;
 
 	body = xprintf("{\"caller_phone\": \"139%08d\", \"resident_id\": %lld, "
 	    "\"service\": \"meal\"}", phone_seq, resident);
-	assert_int_equal(th_api(dm->url, oper, "POST", "/v1/calls", body, &j),
-	    201);
-	id = (long long)json_integer_value(json_object_get(j, "id"));
-	json_decref(j);
+	id = th_api_create(dm->url, oper, "/v1/calls", body);
 	free(body);
 	return (id);
 }
@@ -148,9 +99,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	th_init();
-	db = th_db_create("t_webhooks");
-	if (th_migrate(db, NULL) != 0)
+	if ((db = th_db_ready("t_webhooks")) == NULL)
 		return (-1);
 	admin = th_token(db, "admin", "webhook test admin");
 	oper = th_token(db, "operator", "webhook test operator");
@@ -161,8 +110,7 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	th_daemon_signal_wait(&d, SIGTERM, 10000);
-	th_daemon_cleanup(&d);
+	th_daemon_stop(&d);
 	free(db);
 	free(admin);
 	free(oper);
@@ -184,7 +132,8 @@ test_offer_accepted_end_to_end(void **state)
 	urls[0] = urls[1] = rv.url;
 	resident = world(2, urls, prov);
 	call = call_for(&d, resident);
-	assert_int_equal(wait_val("accepted", 5000, "SELECT status FROM calls "
+	assert_int_equal(th_wait_val(db,
+	    "accepted", 5000, "SELECT status FROM calls "
 	    "WHERE id = %lld", call), 0);
 
 	/* The best candidate got a valid signed offer, then the details. */
@@ -207,12 +156,14 @@ test_offer_accepted_end_to_end(void **state)
 	json_decref(j);
 	free(path);
 	/* The accepted provider's read of the person is audited. */
-	assert_int_equal(wait_val("1", 3000, "SELECT count(*) FROM audit_log "
+	assert_int_equal(th_wait_val(db,
+	    "1", 3000, "SELECT count(*) FROM audit_log "
 	    "WHERE action = 'resident.read' AND entity_id = %lld", resident),
 	    0);
 	/* offer.created carried no name, phone or exact address. */
 	{
-		char *v = val("SELECT count(*) FROM deliveries d JOIN offers o "
+		char *v = th_val(db,
+		    "SELECT count(*) FROM deliveries d JOIN offers o "
 		    "ON o.id = d.offer_id WHERE o.call_id = %lld AND "
 		    "d.event_type = 'offer.created' AND (d.payload::text LIKE "
 		    "'%%测试老人%%' OR d.payload::text LIKE '%%139%08d%%' OR "
@@ -238,19 +189,23 @@ test_decline_moves_to_next(void **state)
 	urls[0] = urls[1] = rv.url;
 	call = call_for(&d, world(2, urls, prov));
 	/* Both say no: the second was asked after the first declined. */
-	assert_int_equal(wait_val("unmatched", 6000, "SELECT status FROM "
+	assert_int_equal(th_wait_val(db,
+	    "unmatched", 6000, "SELECT status FROM "
 	    "calls WHERE id = %lld", call), 0);
-	v = val("SELECT string_agg(status || ':' || (offered_at IS NOT NULL)"
+	v = th_val(db,
+	    "SELECT string_agg(status || ':' || (offered_at IS NOT NULL)"
 	    "::text, ',' ORDER BY rank) FROM offers WHERE call_id = %lld",
 	    call);
 	assert_string_equal(v, "declined:true,declined:true");
 	free(v);
-	v = val("SELECT (SELECT answered_at FROM offers WHERE call_id = %lld "
+	v = th_val(db,
+	    "SELECT (SELECT answered_at FROM offers WHERE call_id = %lld "
 	    "AND rank = 1) <= (SELECT offered_at FROM offers WHERE call_id = "
 	    "%lld AND rank = 2)", call, call);
 	assert_string_equal(v, "t");
 	free(v);
-	v = val("SELECT count(*) FROM events WHERE type = 'call.unmatched' "
+	v = th_val(db,
+	    "SELECT count(*) FROM events WHERE type = 'call.unmatched' "
 	    "AND call_id = %lld", call);
 	assert_string_equal(v, "1");
 	free(v);
@@ -270,9 +225,11 @@ test_no_answer_expires_to_next(void **state)
 	    " --ignore-rate 1"), 0);
 	urls[0] = urls[1] = rv.url;
 	call = call_for(&d, world(2, urls, prov));
-	assert_int_equal(wait_val("unmatched", 8000, "SELECT status FROM "
+	assert_int_equal(th_wait_val(db,
+	    "unmatched", 8000, "SELECT status FROM "
 	    "calls WHERE id = %lld", call), 0);
-	v = val("SELECT string_agg(status, ',' ORDER BY rank) FROM offers "
+	v = th_val(db,
+	    "SELECT string_agg(status, ',' ORDER BY rank) FROM offers "
 	    "WHERE call_id = %lld", call);
 	assert_string_equal(v, "expired,expired");
 	free(v);
@@ -294,21 +251,24 @@ test_500_twice_then_200(void **state)
 	    " --fail-first 2 --accept-after 50ms"), 0);
 	urls[0] = rv.url;
 	call = call_for(&d, world(1, urls, prov));
-	assert_int_equal(wait_val("delivered", 5000, "SELECT d.status FROM "
+	assert_int_equal(th_wait_val(db,
+	    "delivered", 5000, "SELECT d.status FROM "
 	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
 	    "= %lld AND d.event_type = 'offer.created'", call), 0);
-	event = val("SELECT d.event_id FROM deliveries d JOIN offers o ON "
+	event = th_val(db,
+	    "SELECT d.event_id FROM deliveries d JOIN offers o ON "
 	    "o.id = d.offer_id WHERE o.call_id = %lld AND d.event_type = "
 	    "'offer.created'", call);
 	needle = xprintf("\"webhook_id\":\"%s\"", event);
 	/* Three attempts, one webhook-id. */
 	assert_int_equal(th_receiver_count(&rv, needle), 3);
-	v = val("SELECT attempts || ':' || (SELECT count(*) FROM "
+	v = th_val(db, "SELECT attempts || ':' || (SELECT count(*) FROM "
 	    "delivery_attempts a WHERE a.delivery_id = d.id) FROM deliveries "
 	    "d WHERE event_id = '%s'", event);
 	assert_string_equal(v, "3:3");
 	free(v);
-	assert_int_equal(wait_val("accepted", 5000, "SELECT status FROM calls "
+	assert_int_equal(th_wait_val(db,
+	    "accepted", 5000, "SELECT status FROM calls "
 	    "WHERE id = %lld", call), 0);
 	free(needle);
 	free(event);
@@ -331,15 +291,18 @@ test_receiver_down_dead_letter_then_next(void **state)
 	urls[0] = down;
 	urls[1] = rv.url;
 	call = call_for(&d, world(2, urls, prov));
-	assert_int_equal(wait_val("accepted", 8000, "SELECT status FROM calls "
+	assert_int_equal(th_wait_val(db,
+	    "accepted", 8000, "SELECT status FROM calls "
 	    "WHERE id = %lld", call), 0);
-	v = val("SELECT d.status || ':' || d.attempts FROM deliveries d JOIN "
+	v = th_val(db,
+	    "SELECT d.status || ':' || d.attempts FROM deliveries d JOIN "
 	    "offers o ON o.id = d.offer_id WHERE o.call_id = %lld AND "
 	    "o.provider_id = %lld AND d.event_type = 'offer.created'", call,
 	    prov[0]);
 	assert_string_equal(v, "dead:3");
 	free(v);
-	v = val("SELECT provider_id FROM offers WHERE call_id = %lld AND "
+	v = th_val(db,
+	    "SELECT provider_id FROM offers WHERE call_id = %lld AND "
 	    "status = 'accepted'", call);
 	assert_int_equal(atoll(v), prov[1]);
 	free(v);
@@ -379,7 +342,8 @@ test_all_fail_unmatched(void **state)
 	down = xprintf("http://127.0.0.1:%d/hooks", th_free_port());
 	urls[0] = urls[1] = down;
 	call = call_for(&d, world(2, urls, prov));
-	assert_int_equal(wait_val("unmatched", 8000, "SELECT status FROM "
+	assert_int_equal(th_wait_val(db,
+	    "unmatched", 8000, "SELECT status FROM "
 	    "calls WHERE id = %lld", call), 0);
 	free(down);
 }
@@ -423,12 +387,15 @@ test_accept_race_one_winner(void **state)
 	urls[0] = urls[1] = rv.url;
 	for (i = 0; i < 5; i++) {
 		call = call_for(&b, world(2, urls, prov));
-		assert_int_equal(wait_val("2", 3000, "SELECT count(*) FROM "
+		assert_int_equal(th_wait_val(db,
+		    "2", 3000, "SELECT count(*) FROM "
 		    "offers WHERE call_id = %lld AND status = 'offered'",
 		    call), 0);
-		o1 = val("SELECT id FROM offers WHERE call_id = %lld AND rank = "
+		o1 = th_val(db,
+		    "SELECT id FROM offers WHERE call_id = %lld AND rank = "
 		    "1", call);
-		o2 = val("SELECT id FROM offers WHERE call_id = %lld AND rank = "
+		o2 = th_val(db,
+		    "SELECT id FROM offers WHERE call_id = %lld AND rank = "
 		    "2", call);
 		p1 = xprintf("/v1/offers/%s/accept", o1);
 		p2 = xprintf("/v1/offers/%s/accept", o2);
@@ -441,7 +408,8 @@ test_accept_race_one_winner(void **state)
 		/* Exactly one wins; the other hears it is too late. */
 		assert_true((rc[0].status == 200 && rc[1].status == 409) ||
 		    (rc[0].status == 409 && rc[1].status == 200));
-		v = val("SELECT count(*) FROM offers WHERE call_id = %lld AND "
+		v = th_val(db,
+		    "SELECT count(*) FROM offers WHERE call_id = %lld AND "
 		    "status = 'accepted'", call);
 		assert_string_equal(v, "1");
 		free(v);
@@ -470,9 +438,11 @@ test_provider_token_only_its_own(void **state)
 	    " --ignore-rate 1"), 0);
 	urls[0] = urls[1] = rv.url;
 	call = call_for(&d, world(2, urls, prov));
-	assert_int_equal(wait_val("1", 3000, "SELECT count(*) FROM offers "
+	assert_int_equal(th_wait_val(db,
+	    "1", 3000, "SELECT count(*) FROM offers "
 	    "WHERE call_id = %lld AND status = 'offered'", call), 0);
-	offer = val("SELECT id FROM offers WHERE call_id = %lld AND status = "
+	offer = th_val(db,
+	    "SELECT id FROM offers WHERE call_id = %lld AND status = "
 	    "'offered'", call);
 	body = xprintf("{\"name\": \"second provider\", \"role\": \"provider\", "
 	    "\"provider_id\": %lld}", prov[1]);
@@ -509,23 +479,27 @@ test_expired_link_refused(void **state)
 	    " --ignore-rate 1"), 0);
 	urls[0] = rv.url;
 	call = call_for(&d, world(1, urls, prov));
-	assert_int_equal(wait_val("1", 3000, "SELECT count(*) FROM deliveries "
+	assert_int_equal(th_wait_val(db,
+	    "1", 3000, "SELECT count(*) FROM deliveries "
 	    "d JOIN offers o ON o.id = d.offer_id WHERE o.call_id = %lld",
 	    call), 0);
-	link = val("SELECT d.payload->'data'->>'accept_url' FROM deliveries d "
+	link = th_val(db,
+	    "SELECT d.payload->'data'->>'accept_url' FROM deliveries d "
 	    "JOIN offers o ON o.id = d.offer_id WHERE o.call_id = %lld AND "
 	    "d.event_type = 'offer.created'", call);
 	assert_non_null(link);
 	path = strstr(link, "/v1/");
 	assert_non_null(path);
-	assert_int_equal(wait_val("expired", 5000, "SELECT status FROM offers "
+	assert_int_equal(th_wait_val(db,
+	    "expired", 5000, "SELECT status FROM offers "
 	    "WHERE call_id = %lld", call), 0);
 	assert_int_equal(th_api(d.url, NULL, "POST", path, "{}", &j), 410);
 	assert_string_equal(th_err_code(j), "link_expired");
 	json_decref(j);
 	/* A forged link is refused outright. */
 	{
-		char *offer = val("SELECT id FROM offers WHERE call_id = %lld",
+		char *offer = th_val(db,
+		    "SELECT id FROM offers WHERE call_id = %lld",
 		    call);
 
 		path = xprintf("/v1/offers/%s/accept?t=%064d", offer, 7);
@@ -569,7 +543,7 @@ test_secret_rotation_signs_with_both(void **state)
 	assert_int_equal(th_receiver_start(&new_rv, args), 0);
 	q = xprintf("UPDATE providers SET webhook_url = '%s/%lld' WHERE id = "
 	    "%lld", new_rv.url, prov[0], prov[0]);
-	sql(q);
+	th_sql(db, q);
 	free(q);
 	body = xprintf("{\"caller_phone\": \"139%08d\", \"resident_id\": "
 	    "%lld, \"service\": \"meal\", \"duplicate_ok\": true}",
@@ -599,21 +573,24 @@ test_gone_retires_the_endpoint(void **state)
 	    " --status 410"), 0);
 	urls[0] = rv.url;
 	call = call_for(&d, world(1, urls, prov));
-	assert_int_equal(wait_val("dead", 5000, "SELECT d.status FROM "
+	assert_int_equal(th_wait_val(db, "dead", 5000, "SELECT d.status FROM "
 	    "deliveries d JOIN offers o ON o.id = d.offer_id WHERE o.call_id "
 	    "= %lld AND d.event_type = 'offer.created'", call), 0);
 	/* One attempt: 410 is final, and the endpoint is retired. */
-	v = val("SELECT attempts FROM deliveries d JOIN offers o ON o.id = "
+	v = th_val(db,
+	    "SELECT attempts FROM deliveries d JOIN offers o ON o.id = "
 	    "d.offer_id WHERE o.call_id = %lld", call);
 	assert_string_equal(v, "1");
 	free(v);
-	v = val("SELECT (endpoint_disabled_at IS NOT NULL)::text || ':' || "
+	v = th_val(db,
+	    "SELECT (endpoint_disabled_at IS NOT NULL)::text || ':' || "
 	    "(SELECT count(*) FROM events WHERE type = "
 	    "'provider.endpoint_disabled') FROM providers WHERE id = %lld",
 	    prov[0]);
 	assert_string_equal(v, "true:1");
 	free(v);
-	assert_int_equal(wait_val("unmatched", 5000, "SELECT status FROM "
+	assert_int_equal(th_wait_val(db,
+	    "unmatched", 5000, "SELECT status FROM "
 	    "calls WHERE id = %lld", call), 0);
 	th_receiver_stop(&rv);
 }

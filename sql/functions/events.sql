@@ -1,23 +1,90 @@
--- 0015: the operators' event stream follows commit order, not id order.
--- An event's id is taken when it is inserted, but its transaction may
--- commit after one with a higher id that the hub has already sent; read
--- by "id > last", it was skipped by every console for good. Each event
--- now records its inserting transaction, and the hub reads only events
--- whose transaction is older than its snapshot's xmin: every such
--- transaction has ended, so no event can appear behind the hub's
--- position any more. Its position is (xid, id) of the last event sent,
--- and a console's Last-Event-ID (an event id) names one too: the xid is
--- looked up. See docs/DECISIONS.md ("The event stream follows commit
--- order").
+-- events.sql: Events: the operators' live feed, in commit order.
 
--- Rows already there were all committed: the migration's own xid orders
--- them after nothing that can still be running.
-ALTER TABLE events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
-CREATE INDEX events_xid_idx ON events (xid, id);
+-- An event for the operators; returns its id.
+CREATE OR REPLACE FUNCTION careline_event(p_type text, p_call_id bigint, p_data jsonb)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    INSERT INTO events (type, call_id, data)
+    VALUES (p_type, p_call_id, coalesce(p_data, '{}'::jsonb))
+    RETURNING id INTO v_id;
+    PERFORM pg_notify('careline_events', v_id::text);
+    RETURN v_id;
+END;
+$$;
+
+-- Events after a given id, oldest first, for a console catching up.
+CREATE OR REPLACE FUNCTION careline_events_since(p_after bigint, p_limit int)
+RETURNS TABLE (id bigint, type text, json text)
+LANGUAGE sql STABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT e.id, e.type,
+           jsonb_build_object('id', e.id, 'type', e.type, 'at', e.at,
+                              'call_id', e.call_id, 'data', e.data)::text
+    FROM events e
+    WHERE e.id > p_after
+    ORDER BY e.id
+    LIMIT p_limit;
+$$;
+
+-- For the event hub, in one snapshot (a STABLE function's statements see
+-- its caller's): first the credentials (hex of token hashes: API tokens'
+-- or console sessions') that are no longer good, as rows with a NULL id
+-- and the hex in json; then events after p_after, oldest first. The rules
+-- are careline_token_auth's and careline_session_auth's, without their
+-- writes: a stream alone does not keep an idle session alive. A replay
+-- (p_replay_max not NULL) goes back at most p_replay_max ids and
+-- p_replay_age_s seconds. PL/pgSQL with a generic plan, so that it is
+-- planned once per connection: planned at each call (as an SQL function,
+-- or with PL/pgSQL's custom plans) planning took most of its time, and
+-- the generic plan probes the same indexes.
+CREATE OR REPLACE FUNCTION careline_events_checked(p_after bigint, p_limit int,
+                                        p_creds text[], p_idle_s int,
+                                        p_replay_max int, p_replay_age_s int)
+RETURNS TABLE (id bigint, type text, json text)
+LANGUAGE plpgsql STABLE
+SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT NULL::bigint, 'credential.ended'::text, h.c
+    FROM (SELECT u.c, decode(u.c, 'hex') AS hash FROM unnest(p_creds) u(c)) h
+    WHERE NOT EXISTS (
+              SELECT 1 FROM api_tokens a
+              WHERE a.token_hash = h.hash AND a.revoked_at IS NULL
+                AND (a.expires_at IS NULL OR a.expires_at > now()))
+      AND NOT EXISTS (
+              SELECT 1 FROM sessions s
+              JOIN operators o ON o.id = s.operator_id
+              LEFT JOIN api_tokens t ON t.id = s.token_id
+              WHERE s.token_hash = h.hash AND s.revoked_at IS NULL
+                AND t.revoked_at IS NULL AND o.disabled_at IS NULL
+                AND s.last_seen_at > now() - p_idle_s * interval '1 second')
+    UNION ALL
+    SELECT x.id, x.type, x.json
+    FROM (SELECT e.id, e.type,
+                 jsonb_build_object('id', e.id, 'type', e.type, 'at', e.at,
+                                    'call_id', e.call_id, 'data', e.data)::text
+                     AS json
+          FROM events e
+          WHERE e.id > greatest(p_after,
+                    (SELECT max(m.id) FROM events m) - p_replay_max)
+            AND (p_replay_age_s IS NULL
+                 OR e.at > now() - p_replay_age_s * interval '1 second')
+          ORDER BY e.id
+          LIMIT p_limit) x;
+END;
+$$;
 
 -- Whatever inserts the row (a COPY, a hand-written INSERT), its xid is
 -- the transaction's: a wrong one would hide the row or hold the stream.
-CREATE FUNCTION careline_events_xid() RETURNS trigger
+CREATE OR REPLACE FUNCTION careline_events_xid() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
 AS $$
@@ -26,13 +93,13 @@ BEGIN
     RETURN NEW;
 END;
 $$;
-CREATE TRIGGER events_xid BEFORE INSERT ON events
+CREATE OR REPLACE TRIGGER events_xid BEFORE INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION careline_events_xid();
 
 -- For the event hub, in one snapshot (a STABLE function's statements see
 -- its caller's): first the credentials that are no longer good, as rows
--- with a NULL id, type 'credential.ended' and the hex in json (as in
--- 0011); then, if events are committed but not yet readable (an older
+-- with a NULL id, type 'credential.ended' and the hex in json (as
+-- careline_events_checked does); then, if events are committed but not yet readable (an older
 -- transaction still runs), one row with a NULL id and type 'events.held'
 -- (the hub polls until they are: their release sends no NOTIFY when the
 -- older transaction wrote no event); then events after the position
@@ -41,7 +108,7 @@ CREATE TRIGGER events_xid BEFORE INSERT ON events
 -- Last-Event-ID); if that event is gone, events with a higher id. A replay
 -- (p_replay_max not NULL) goes back at most p_replay_max ids and
 -- p_replay_age_s seconds.
-CREATE FUNCTION careline_events_after(p_after_xid xid8, p_after bigint,
+CREATE OR REPLACE FUNCTION careline_events_after(p_after_xid xid8, p_after bigint,
                                       p_limit int, p_creds text[],
                                       p_idle_s int, p_replay_max int,
                                       p_replay_age_s int)
@@ -115,7 +182,7 @@ END;
 $$;
 
 -- Where the hub starts: the last event that is final now (no row: none).
-CREATE FUNCTION careline_events_position()
+CREATE OR REPLACE FUNCTION careline_events_position()
 RETURNS TABLE (xid xid8, id bigint)
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp

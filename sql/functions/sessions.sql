@@ -1,10 +1,4 @@
--- 0006: a console session acts through an API token minted for it, so
--- that what calls record (created_by) and how Idempotency-Key is scoped
--- stay one thing for scripts and for operators. The token's hash is the
--- SHA-256 of the session's hash: no clt_ token can ever match it, so it
--- cannot be used except through its session. Ending the session revokes it.
-
-ALTER TABLE sessions ADD COLUMN token_id bigint REFERENCES api_tokens (id);
+-- sessions.sql: Sessions: console sign-in sessions.
 
 CREATE OR REPLACE FUNCTION careline_session_start(p_operator_id bigint,
                                                   p_hash bytea, p_idle_s int)
@@ -37,33 +31,6 @@ BEGIN
 END;
 $$;
 
-DROP FUNCTION careline_session_auth(bytea, int);
-CREATE FUNCTION careline_session_auth(p_hash bytea, p_idle_s int)
-RETURNS TABLE (id bigint, name text, role text, token_id bigint)
-LANGUAGE plpgsql
-SET search_path = public, pg_temp
-AS $$
-DECLARE
-    v_session sessions;
-BEGIN
-    -- Revoking the session's token (DELETE /v1/tokens/{id}) ends it too.
-    SELECT s.* INTO v_session FROM sessions s
-    LEFT JOIN api_tokens t ON t.id = s.token_id
-    WHERE s.token_hash = p_hash AND s.revoked_at IS NULL
-      AND t.revoked_at IS NULL
-      AND s.last_seen_at > now() - p_idle_s * interval '1 second';
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    IF v_session.last_seen_at < now() - least(30, p_idle_s / 2.0) * interval '1 second' THEN
-        UPDATE sessions SET last_seen_at = now() WHERE sessions.id = v_session.id;
-    END IF;
-    RETURN QUERY
-        SELECT o.id, o.name, o.role, v_session.token_id FROM operators o
-        WHERE o.id = v_session.operator_id AND o.disabled_at IS NULL;
-END;
-$$;
-
 CREATE OR REPLACE FUNCTION careline_session_end(p_hash bytea)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -83,5 +50,38 @@ BEGIN
                                v_op, NULL, NULL);
     END IF;
     RETURN jsonb_build_object('status', 204, 'body', NULL);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION careline_session_auth(p_hash bytea, p_idle_s int)
+RETURNS TABLE (id bigint, name text, role text, token_id bigint,
+               valid_ms bigint)
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_session sessions;
+    v_seen timestamptz;
+BEGIN
+    -- Revoking the session's token (DELETE /v1/tokens/{id}) ends it too.
+    SELECT s.* INTO v_session FROM sessions s
+    LEFT JOIN api_tokens t ON t.id = s.token_id
+    WHERE s.token_hash = p_hash AND s.revoked_at IS NULL
+      AND t.revoked_at IS NULL
+      AND s.last_seen_at > now() - p_idle_s * interval '1 second';
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    v_seen := v_session.last_seen_at;
+    IF v_seen < now() - least(30, p_idle_s / 2.0) * interval '1 second' THEN
+        UPDATE sessions SET last_seen_at = now() WHERE sessions.id = v_session.id;
+        v_seen := now();
+    END IF;
+    RETURN QUERY
+        SELECT o.id, o.name, o.role, v_session.token_id,
+               floor(extract(epoch FROM v_seen + p_idle_s * interval '1 second'
+                                        - now()) * 1000)::bigint
+        FROM operators o
+        WHERE o.id = v_session.operator_id AND o.disabled_at IS NULL;
 END;
 $$;
