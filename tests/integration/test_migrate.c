@@ -134,12 +134,13 @@ group_teardown(void **state)
 	return (0);
 }
 
+/* The .sql files in sql/functions or sql/schema (of the tree's copy). */
 static int
-count_function_files(void)
+count_sql_files(const char *sub)
 {
 	struct dirent	*de;
 	DIR		*d;
-	char		*dir = sqlpath("functions");
+	char		*dir = sqlpath(sub);
 	size_t		 len;
 	int		 n = 0;
 
@@ -180,10 +181,14 @@ test_fresh_install(void **state)
 	assert_non_null(strstr(out, "applied functions/calls.sql"));
 	assert_non_null(strstr(out, "applied functions/util.sql"));
 	free(out);
-	want = xprintf("%d", count_function_files());
+	want = xprintf("%d", count_sql_files("functions"));
 	assert_value("SELECT count(*) FROM schema_functions", want);
 	free(want);
-	assert_value("SELECT max(version) FROM schema_migrations", "1");
+	/* Every schema file of the tree, numbered from 1 without a gap. */
+	want = xprintf("%d", count_sql_files("schema"));
+	assert_value("SELECT max(version) FROM schema_migrations", want);
+	assert_value("SELECT count(*) FROM schema_migrations", want);
+	free(want);
 	assert_value("SELECT to_regproc('careline_call_create') IS NOT NULL",
 	    "t");
 
@@ -254,7 +259,7 @@ test_edited_schema_file_refused(void **state)
 {
 	char	*schema = sqlpath("schema/0001_baseline.sql");
 	char	*func = sqlpath("functions/util.sql");
-	char	*text, *ftext, *edited, *out, *sum;
+	char	*text, *ftext, *edited, *out, *sum, *n;
 
 	(void)state;
 	text = slurp(schema);
@@ -280,7 +285,9 @@ test_edited_schema_file_refused(void **state)
 	free(out);
 	assert_value("SELECT to_regclass('test_migrate_intruder') IS NULL",
 	    "t");
-	assert_value("SELECT count(*) FROM schema_migrations", "1");
+	n = xprintf("%d", count_sql_files("schema"));
+	assert_value("SELECT count(*) FROM schema_migrations", n);
+	free(n);
 	{
 		char *again = th_pg_value(db, "SELECT checksum FROM "
 		    "schema_functions WHERE name = 'util.sql'");
@@ -306,23 +313,37 @@ test_edited_schema_file_refused(void **state)
 static void
 test_new_schema_file(void **state)
 {
-	char	*path = sqlpath("schema/0002_test_migrate.sql"), *out;
+	/* The number after the tree's last schema file. */
+	int	 v = count_sql_files("schema") + 1;
+	char	*name = xprintf("%04d_test_migrate.sql", v);
+	char	*rel = xprintf("schema/%s", name);
+	char	*path = sqlpath(rel), *out, *want;
 
 	(void)state;
 	spew(path, "CREATE TABLE test_migrate_added (id int PRIMARY KEY);\n");
 	assert_int_equal(carelined(&out, "--migrate"), 0);
-	assert_non_null(strstr(out, "applied schema/0002_test_migrate.sql"));
+	want = xprintf("applied %s", rel);
+	assert_non_null(strstr(out, want));
+	free(want);
 	assert_null(strstr(out, "functions/"));
 	free(out);
 	assert_value("SELECT to_regclass('test_migrate_added') IS NOT NULL",
 	    "t");
-	assert_value("SELECT max(version) FROM schema_migrations", "2");
-	assert_value("SELECT name FROM schema_migrations WHERE version = 2",
-	    "0002_test_migrate.sql");
+	want = xprintf("%d", v);
+	assert_value("SELECT max(version) FROM schema_migrations", want);
+	free(want);
+	want = xprintf("SELECT name FROM schema_migrations WHERE version = %d",
+	    v);
+	assert_value(want, name);
+	free(want);
+	free(rel);
+	free(name);
 
 	/* A second file with the same number is refused before anything. */
 	free(path);
-	path = sqlpath("schema/0002_again.sql");
+	rel = xprintf("schema/%04d_again.sql", v);
+	path = sqlpath(rel);
+	free(rel);
 	spew(path, "CREATE TABLE test_migrate_again (id int);\n");
 	assert_int_equal(carelined(&out, "--migrate"), 1);
 	assert_non_null(strstr(out, "share a number"));
