@@ -61,17 +61,10 @@ SCHEMA_VERSION	:= $(shell ls sql/schema 2>/dev/null | \
 		   sed -n 's/^0*\([0-9][0-9]*\)_.*\.sql$$/\1/p' | sort -n | \
 		   tail -n 1)
 
-COMMON_SRCS	 = common/xmalloc.c common/log.c common/crypto.c common/phone.c \
-		   common/hours.c common/jsonv.c common/webhook.c common/text.c
-CONFIG_SRCS	 = config/config.c config/dburl.c
-DAEMON_SRCS	 = daemon/db.c daemon/server.c daemon/routes.c \
-		   daemon/health.c daemon/metrics.c daemon/db_migrate.c \
-		   daemon/notify.c daemon/auth.c daemon/api.c daemon/api_calls.c \
-		   daemon/api_residents.c daemon/api_providers.c \
-		   daemon/api_tokens.c daemon/api_offers.c daemon/notifier.c \
-		   daemon/dispatcher.c daemon/password.c daemon/api_session.c \
-		   daemon/events.c daemon/static.c daemon/api_reports.c \
-		   daemon/throttle.c
+# Every .c of these folders is in the library; main.c is the daemon's own.
+COMMON_SRCS	 = $(sort $(wildcard common/*.c))
+CONFIG_SRCS	 = $(sort $(wildcard config/*.c))
+DAEMON_SRCS	 = $(sort $(filter-out daemon/main.c,$(wildcard daemon/*.c)))
 LIB_SRCS	 = $(COMMON_SRCS) $(CONFIG_SRCS) $(DAEMON_SRCS)
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 # The operators' command line: client/ctl/, a file per command group.
@@ -116,7 +109,9 @@ $(BUILD)/carelinectl: $(CTL_OBJS) $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # A provider simulator for the demo and the fault-injection tests.
-$(BUILD)/demo-receiver: $(BUILD)/client/demo-receiver.o $(BUILD)/libcareline.a
+RECEIVER_SRCS	 = tests/tools/demo-receiver.c tests/tools/receiver_opts.c \
+		   tests/tools/receiver_respond.c
+$(BUILD)/demo-receiver: $(RECEIVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcareline.a

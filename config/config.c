@@ -770,6 +770,7 @@ config_defaults(void)
 
 	c = xcalloc(1, sizeof *c);
 	config_apply_defaults(c);
+	config_dispatch_params(c);
 	return (c);
 }
 
@@ -812,6 +813,7 @@ config_load(const char *path, char **cause)
 		config_free(cp.c);
 		return (NULL);
 	}
+	config_dispatch_params(cp.c);
 	return (cp.c);
 }
 
@@ -827,6 +829,7 @@ config_free(struct config *c)
 			free(*(char **)((char *)c + config_options[i].offset));
 	}
 	free(c->path);
+	free(c->dispatch_params);
 	free(c);
 }
 
@@ -891,5 +894,7 @@ config_reload(struct config *cur, const struct config *next)
 		log_info("config: %s reloaded", o->key);
 		applied++;
 	}
+	if (applied > 0)
+		config_dispatch_params(cur);
 	return (applied);
 }

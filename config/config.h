@@ -82,6 +82,13 @@ struct config {
 
 	char		*static_dir;
 	char		*sql_dir;
+
+	/*
+	 * Not a key: the matching, offer and retry keys above as the JSON
+	 * the SQL functions take ($n::jsonb), built once by config_load,
+	 * config_defaults and config_reload instead of on every request.
+	 */
+	char		*dispatch_params;
 };
 
 /*
@@ -107,6 +114,12 @@ void		 config_free(struct config *);
  * changed but needs a restart. Returns the number of keys applied.
  */
 int		 config_reload(struct config *cur, const struct config *next);
+
+/*
+ * (Re)build c->dispatch_params from its keys (params.c); config_load,
+ * config_defaults and config_reload call it.
+ */
+void		 config_dispatch_params(struct config *c);
 
 /* For tests and docs: the option keys, NULL-terminated walk. */
 const char	*config_key(int idx);

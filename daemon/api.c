@@ -11,10 +11,9 @@
 
 #include "api.h"
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "log.h"
-#include "routes.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 void
@@ -125,7 +124,7 @@ api_sql_error(struct request *r, const struct db_result *res)
 		constraint = PQresultErrorField(res->res,
 		    PG_DIAG_CONSTRAINT_NAME);
 	/* SQLSTATE and constraint only: details may quote personal data. */
-	log_warn("api: %s: SQLSTATE %s%s%s", r->route->pattern, st,
+	log_warn("api: %s: SQLSTATE %s%s%s", r->pattern, st,
 	    constraint != NULL ? " constraint " : "",
 	    constraint != NULL ? constraint : "");
 	if (strcmp(st, "23505") == 0)
@@ -223,8 +222,7 @@ api_arg_time(struct request *r, struct evkeyvalq *q, const char *key,
 void
 api_route_name(const struct request *r, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s", route_method_name(r->route->method),
-	    r->route->pattern);
+	snprintf(buf, len, "%s %s", http_method_name(r->method), r->pattern);
 }
 
 void

@@ -38,6 +38,9 @@ struct db_result;
 void	 api_sql_error(struct request *, const struct db_result *);
 /* YYYY-MM-DD. */
 int	 api_is_date(const char *);
+/* An operator's name, in characters, once folded (text_fold_name). */
+#define API_OPERATOR_NAME_MAX	64
+
 /* "GET /v1/residents/{id}": the route as the read audit names it. */
 #define API_ROUTE_NAME_MAX	128
 void	 api_route_name(const struct request *, char *, size_t);

@@ -8,10 +8,10 @@
 #include <event2/keyvalq_struct.h>
 
 #include "api.h"
-#include "auth.h"
+#include "config.h"
 #include "crypto.h"
-#include "dispatcher.h"
-#include "server.h"
+#include "http_auth.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_IDEMPOTENCY_KEY_MAX	200
@@ -102,7 +102,7 @@ api_calls_create(struct request *r)
 	const char	*params[6], *key;
 	unsigned char	 hash[CRYPTO_SHA256_LEN];
 	char		 token[24], hashp[2 * CRYPTO_SHA256_LEN + 3];
-	char		*reqtext, *match;
+	char		*reqtext;
 
 	if (api_idempotency_key(r, &key) != 0 || api_body(r, &req) != 0)
 		return;
@@ -120,18 +120,16 @@ api_calls_create(struct request *r)
 	json_decref(req);
 	crypto_sha256(reqtext, strlen(reqtext), hash);
 	auth_hash_param(hash, hashp);
-	match = dispatch_params(r->srv->cfg);
 	snprintf(token, sizeof token, "%lld", r->who.token_id);
 	params[0] = r->who.actor;
 	params[1] = token;
 	params[2] = reqtext;
-	params[3] = match;
+	params[3] = r->srv->cfg->dispatch_params;
 	params[4] = key;
 	params[5] = hashp;
 	api_sql_reply(r, API_SQL("careline_call_create($1, $2, $3::jsonb, "
 	    "$4::jsonb, $5, $6::bytea)"), 6, params);
 	free(reqtext);
-	free(match);
 }
 
 void
@@ -259,7 +257,7 @@ api_matches(struct request *r)
 	struct evkeyvalq	 q;
 	const char		*params[6], *service, *at;
 	long long		 resident;
-	char			 rbuf[24], *match, route[API_ROUTE_NAME_MAX];
+	char			 rbuf[24], route[API_ROUTE_NAME_MAX];
 
 	if (api_args(r, &q, allowed) != 0)
 		return;
@@ -274,18 +272,16 @@ api_matches(struct request *r)
 		goto out;
 	}
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
-	match = dispatch_params(r->srv->cfg);
 	api_route_name(r, route, sizeof route);
 	params[0] = r->who.actor;
 	params[1] = route;
 	params[2] = rbuf;
 	params[3] = service;
 	params[4] = at;
-	params[5] = match;
+	params[5] = r->srv->cfg->dispatch_params;
 	/* Who can reach the resident says where they live: audited. */
 	api_sql_reply(r, "SELECT 200, careline_matches_read($1, $2, $3, $4, "
 	    "$5::timestamptz, $6::jsonb)::text", 6, params);
-	free(match);
 out:
 	evhttp_clear_headers(&q);
 }

@@ -1,4 +1,7 @@
-/* /v1/providers: who delivers meals, cleans, runs day care (admins). */
+/*
+ * /v1/providers: who delivers meals, cleans, runs day care (admins), and
+ * the rotation of their webhook secrets.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +13,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "hours.h"
-#include "server.h"
+#include "http_server.h"
 #include "webhook.h"
 #include "xmalloc.h"
 
@@ -216,4 +219,25 @@ api_providers_list(struct request *r)
 	    "$3, $4)::text", 4, params);
 out:
 	evhttp_clear_headers(&q);
+}
+
+void
+api_providers_rotate_secret(struct request *r)
+{
+	unsigned char	 raw[API_SECRET_BYTES];
+	char		 id[24], *b64, *secret;
+	const char	*params[3];
+
+	crypto_random(raw, sizeof raw);
+	b64 = crypto_base64(raw, sizeof raw);
+	xasprintf(&secret, "whsec_%s", b64);
+	free(b64);
+	snprintf(id, sizeof id, "%lld", r->ids[0]);
+	params[0] = r->who.actor;
+	params[1] = id;
+	params[2] = secret;
+	api_sql_reply(r, API_SQL("careline_provider_rotate_secret($1, $2, $3)"),
+	    3, params);
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
 }

@@ -1,9 +1,6 @@
 /*
  * /v1/reports/{name}: the district's programmes and the hotline's own
  * figures, computed by queries over the tables (sql/), as JSON or CSV.
- * Also the dispatch-side links of the programmes: the nearest mobile
- * clinic point for a health question, and a resident's estate and
- * WeChat group for the card.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +12,8 @@
 
 #include "api.h"
 #include "config.h"
-#include "db.h"
-#include "server.h"
+#include "db_pool.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_REPORT_NAME_MAX	32
@@ -185,40 +182,4 @@ api_reports_get(struct request *r)
 	free(ptext);
 out:
 	evhttp_clear_headers(&q);
-}
-
-void
-api_clinics_nearest(struct request *r)
-{
-	static const char *const allowed[] = { "resident_id", "at", NULL };
-	struct evkeyvalq	 q;
-	const char		*at, *params[3];
-	long long		 resident;
-	char			 rbuf[24];
-
-	if (api_args(r, &q, allowed) != 0)
-		return;
-	if ((resident = api_arg_id(r, &q, "resident_id")) < 0)
-		goto out;
-	if (resident == 0) {
-		request_error(r, 400, "missing_parameter", "resident_id",
-		    "resident_id is required");
-		goto out;
-	}
-	if (api_arg_time(r, &q, "at", &at) != 0)
-		goto out;
-	snprintf(rbuf, sizeof rbuf, "%lld", resident);
-	params[0] = rbuf;
-	params[1] = at;
-	params[2] = r->srv->cfg->district_timezone;
-	api_sql_reply(r, API_SQL("careline_clinic_nearest($1, "
-	    "coalesce($2::timestamptz, now()), $3)"), 3, params);
-out:
-	evhttp_clear_headers(&q);
-}
-
-void
-api_residents_context(struct request *r)
-{
-	api_audited_read(r, API_SQL("careline_resident_context_read($1, $2, $3)"));
 }

@@ -8,7 +8,7 @@
 
 #include "api.h"
 #include "phone.h"
-#include "server.h"
+#include "http_server.h"
 #include "text.h"
 #include "xmalloc.h"
 
@@ -169,4 +169,11 @@ api_residents_search(struct request *r)
 	    "$4, $5)::text", 5, params);
 out:
 	evhttp_clear_headers(&q);
+}
+
+/* The card's context: the resident's estate and WeChat group. */
+void
+api_residents_context(struct request *r)
+{
+	api_audited_read(r, API_SQL("careline_resident_context_read($1, $2, $3)"));
 }

@@ -1,8 +1,4 @@
-/*
- * Operators signing in to the console (/v1/session), admins managing
- * operator accounts (/v1/operators), and the PBX's caller-ID hook
- * (/v1/ringing).
- */
+/* Operators signing in to the console (/v1/session) and out again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +9,12 @@
 #include <sodium.h>
 
 #include "api.h"
-#include "auth.h"
+#include "http_auth.h"
 #include "config.h"
-#include "db.h"
-#include "events.h"
+#include "db_pool.h"
+#include "http_server.h"
 #include "log.h"
 #include "password.h"
-#include "phone.h"
-#include "server.h"
 #include "text.h"
 #include "throttle.h"
 #include "xmalloc.h"
@@ -29,23 +23,6 @@ static const struct jv_field api_login_fields[] = {
 	{ "name", JV_STRING, JV_REQUIRED, 1, 64, NULL },
 	{ "password", JV_STRING, JV_REQUIRED | JV_SECRET, 1, PASSWORD_MAX_LEN,
 	  NULL },
-	{ NULL, 0, 0, 0, 0, NULL }
-};
-
-static const char *const api_operator_roles[] = { "operator", "admin", NULL };
-
-#define API_OPERATOR_NAME_MAX	64	/* characters, once folded */
-
-static const struct jv_field api_operator_fields[] = {
-	{ "name", JV_STRING, JV_REQUIRED, 1, 64, NULL },
-	{ "password", JV_STRING, JV_REQUIRED | JV_SECRET, PASSWORD_MIN_LEN,
-	  PASSWORD_MAX_LEN, NULL },
-	{ "role", JV_ENUM, 0, 0, 0, api_operator_roles },
-	{ NULL, 0, 0, 0, 0, NULL }
-};
-
-static const struct jv_field api_ringing_fields[] = {
-	{ "phone", JV_PHONE, JV_REQUIRED, 0, 0, NULL },
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
@@ -366,124 +343,4 @@ api_session_delete(struct request *r)
 		auth_cache_invalidate_token(r->srv->auth, r->who.token_id);
 	auth_hash_param(r->who.token_hash, hashp);
 	api_sql_reply(r, API_SQL("careline_session_end($1::bytea)"), 1, params);
-}
-
-/* A new operator account: the hash is made off the loop, then stored. */
-struct api_operator_new {
-	struct request	*r;
-	char		*name;
-	char		*role;
-};
-
-static void
-api_operator_hashed(int ok, const char *hash, void *arg)
-{
-	struct api_operator_new	*o = arg;
-	struct request		*r = o->r;
-	const char		*params[4];
-
-	if (!ok) {
-		request_error(r, 503, "busy", NULL, "cannot hash now");
-	} else {
-		params[0] = r->who.actor;
-		params[1] = o->name;
-		params[2] = hash;
-		params[3] = o->role;
-		api_sql_reply(r, API_SQL("careline_operator_create($1, $2, $3, "
-		    "$4)"), 4, params);
-	}
-	free(o->name);
-	free(o->role);
-	free(o);
-}
-
-void
-api_operators_create(struct request *r)
-{
-	struct api_operator_new	*o;
-	struct jv_error		 e;
-	json_t			*body;
-	const char		*role, *why;
-	char			*name;
-
-	if (api_body(r, &body) != 0)
-		return;
-	if (jv_check(body, api_operator_fields, 1, &e) != 0) {
-		json_decref(body);
-		api_fail(r, &e);
-		return;
-	}
-	/*
-	 * The name as it will be compared: whole here, so that nothing the
-	 * database would refuse reaches it with a password hash beside it.
-	 */
-	if ((name = text_fold_name(json_string_value(json_object_get(body,
-	    "name")), API_OPERATOR_NAME_MAX, &why)) == NULL) {
-		sodium_memzero((char *)json_string_value(json_object_get(body,
-		    "password")), json_string_length(json_object_get(body,
-		    "password")));
-		json_decref(body);
-		request_error(r, 422, "invalid_name", "name", "name %s", why);
-		return;
-	}
-	role = json_string_value(json_object_get(body, "role"));
-	o = xcalloc(1, sizeof *o);
-	o->r = r;
-	o->name = name;
-	o->role = xstrdup(role != NULL ? role : "operator");
-	if (password_hash_async(r->srv->base, json_string_value(
-	    json_object_get(body, "password")), api_operator_hashed, o) != 0) {
-		free(o->name);
-		free(o->role);
-		free(o);
-		request_error(r, 503, "busy", NULL,
-		    "too many password operations at once; try again");
-	}
-	sodium_memzero((char *)json_string_value(json_object_get(body,
-	    "password")), json_string_length(json_object_get(body,
-	    "password")));
-	json_decref(body);
-}
-
-void
-api_operators_list(struct request *r)
-{
-	api_sql_reply(r, "SELECT 200, careline_operator_list()::text", 0, NULL);
-}
-
-void
-api_ringing(struct request *r)
-{
-	struct jv_error	 e;
-	json_t		*body;
-	const char	*params[2];
-
-	if (api_body(r, &body) != 0)
-		return;
-	if (jv_check(body, api_ringing_fields, 1, &e) != 0) {
-		json_decref(body);
-		api_fail(r, &e);
-		return;
-	}
-	params[0] = r->who.actor;
-	params[1] = json_string_value(json_object_get(body, "phone"));
-	api_sql_reply(r, API_SQL("careline_ringing($1, $2)"), 2, params);
-	json_decref(body);
-}
-
-/* A console fetches the number that rang: the event holds only ids. */
-void
-api_ringing_get(struct request *r)
-{
-	char		 id[24];
-	const char	*params[1] = { id };
-
-	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_sql_reply(r, API_SQL("careline_ringing_get($1)"), 1, params);
-}
-
-void
-api_events(struct request *r)
-{
-	events_subscribe(r, r->srv->events);
 }

@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "api.h"
-#include "auth.h"
-#include "db.h"
-#include "server.h"
+#include "db_pool.h"
+#include "http_auth.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define API_TOKEN_SHOWN	8	/* characters kept to tell tokens apart */

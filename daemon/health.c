@@ -14,11 +14,12 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "db.h"
-#include "dispatcher.h"
+#include "db_pool.h"
+#include "http_events.h"
+#include "http_router.h"
+#include "http_server.h"
 #include "metrics.h"
-#include "routes.h"
-#include "server.h"
+#include "outbox.h"
 #include "xmalloc.h"
 
 void
@@ -123,7 +124,7 @@ health_metrics_allowed(struct request *r)
 static void
 health_metrics_http(const struct server *srv, struct evbuffer *buf)
 {
-	static const char *const reasons[SERVER_CUT_MAX] = {
+	static const char *const reasons[HTTP_CUT_MAX] = {
 		"head_timeout", "body_timeout", "too_large", "bad_head",
 	};
 	int	i;
@@ -139,11 +140,16 @@ health_metrics_http(const struct server *srv, struct evbuffer *buf)
 	    "# HELP careline_http_cut_total Connections closed before their "
 	    "request was read, by reason.\n"
 	    "# TYPE careline_http_cut_total counter\n",
-	    srv->nconns, srv->accept_pauses);
-	for (i = 0; i < SERVER_CUT_MAX; i++)
+	    srv->conns.nconns, srv->accept_pauses);
+	for (i = 0; i < HTTP_CUT_MAX; i++)
 		evbuffer_add_printf(buf,
 		    "careline_http_cut_total{reason=\"%s\"} %lld\n",
-		    reasons[i], srv->cut[i]);
+		    reasons[i], srv->conns.cut[i]);
+	evbuffer_add_printf(buf,
+	    "# HELP careline_http_cancelled_total Requests whose client hung "
+	    "up before the reply.\n"
+	    "# TYPE careline_http_cancelled_total counter\n"
+	    "careline_http_cancelled_total %lld\n", srv->cancelled);
 }
 
 void
@@ -158,8 +164,10 @@ health_metrics(struct request *r)
 	buf = evbuffer_new();
 	metrics_render(r->srv->metrics, r->srv->db, r->srv->inflight, buf);
 	health_metrics_http(r->srv, buf);
-	if (r->srv->dispatcher != NULL)
-		dispatcher_metrics(r->srv->dispatcher, buf);
+	if (r->srv->events != NULL)
+		events_hub_metrics(r->srv->events, buf);
+	if (r->srv->outbox != NULL)
+		outbox_metrics(r->srv->outbox, buf);
 	len = evbuffer_get_length(buf);
 	text = xmalloc(len + 1);
 	evbuffer_remove(buf, text, len);

@@ -9,27 +9,28 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include <curl/curl.h>
 
 #include <libpq-fe.h>
 
-#include "auth.h"
 #include "config.h"
-#include "db.h"
+#include "db_listen.h"
 #include "db_migrate.h"
-#include "dispatcher.h"
-#include "events.h"
+#include "db_pool.h"
+#include "http_auth.h"
+#include "http_events.h"
+#include "http_router.h"
+#include "http_server.h"
+#include "http_static.h"
 #include "log.h"
 #include "metrics.h"
-#include "notify.h"
+#include "outbox.h"
 #include "password.h"
-#include "routes.h"
-#include "server.h"
-#include "static.h"
+#include "sd_notify.h"
 #include "text.h"
+#include "throttle.h"
 #include "xmalloc.h"
 
 #ifndef CARELINE_VERSION
@@ -48,11 +49,13 @@ struct carelined {
 	struct config		*cfg;
 	struct metrics		*metrics;
 	struct db_pool		*db;		/* HTTP requests */
-	struct db_pool		*dispatch_db;	/* the dispatcher's */
-	struct db_pool		*listen;	/* LISTEN, one connection */
-	struct dispatcher	*dispatcher;
+	struct db_pool		*dispatch_db;	/* the outbox's */
+	struct db_listen	*listen;	/* LISTEN, one connection */
+	struct outbox		*outbox;
 	struct events_hub	*events;
 	struct static_files	*files;
+	struct auth_cache	*auth;		/* the credentials cache */
+	struct throttle		*throttle;	/* sign-ins */
 	struct server		*srv;
 	struct event		*sigterm, *sigint, *sighup;
 	struct event		*watchdog;
@@ -96,8 +99,8 @@ main_accept(struct carelined *cl)
 		return;
 	cl->accepting = 1;
 	evtimer_del(cl->open_timer);
-	evconnlistener_enable(cl->srv->listener);
-	log_info("http: accepting connections on %s", cl->srv->bound);
+	server_accept(cl->srv, 1);
+	log_info("http: accepting connections on %s", server_bound(cl->srv));
 }
 
 /* Every connection of every pool: a fresh daemon serves at full width. */
@@ -105,7 +108,7 @@ static int
 main_pools_full(const struct carelined *cl)
 {
 	return (db_pool_full(cl->db) && db_pool_full(cl->dispatch_db) &&
-	    db_pool_full(cl->listen));
+	    db_listen_up(cl->listen));
 }
 
 static void
@@ -119,7 +122,7 @@ main_pool_up(void *arg)
 	    db_pool_usable(cl->db) == 0)
 		return;
 	cl->ready = 1;
-	notify_ready();
+	sd_notify_ready();
 	log_info("carelined ready");
 }
 
@@ -137,7 +140,7 @@ main_open_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	db_pool_stats(cl->db, &a);
 	db_pool_stats(cl->dispatch_db, &b);
-	db_pool_stats(cl->listen, &c);
+	db_listen_stats(cl->listen, &c);
 	log_warn("database: %d of %d connections up after %d ms; serving "
 	    "anyway", a.connected + b.connected + c.connected,
 	    a.size + b.size + c.size, cl->cfg->db_connect_timeout_ms);
@@ -177,7 +180,7 @@ main_events_notified(const char *channel, const char *payload, void *arg)
 {
 	(void)channel;
 	(void)payload;
-	events_hub_notify(arg);
+	events_hub_notified(arg);
 }
 
 static long
@@ -201,7 +204,7 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 	if (password_busy() > 0)
 		return;
 	/* Idle means every result was recorded: failures are kept. */
-	if (cl->srv->inflight == 0 && dispatcher_idle(cl->dispatcher) &&
+	if (server_inflight(cl->srv) == 0 && outbox_idle(cl->outbox) &&
 	    events_hub_ending(cl->events) == 0) {
 		log_info("stopping: all requests answered, all webhook "
 		    "attempts recorded");
@@ -211,7 +214,8 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 		log_warn("stopping: after %d ms, %d requests still open and "
 		    "%d webhook attempts not recorded (made again when their "
 		    "leases lapse)", cl->cfg->http_shutdown_grace_ms,
-		    cl->srv->inflight, dispatcher_unrecorded(cl->dispatcher));
+		    server_inflight(cl->srv),
+		    outbox_unrecorded(cl->outbox));
 		event_base_loopexit(cl->base, NULL);
 	}
 }
@@ -229,11 +233,13 @@ main_signal_stop(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("stopping on %s: draining %d requests and %d webhook "
-	    "attempts", strsignal((int)sig), cl->srv->inflight,
-	    dispatcher_unrecorded(cl->dispatcher));
-	notify_stopping(cl->cfg->http_shutdown_grace_ms);
+	    "attempts", strsignal((int)sig), server_inflight(cl->srv),
+	    outbox_unrecorded(cl->outbox));
+	sd_notify_stopping(cl->cfg->http_shutdown_grace_ms);
 	server_drain(cl->srv);
-	dispatcher_stop(cl->dispatcher);
+	/* Consoles reconnect elsewhere with Last-Event-ID. */
+	events_hub_close_all(cl->events);
+	outbox_stop(cl->outbox);
 	clock_gettime(CLOCK_MONOTONIC, &cl->drain_start);
 	cl->drain = event_new(cl->base, -1, EV_PERSIST, main_drain_check, cl);
 	event_add(cl->drain, &tv);
@@ -250,7 +256,7 @@ main_signal_reload(evutil_socket_t sig, short what, void *arg)
 
 	(void)sig;
 	(void)what;
-	notify_reloading();
+	sd_notify_reloading();
 	if ((next = config_load(cl->cfg->path, &cause)) == NULL) {
 		log_error("config: reload refused, keeping the running "
 		    "configuration: %s", cause);
@@ -261,7 +267,7 @@ main_signal_reload(evutil_socket_t sig, short what, void *arg)
 		config_free(next);
 		log_info("config: reloaded %s", cl->cfg->path);
 	}
-	notify_ready();
+	sd_notify_ready();
 }
 
 /*
@@ -462,10 +468,12 @@ static int
 main_run(struct config *cfg)
 {
 	struct carelined	 cl;
+	struct server_parts	 parts;
 	struct timeval		 tv;
 	char			*cause;
 
 	memset(&cl, 0, sizeof cl);
+	memset(&parts, 0, sizeof parts);
 	cl.cfg = cfg;
 	if (migrate_check(cfg, &cause) != 0) {
 		log_error("%s", cause);
@@ -485,33 +493,43 @@ main_run(struct config *cfg)
 	evthread_use_pthreads();
 	cl.base = event_base_new();
 	cl.metrics = metrics_new(nroutes);
+	routes_metrics(cl.metrics);
 	/* Separate pools: no kind of work can take another's connections. */
 	cl.db = db_pool_new(cl.base, cfg, main_pool_up, &cl);
 	cl.dispatch_db = db_pool_new_sized(cl.base, cfg, "dispatcher",
 	    cfg->db_dispatcher_connections, main_pool_up, &cl);
-	cl.listen = db_pool_new_sized(cl.base, cfg, "listen", 1, main_pool_up,
-	    &cl);
-	cl.dispatcher = dispatcher_new(cl.base, cfg, cl.dispatch_db,
-	    cl.listen);
+	cl.listen = db_listen_new(cl.base, cfg, main_pool_up, &cl);
+	cl.outbox = outbox_new(cl.base, cfg, cl.dispatch_db, cl.listen);
 	cl.events = events_hub_new(cl.base, cfg, cl.db);
-	db_pool_subscribe(cl.listen, "careline_events", main_events_notified,
+	db_listen_subscribe(cl.listen, "careline_events", main_events_notified,
 	    cl.events);
-	cl.srv = server_new(cl.base, cfg, cl.db, cl.metrics);
-	cl.srv->dispatcher = cl.dispatcher;
-	db_pool_subscribe(cl.listen, "careline_auth", main_auth_notified,
-	    cl.srv->auth);
-	auth_cache_on_invalidate(cl.srv->auth, main_auth_changed, cl.events);
-	cl.srv->events = cl.events;
-	cl.srv->files = cl.files;
+	cl.auth = auth_cache_new();
+	cl.throttle = throttle_new();
+	db_listen_subscribe(cl.listen, "careline_auth", main_auth_notified,
+	    cl.auth);
+	auth_cache_on_invalidate(cl.auth, main_auth_changed, cl.events);
+	parts.cfg = cfg;
+	parts.db = cl.db;
+	parts.metrics = cl.metrics;
+	parts.auth = cl.auth;
+	parts.throttle = cl.throttle;
+	parts.outbox = cl.outbox;
+	parts.events = cl.events;
+	parts.files = cl.files;
+	parts.route = router_request;
+	parts.nroutes = nroutes;
+	cl.srv = server_new(cl.base, &parts);
 	if (server_listen(cl.srv, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		server_free(cl.srv);
-		db_pool_free(cl.listen);
+		auth_cache_free(cl.auth);
+		throttle_free(cl.throttle);
+		db_listen_free(cl.listen);
 		db_pool_free(cl.dispatch_db);
 		db_pool_free(cl.db);
 		events_hub_free(cl.events);
-		dispatcher_free(cl.dispatcher);
+		outbox_free(cl.outbox);
 		metrics_free(cl.metrics);
 		static_free(cl.files);
 		event_base_free(cl.base);
@@ -523,9 +541,9 @@ main_run(struct config *cfg)
 	event_add(cl.sigterm, NULL);
 	event_add(cl.sigint, NULL);
 	event_add(cl.sighup, NULL);
-	cl.watchdog = notify_watchdog_start(cl.base);
+	cl.watchdog = sd_notify_watchdog_start(cl.base);
 	/* Bound already, so a port in use fails the start; not accepting. */
-	evconnlistener_disable(cl.srv->listener);
+	server_accept(cl.srv, 0);
 	cl.open_timer = evtimer_new(cl.base, main_open_timeout, &cl);
 	tv.tv_sec = cfg->db_connect_timeout_ms / 1000;
 	tv.tv_usec = (cfg->db_connect_timeout_ms % 1000) * 1000;
@@ -536,8 +554,8 @@ main_run(struct config *cfg)
 	event_add(cl.log_tick, &tv);
 	db_pool_start(cl.db);
 	db_pool_start(cl.dispatch_db);
-	db_pool_start(cl.listen);
-	dispatcher_start(cl.dispatcher);
+	db_listen_start(cl.listen);
+	outbox_start(cl.outbox);
 	events_hub_start(cl.events);
 
 	event_base_dispatch(cl.base);
@@ -548,14 +566,16 @@ main_run(struct config *cfg)
 	events_hub_close_all(cl.events);
 	/*
 	 * The pools first: their callbacks (failed with DB_ERR_SHUTDOWN)
-	 * still find the requests, the dispatcher and the hub they belong to.
+	 * still find the requests, the outbox and the hub they belong to.
 	 */
 	db_pool_free(cl.db);
 	db_pool_free(cl.dispatch_db);
-	db_pool_free(cl.listen);
+	db_listen_free(cl.listen);
 	server_free(cl.srv);
+	auth_cache_free(cl.auth);
+	throttle_free(cl.throttle);
 	events_hub_free(cl.events);
-	dispatcher_free(cl.dispatcher);
+	outbox_free(cl.outbox);
 	static_free(cl.files);
 	metrics_free(cl.metrics);
 	if (cl.watchdog != NULL)

@@ -5,9 +5,8 @@
 
 #include <event2/buffer.h>
 
-#include "db.h"
+#include "db_pool.h"
 #include "metrics.h"
-#include "routes.h"
 #include "xmalloc.h"
 
 #define METRICS_MAX_STATUSES	16	/* distinct statuses kept per route */
@@ -28,6 +27,8 @@ struct metrics_route {
 	uint64_t	 bucket[METRICS_NBUCKETS];
 	uint64_t	 total;
 	double		 sum_s;
+	const char	*method;	/* its labels (static strings) */
+	const char	*pattern;
 };
 
 struct metrics {
@@ -55,6 +56,16 @@ metrics_free(struct metrics *m)
 		return;
 	free(m->routes);
 	free(m);
+}
+
+void
+metrics_name(struct metrics *m, int route, const char *method,
+    const char *pattern)
+{
+	if (route < 0 || route >= m->nroutes)
+		return;
+	m->routes[route].method = method;
+	m->routes[route].pattern = pattern;
 }
 
 void
@@ -97,7 +108,8 @@ metrics_route_labels(const struct metrics *m, int i, char *buf, size_t len)
 		snprintf(buf, len, "method=\"\",route=\"unmatched\"");
 	else
 		snprintf(buf, len, "method=\"%s\",route=\"%s\"",
-		    route_method_name(routes[i].method), routes[i].pattern);
+		    m->routes[i].method != NULL ? m->routes[i].method : "",
+		    m->routes[i].pattern != NULL ? m->routes[i].pattern : "");
 }
 
 void

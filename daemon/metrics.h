@@ -10,7 +10,10 @@ struct metrics;
 
 struct metrics	*metrics_new(int nroutes);
 void		 metrics_free(struct metrics *);
-/* route: index into routes[], or nroutes for requests no route matched. */
+/* A route's labels; strings that outlive m (the route table's). */
+void		 metrics_name(struct metrics *, int route, const char *method,
+		    const char *pattern);
+/* route: 0 to nroutes - 1, or nroutes for requests no route matched. */
 void		 metrics_request(struct metrics *, int route, int status,
 		    long elapsed_us);
 void		 metrics_render(const struct metrics *, const struct db_pool *,

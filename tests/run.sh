@@ -275,6 +275,7 @@ if [[ $only == "  " ]]; then
 	run_check systemd-exposure scripts/security-check.sh
 	run_check openapi-lint scripts/openapi-lint.sh
 	run_check version tests/version-check.sh "$build"
+	run_check layout scripts/layout-check.sh
 fi
 
 # Sanitizer reports from daemons the tests started land in their logs.

@@ -17,7 +17,7 @@
 --                  receiver_url). A volunteer's notify_url is
 --                  <volunteer_url>/<provider id of the volunteer>, signed with
 --                  whsec_ + base64(sha256('demo-' || provider id)): exactly what
---                  client/demo-receiver expects (it serves /hooks/<provider id>
+--                  tests/tools/demo-receiver expects (it serves /hooks/<provider id>
 --                  and derives the secret from that id), so volunteers accept
 --                  offers in the demo like every other provider.
 --

@@ -6,7 +6,7 @@
  *	blast --url http://127.0.0.1:18086/hooks/1 -n 50000 -k 256 \
  *	    --secret whsec_...
  *
- * Each request looks like one of carelined's (daemon/notifier.c): the same
+ * Each request looks like one of carelined's (daemon/webhook_send.c): the same
  * headers (Content-Type, webhook-id, webhook-timestamp, webhook-signature,
  * an empty Expect:, careline's User-Agent) and an offer.cancelled body of
  * about 300 bytes, shaped like the payloads scripts/bench-webhooks.sh puts
@@ -39,7 +39,7 @@
 
 #include <curl/curl.h>
 
-#define BLAST_USER_AGENT	"careline-webhooks/0.1"	/* as notifier.c */
+#define BLAST_USER_AGENT	"careline-webhooks/0.1"	/* as webhook_send.c */
 #define BLAST_BODY_MAX		1024
 #define BLAST_SIG_MAX		128
 

@@ -2,7 +2,7 @@
 -- GET /v1/matches?resident_id=N&service=meal (daemon/api_calls.c,
 -- api_matches) from the bench token (id 1, actor 'token:1'): the match and
 -- its read recorded (resident_reads), with the matching parameters
--- carelined sends for the default config (dispatch_params(), as in
+-- carelined sends for the default config (cfg->dispatch_params, as in
 -- call_create.sql) and no "at".
 -- Colons inside literals are written \x3a (see call_create.sql).
 \set rid random(1, 50000)

@@ -1,9 +1,9 @@
 /*
- * The route matcher (daemon/routes.c): the first byte picks the method,
+ * The route matcher (daemon/http_router.c): the first byte picks the method,
  * the rest is the path as evhttp hands it over.
  */
 #include "fuzz/fuzz.h"
-#include "routes.h"
+#include "http_router.h"
 
 static const enum evhttp_cmd_type fuzz_methods[] = {
 	EVHTTP_REQ_GET, EVHTTP_REQ_HEAD, EVHTTP_REQ_POST, EVHTTP_REQ_PUT,
@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (routes[idx].method != m && !(m == EVHTTP_REQ_HEAD &&
 		    routes[idx].method == EVHTTP_REQ_GET))
 			fuzz_fail("%s: matched another method", path);
-		if (strstr(allow, route_method_name(routes[idx].method)) ==
+		if (strstr(allow, http_method_name(routes[idx].method)) ==
 		    NULL)
 			fuzz_fail("%s: Allow \"%s\" lacks the route's method",
 			    path, allow);

@@ -1,9 +1,13 @@
 /*
- * daemon/db.c on its own, against the real cluster: a db_query callback
+ * daemon/db_pool.c on its own, against the real cluster: a db_query callback
  * never runs before db_query has returned, even when the connection the
  * query is given died under it (the server ended its backend) or libpq
  * refused to send it. Callers
  * rely on this to set their "a query is out" state after the call.
+ *
+ * And daemon/db_listen.c: each channel's subscribers get its
+ * notifications, and each distinct subscriber one catch-up call after
+ * every (re)connect.
  *
  * The pool is driven by this test's own event loop; the backend is ended
  * with pg_terminate_backend from a second connection, and the test waits
@@ -20,7 +24,8 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "db.h"
+#include "db_listen.h"
+#include "db_pool.h"
 #include "harness.h"
 #include "xmalloc.h"
 
@@ -80,6 +85,21 @@ fx_run_until(struct pool_fixture *fx, const int *flag, int timeout_ms)
 	long	deadline = th_now_ms() + timeout_ms;
 
 	while (*flag == 0) {
+		if (th_now_ms() > deadline)
+			return (-1);
+		event_base_loop(fx->base, EVLOOP_ONCE);
+	}
+	return (0);
+}
+
+/* Run the loop until *count reaches n: 0, or -1 after timeout_ms. */
+static int
+fx_run_until_n(struct pool_fixture *fx, const int *count, int n,
+    int timeout_ms)
+{
+	long	deadline = th_now_ms() + timeout_ms;
+
+	while (*count < n) {
 		if (th_now_ms() > deadline)
 			return (-1);
 		event_base_loop(fx->base, EVLOOP_ONCE);
@@ -240,6 +260,83 @@ test_queued_query_calls_back_later(void **state)
 	assert_string_equal(b.value, "2");
 }
 
+/* What one db_listen subscriber was told. */
+struct heard {
+	int	catch_ups;	/* NULL channel: (re)connected */
+	int	a, b;		/* notifications on t_a, t_b */
+	char	payload[64];	/* the last one's */
+};
+
+static void
+heard_cb(const char *channel, const char *payload, void *arg)
+{
+	struct heard	*h = arg;
+
+	if (channel == NULL) {
+		assert_null(payload);
+		h->catch_ups++;
+		return;
+	}
+	if (strcmp(channel, "t_a") == 0)
+		h->a++;
+	else if (strcmp(channel, "t_b") == 0)
+		h->b++;
+	else
+		fail_msg("notified on %s, never subscribed", channel);
+	snprintf(h->payload, sizeof h->payload, "%s", payload);
+}
+
+/*
+ * one listens on t_a and t_b, two on t_a only. A NOTIFY reaches every
+ * subscriber of its channel and no other; after the LISTEN backend is
+ * ended, each subscriber is told once to catch up, and hears again.
+ */
+static void
+test_listen_fans_out(void **state)
+{
+	struct pool_fixture	*fx = *state;
+	struct db_listen	*dl;
+	struct heard		 one, two;
+	int			 up;
+
+	memset(&one, 0, sizeof one);
+	memset(&two, 0, sizeof two);
+	dl = db_listen_new(fx->base, fx->cfg, fx_up, fx);
+	db_listen_subscribe(dl, "t_a", heard_cb, &one);
+	db_listen_subscribe(dl, "t_a", heard_cb, &two);
+	db_listen_subscribe(dl, "t_b", heard_cb, &one);
+	up = fx->up;
+	db_listen_start(dl);
+	assert_int_equal(fx_run_until(fx, &two.catch_ups, 10000), 0);
+	assert_true(fx->up > up);
+	assert_int_equal(db_listen_up(dl), 1);
+	assert_int_equal(one.catch_ups, 1);
+	assert_int_equal(two.catch_ups, 1);
+
+	assert_int_equal(th_pg_exec(db, "NOTIFY t_a, 'first'"), 0);
+	assert_int_equal(fx_run_until(fx, &one.a, 10000), 0);
+	assert_int_equal(fx_run_until(fx, &two.a, 10000), 0);
+	assert_string_equal(one.payload, "first");
+	assert_string_equal(two.payload, "first");
+
+	assert_int_equal(th_pg_exec(db, "NOTIFY t_b, 'second'"), 0);
+	assert_int_equal(fx_run_until(fx, &one.b, 10000), 0);
+	assert_string_equal(one.payload, "second");
+	assert_int_equal(two.b, 0);
+	assert_int_equal(one.a + two.a, 2);
+
+	/* Its connection ends: both catch up once more, then hear again. */
+	assert_int_equal(th_pg_exec(db, "SELECT pg_terminate_backend(pid) "
+	    "FROM pg_stat_activity WHERE query = 'LISTEN t_a;LISTEN t_b;'"), 0);
+	assert_int_equal(fx_run_until_n(fx, &two.catch_ups, 2, 10000), 0);
+	assert_int_equal(one.catch_ups, 2);
+	assert_int_equal(th_pg_exec(db, "NOTIFY t_a, 'third'"), 0);
+	assert_int_equal(fx_run_until_n(fx, &two.a, 2, 10000), 0);
+	assert_int_equal(fx_run_until_n(fx, &one.a, 2, 10000), 0);
+	assert_string_equal(two.payload, "third");
+	db_listen_free(dl);
+}
+
 int
 main(void)
 {
@@ -250,6 +347,8 @@ main(void)
 		    test_refused_send_calls_back_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_queued_query_calls_back_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_listen_fans_out, setup, teardown),
 	};
 
 	th_init();

@@ -9,14 +9,24 @@
  * - an event held back behind an older open transaction (the stream
  *   follows commit order) arrives when that one ends, NOTIFY or not;
  * - a fetch that fails (its statement times out on a lock the test holds)
- *   is retried without any further NOTIFY, and so is a failed catch-up.
+ *   is retried without any further NOTIFY, and so is a failed catch-up;
+ * - with no stream open, a NOTIFY reads nothing, and a stream opened
+ *   later still gets its replay, and nothing from before it otherwise;
+ * - a catch-up answered after its console left goes to no other console,
+ *   even one given the same memory;
+ * - a request whose client hangs up while it waits is cancelled: no
+ *   handler runs for it.
  *
  * Writers are libpq connections of the test calling careline_event, the
  * SQL function every action uses, so the test decides when each commits.
  * events.recheck is at its maximum (60 s), longer than any wait here: the
  * periodic credential re-check must not be what delivers a lost event.
  */
+#include <sys/socket.h>
 #include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -88,6 +98,52 @@ static char *
 probe_json(const char *probe)
 {
 	return (xprintf("\"data\": {\"probe\": \"%s\"}", probe));
+}
+
+/* A value of GET /metrics (loopback needs no token), or -1. */
+static long long
+metric(const char *name)
+{
+	struct th_response	 r;
+	char			*u, *want, *p;
+	long long		 v = -1;
+
+	memset(&r, 0, sizeof r);
+	u = xprintf("%s/metrics", d.url);
+	want = xprintf("\n%s ", name);
+	if (th_http(&r, "GET", u, NULL, NULL) == 0 && r.status == 200 &&
+	    (p = strstr(r.body, want)) != NULL)
+		v = atoll(p + strlen(want));
+	th_response_free(&r);
+	free(want);
+	free(u);
+	return (v);
+}
+
+static int
+metric_wait(const char *name, long long want)
+{
+	long	until = th_now_ms() + WAIT_MS;
+
+	while (metric(name) != want) {
+		if (th_now_ms() > until)
+			return (-1);
+		usleep(20000);
+	}
+	return (0);
+}
+
+static int
+metric_wait_least(const char *name, long long want)
+{
+	long	until = th_now_ms() + WAIT_MS;
+
+	while (metric(name) < want) {
+		if (th_now_ms() > until)
+			return (-1);
+		usleep(20000);
+	}
+	return (0);
 }
 
 /*
@@ -345,6 +401,168 @@ test_failed_catch_up_retried(void **state)
 	free(j);
 }
 
+/*
+ * Nobody listens: the daemon is told of new events and reads none. A
+ * console that then comes back with Last-Event-ID gets what it missed;
+ * one that comes without gets only what happens after it came.
+ */
+static void
+test_no_stream_no_read(void **state)
+{
+	struct th_stream	*s, *fresh;
+	PGconn		*w = th_pg(db);
+	long long	 notified, fetches;
+	char		*before, *id1, *id2, *j1, *j2, *jafter, *idafter;
+
+	(void)state;
+	assert_int_equal(metric_wait("careline_events_streams", 0), 0);
+	notified = metric("careline_events_notified_total");
+	assert_true(notified >= 0);
+	before = event_insert(w, "idle-before");
+	assert_int_equal(metric_wait_least("careline_events_notified_total",
+	    notified + 1), 0);
+	fetches = metric("careline_events_fetches_total");
+	assert_true(fetches >= 0);
+	id1 = event_insert(w, "idle-one");
+	id2 = event_insert(w, "idle-two");
+	/* Told of both, and read neither. */
+	assert_int_equal(metric_wait_least("careline_events_notified_total",
+	    notified + 3), 0);
+	assert_int_equal(metric("careline_events_fetches_total"), fetches);
+
+	s = th_stream_open(d.url, admin, before, WAIT_MS);
+	j1 = probe_json("idle-one");
+	j2 = probe_json("idle-two");
+	assert_int_equal(th_stream_wait(s, j1, WAIT_MS), 0);
+	assert_int_equal(th_stream_wait(s, j2, WAIT_MS), 0);
+	fresh = th_stream_open(d.url, admin, NULL, WAIT_MS);
+	idafter = event_insert(w, "idle-after");
+	jafter = probe_json("idle-after");
+	assert_int_equal(th_stream_wait(fresh, jafter, WAIT_MS), 0);
+	assert_int_equal(th_stream_wait(s, jafter, WAIT_MS), 0);
+	/* Read while nobody listened, so not for the one that came after. */
+	assert_false(th_stream_has(fresh, j1));
+	assert_false(th_stream_has(fresh, j2));
+	th_stream_close(fresh);
+	th_stream_close(s);
+	PQfinish(w);
+	free(before);
+	free(id1);
+	free(id2);
+	free(idafter);
+	free(j1);
+	free(j2);
+	free(jafter);
+}
+
+/*
+ * A console leaves while its replay is being read; the next console may
+ * get the same memory. The replay, answered after, is not sent to it.
+ * (The statement timeout is 1 s: should the steps take longer, the
+ * catch-up fails instead and the test shows less, never a false error.)
+ */
+static void
+test_replay_not_for_newcomer(void **state)
+{
+	struct th_stream	*live, *gone, *s;
+	PGconn		*lock = th_pg(superdb), *w = th_pg(db);
+	char		*from, *old, *after, *jold, *jafter;
+
+	(void)state;
+	live = th_stream_open(d.url, admin, NULL, WAIT_MS);
+	from = event_insert(w, "gen-from");
+	old = event_insert(w, "gen-old");
+	jold = probe_json("gen-old");
+	/* The hub has read it: a newcomer starts after it. */
+	assert_int_equal(th_stream_wait(live, jold, WAIT_MS), 0);
+	th_stream_close(live);
+	assert_int_equal(metric_wait("careline_events_streams", 0), 0);
+
+	pg_do(lock, "BEGIN");
+	pg_do(lock, "LOCK TABLE operators IN ACCESS EXCLUSIVE MODE");
+	gone = th_stream_open(d.url, admin, from, WAIT_MS);
+	assert_int_equal(th_pg_wait(superdb, "SELECT count(*) > 0 FROM "
+	    "pg_stat_activity WHERE application_name = 'carelined' AND "
+	    "wait_event_type = 'Lock' AND query LIKE '%careline_events_%'",
+	    "t", WAIT_MS), 0);
+	th_stream_close(gone);
+	assert_int_equal(metric_wait("careline_events_streams", 0), 0);
+	s = th_stream_open(d.url, admin, NULL, WAIT_MS);
+	pg_do(lock, "ROLLBACK");
+
+	after = event_insert(w, "gen-after");
+	jafter = probe_json("gen-after");
+	assert_int_equal(th_stream_wait(s, jafter, WAIT_MS), 0);
+	assert_false(th_stream_has(s, jold));
+	th_stream_close(s);
+	PQfinish(lock);
+	PQfinish(w);
+	free(from);
+	free(old);
+	free(after);
+	free(jold);
+	free(jafter);
+}
+
+/*
+ * A client asks, then hangs up while its token is being checked (the
+ * test holds a lock the check waits on): the daemon counts it cancelled
+ * at once, and once the check is answered runs no handler for it.
+ */
+static void
+test_hangup_cancels(void **state)
+{
+	struct sockaddr_in	 sin;
+	PGconn			*lock = th_pg(superdb);
+	char			*token, *req;
+	const char		*line = "careline_http_requests_total{method="
+				    "\"GET\",route=\"/v1/calls\",status=";
+	char			*s499, *s200;
+	long long		 cancelled;
+	int			 fd;
+
+	(void)state;
+	/* A new token: its check cannot come from the cache. */
+	token = th_token(db, "operator", "eventgap hangup");
+	cancelled = metric("careline_http_cancelled_total");
+	assert_true(cancelled >= 0);
+	s499 = xprintf("%s\"499\"}", line);
+	s200 = xprintf("%s\"200\"}", line);
+	assert_int_equal(metric(s200), -1);
+
+	pg_do(lock, "BEGIN");
+	pg_do(lock, "LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE");
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)d.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	req = xprintf("GET /v1/calls HTTP/1.1\r\nHost: test\r\n"
+	    "Authorization: Bearer %s\r\n\r\n", token);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	assert_int_equal(th_pg_wait(superdb, "SELECT count(*) > 0 FROM "
+	    "pg_stat_activity WHERE application_name = 'carelined' AND "
+	    "wait_event_type = 'Lock' AND query LIKE '%careline_token_auth%'",
+	    "t", WAIT_MS), 0);
+	close(fd);
+	assert_int_equal(metric_wait("careline_http_cancelled_total",
+	    cancelled + 1), 0);
+	pg_do(lock, "ROLLBACK");
+	/* Ended as 499 once the check is answered; never handled. */
+	assert_int_equal(metric_wait(s499, 1), 0);
+	assert_int_equal(metric(s200), -1);
+	/* And the daemon carries on. */
+	assert_int_equal(th_api(d.url, token, "GET", "/v1/calls", NULL, NULL),
+	    200);
+	PQfinish(lock);
+	free(token);
+	free(req);
+	free(s499);
+	free(s200);
+}
+
 int
 main(void)
 {
@@ -354,6 +572,9 @@ main(void)
 		cmocka_unit_test(test_held_event_released_without_notify),
 		cmocka_unit_test(test_failed_fetch_retried),
 		cmocka_unit_test(test_failed_catch_up_retried),
+		cmocka_unit_test(test_no_stream_no_read),
+		cmocka_unit_test(test_replay_not_for_newcomer),
+		cmocka_unit_test(test_hangup_cancels),
 	};
 
 	return (cmocka_run_group_tests(tests, group_setup, group_teardown));

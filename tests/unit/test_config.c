@@ -877,6 +877,38 @@ test_reload(void **state)
 	config_free(cur);
 }
 
+/*
+ * The dispatch parameters are built when the config is, and again when a
+ * reload changes it: requests only read them.
+ */
+static void
+test_dispatch_params(void **state)
+{
+	struct config	*cur, *next;
+	char		*before;
+
+	cur = config_defaults();
+	assert_non_null(cur->dispatch_params);
+	assert_non_null(strstr(cur->dispatch_params, "\"max_minutes\":15.0,"));
+	assert_non_null(strstr(cur->dispatch_params, "\"strategy\":\"cascade\""));
+	next = expect_ok(state, "matching:\n  max_minutes: 20\n"
+	    "offers:\n  strategy: broadcast\n");
+	assert_non_null(strstr(next->dispatch_params, "\"max_minutes\":20.0,"));
+
+	assert_int_equal(config_reload(cur, next), 2);
+	assert_string_equal(cur->dispatch_params, next->dispatch_params);
+	assert_non_null(strstr(cur->dispatch_params,
+	    "\"strategy\":\"broadcast\""));
+
+	/* Nothing changed: the same text stays. */
+	before = cur->dispatch_params;
+	assert_int_equal(config_reload(cur, next), 0);
+	assert_ptr_equal(cur->dispatch_params, before);
+
+	config_free(next);
+	config_free(cur);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, fixture_setup, \
 		    fixture_teardown)
 
@@ -920,6 +952,7 @@ main(void)
 		T(test_example_parses_to_defaults),
 		T(test_example_documents_every_key),
 		T(test_reload),
+		T(test_dispatch_params),
 	};
 
 	/* The environment must not decide the outcome. */

@@ -1,5 +1,5 @@
 /*
- * openapi.yaml and the route table (daemon/routes.c) name the same paths
+ * openapi.yaml and the route table (daemon/http_router.c) name the same paths
  * with the same methods, both ways: a route nobody documented, or a
  * documented route that answers 404, fails here. Path parameters are
  * compared as {id} whatever the document calls them; HEAD is implied by
@@ -18,9 +18,9 @@
 #include <cmocka.h>
 #include <yaml.h>
 
-#include "routes.h"
+#include "http_router.h"
 
-/* Served by daemon/static.c, not by a route: the console's page. */
+/* Served by daemon/http_static.c, not by a route: the console's page. */
 static const char *const openapi_static[] = { "GET /", NULL };
 
 #define OPENAPI_MAX_OPS	256
@@ -212,7 +212,7 @@ routes_have(const char *op)
 	}
 	for (i = 0; i < nroutes; i++) {
 		snprintf(buf, sizeof buf, "%s %s",
-		    route_method_name(routes[i].method), routes[i].pattern);
+		    http_method_name(routes[i].method), routes[i].pattern);
 		if (strcmp(buf, op) == 0)
 			return (1);
 	}
@@ -241,9 +241,9 @@ test_every_route_is_documented(void **state)
 	openapi_load(&oa, file);
 	for (i = 0; i < nroutes; i++) {
 		snprintf(op, sizeof op, "%s %s",
-		    route_method_name(routes[i].method), routes[i].pattern);
+		    http_method_name(routes[i].method), routes[i].pattern);
 		if (!openapi_has(&oa, op)) {
-			print_message("# %s: routes.c has %s\n", file, op);
+			print_message("# %s: the router has %s\n", file, op);
 			missing++;
 		}
 	}
@@ -265,7 +265,7 @@ test_every_documented_operation_is_routed(void **state)
 	assert_true(oa.nops > 1);
 	for (i = 0; i < oa.nops; i++) {
 		if (!routes_have(oa.ops[i])) {
-			print_message("# %s documents %s, routes.c has not\n",
+			print_message("# %s documents %s, the router has not\n",
 			    file, oa.ops[i]);
 			missing++;
 		}

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "routes.h"
+#include "http_router.h"
 
 /* Match, and check a hit fills one id per {id} of its pattern. */
 static int
@@ -151,14 +151,14 @@ static void
 test_method_name(void **state)
 {
 	(void)state;
-	assert_string_equal(route_method_name(EVHTTP_REQ_GET), "GET");
-	assert_string_equal(route_method_name(EVHTTP_REQ_POST), "POST");
-	assert_string_equal(route_method_name(EVHTTP_REQ_PUT), "PUT");
-	assert_string_equal(route_method_name(EVHTTP_REQ_PATCH), "PATCH");
-	assert_string_equal(route_method_name(EVHTTP_REQ_DELETE), "DELETE");
-	assert_string_equal(route_method_name(EVHTTP_REQ_HEAD), "HEAD");
-	assert_string_equal(route_method_name(EVHTTP_REQ_OPTIONS), "OPTIONS");
-	assert_string_equal(route_method_name(EVHTTP_REQ_TRACE), "OTHER");
+	assert_string_equal(http_method_name(EVHTTP_REQ_GET), "GET");
+	assert_string_equal(http_method_name(EVHTTP_REQ_POST), "POST");
+	assert_string_equal(http_method_name(EVHTTP_REQ_PUT), "PUT");
+	assert_string_equal(http_method_name(EVHTTP_REQ_PATCH), "PATCH");
+	assert_string_equal(http_method_name(EVHTTP_REQ_DELETE), "DELETE");
+	assert_string_equal(http_method_name(EVHTTP_REQ_HEAD), "HEAD");
+	assert_string_equal(http_method_name(EVHTTP_REQ_OPTIONS), "OPTIONS");
+	assert_string_equal(http_method_name(EVHTTP_REQ_TRACE), "OTHER");
 }
 
 int

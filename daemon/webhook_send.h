@@ -3,8 +3,8 @@
  * loop (no threads, no blocking calls), keep-alive connections reused,
  * bounded in flight, in time and in response bytes read.
  */
-#ifndef CARELINE_NOTIFIER_H
-#define CARELINE_NOTIFIER_H
+#ifndef CARELINE_WEBHOOK_SEND_H
+#define CARELINE_WEBHOOK_SEND_H
 
 #include <sys/queue.h>
 
@@ -16,12 +16,12 @@
 #include "webhook.h"
 
 struct config;
-struct notifier;
-struct notify_job;
-TAILQ_HEAD(notify_jobs, notify_job);
+struct webhook_sender;
+struct webhook_job;
+TAILQ_HEAD(webhook_jobs, webhook_job);
 
-/* One attempt at one delivery. The notifier owns it while sending. */
-struct notify_job {
+/* One attempt at one delivery. The sender owns it while sending. */
+struct webhook_job {
 	long long		 id;
 	long long		 lease_token;
 	int			 attempt;
@@ -41,8 +41,8 @@ struct notify_job {
 	long			 retry_after_ms;	/* -1: none */
 	long			 duration_ms;
 
-	/* Private to the notifier. */
-	TAILQ_ENTRY(notify_job)	 entry;
+	/* Private to the sender. */
+	TAILQ_ENTRY(webhook_job) entry;
 	void			*easy;
 	void			*headers;
 	size_t			 received;
@@ -51,24 +51,25 @@ struct notify_job {
 	int			 refused;	/* one was refused */
 };
 
-struct notifier_stats {
+struct webhook_send_stats {
 	uint64_t	attempts;
 	uint64_t	delivered;
 	uint64_t	failed;
 	uint64_t	latency_us_sum;
-	uint64_t	latency_bucket[8];	/* see notifier.c */
+	uint64_t	latency_bucket[8];	/* see webhook_send.c */
 };
 
-typedef void	(*notifier_done_cb)(struct notify_job *, void *);
+typedef void	(*webhook_send_done_cb)(struct webhook_job *, void *);
 
-struct notifier	*notifier_new(struct event_base *, const struct config *,
-		    notifier_done_cb, void *);
-void		 notifier_free(struct notifier *);
+struct webhook_sender *webhook_send_new(struct event_base *,
+		    const struct config *, webhook_send_done_cb, void *);
+void		 webhook_send_free(struct webhook_sender *);
 /* Send (the job is handed back through the callback, always). */
-void		 notifier_send(struct notifier *, struct notify_job *);
-int		 notifier_in_flight(const struct notifier *);
-const struct notifier_stats *notifier_stats(const struct notifier *);
-extern const double notifier_latency_bounds[8];
-void		 notify_job_free(struct notify_job *);
+void		 webhook_send(struct webhook_sender *, struct webhook_job *);
+int		 webhook_send_in_flight(const struct webhook_sender *);
+const struct webhook_send_stats *webhook_send_stats(
+		    const struct webhook_sender *);
+extern const double webhook_send_latency_bounds[8];
+void		 webhook_job_free(struct webhook_job *);
 
 #endif

@@ -4,16 +4,16 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "notify.h"
+#include "sd_notify.h"
 
 void
-notify_ready(void)
+sd_notify_ready(void)
 {
 	sd_notify(0, "READY=1\nSTATUS=serving");
 }
 
 void
-notify_reloading(void)
+sd_notify_reloading(void)
 {
 	sd_notify(0, "RELOADING=1");
 }
@@ -25,17 +25,17 @@ notify_reloading(void)
  * EXTEND_TIMEOUT_USEC moves the deadline to now + that much.
  */
 void
-notify_stopping(int grace_ms)
+sd_notify_stopping(int grace_ms)
 {
 	uint64_t	usec;
 
-	usec = ((uint64_t)grace_ms + NOTIFY_STOP_MARGIN_MS) * 1000;
+	usec = ((uint64_t)grace_ms + SD_NOTIFY_STOP_MARGIN_MS) * 1000;
 	sd_notifyf(0, "STOPPING=1\nSTATUS=draining requests\n"
 	    "EXTEND_TIMEOUT_USEC=%" PRIu64, usec);
 }
 
 static void
-notify_watchdog(evutil_socket_t fd, short what, void *arg)
+sd_notify_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -45,7 +45,7 @@ notify_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 struct event *
-notify_watchdog_start(struct event_base *base)
+sd_notify_watchdog_start(struct event_base *base)
 {
 	struct event	*ev;
 	struct timeval	 tv;
@@ -56,7 +56,7 @@ notify_watchdog_start(struct event_base *base)
 	usec /= 2;
 	tv.tv_sec = (time_t)(usec / 1000000);
 	tv.tv_usec = (suseconds_t)(usec % 1000000);
-	ev = event_new(base, -1, EV_PERSIST, notify_watchdog, NULL);
+	ev = event_new(base, -1, EV_PERSIST, sd_notify_watchdog, NULL);
 	event_add(ev, &tv);
 	log_info("systemd: watchdog ping every %ld.%03ld s", (long)tv.tv_sec,
 	    (long)tv.tv_usec / 1000);

@@ -9,11 +9,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "auth.h"
 #include "config.h"
-#include "db.h"
-#include "routes.h"
-#include "server.h"
+#include "db_pool.h"
+#include "http_auth.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 struct auth_entry {
@@ -225,13 +224,13 @@ auth_allows(enum route_auth need, enum auth_role role)
 static void
 auth_proceed(struct request *r)
 {
-	if (!auth_allows(r->route->auth, r->who.role)) {
+	if (!auth_allows(r->auth_need, r->who.role)) {
 		request_error(r, 403, "forbidden", NULL,
 		    "this token's role (%s) may not use this route",
 		    auth_role_name(r->who.role));
 		return;
 	}
-	r->route->handler(r);
+	r->handler(r);
 }
 
 struct auth_pending {
@@ -340,6 +339,9 @@ auth_request_checked(int status, const struct auth_identity *who, void *arg)
 {
 	struct request	*r = arg;
 
+	/* Gone while we asked: run no handler (and no query) for it. */
+	if (request_cancelled(r))
+		return;
 	if (status == 503) {
 		request_error(r, 503, "database_unavailable", NULL,
 		    "cannot check the token now; try again");
@@ -373,20 +375,23 @@ auth_has_link(struct request *r)
 }
 
 void
-auth_request(struct request *r)
+auth_request(struct request *r, enum route_auth need,
+    void (*handler)(struct request *))
 {
 	struct evkeyvalq	*h = evhttp_request_get_input_headers(r->req);
 	const char		*v, *token;
 	unsigned char		 hash[CRYPTO_SHA256_LEN];
 
-	if (r->route->auth == ROUTE_PUBLIC) {
-		r->route->handler(r);
+	r->auth_need = need;
+	r->handler = handler;
+	if (need == ROUTE_PUBLIC) {
+		handler(r);
 		return;
 	}
 	/* A one-time link carries its own proof; the SQL checks it. */
-	if (r->route->auth == ROUTE_OFFER && auth_has_link(r)) {
+	if (need == ROUTE_OFFER && auth_has_link(r)) {
 		r->who.role = AUTH_NONE;
-		r->route->handler(r);
+		handler(r);
 		return;
 	}
 	v = evhttp_find_header(h, "Authorization");

@@ -3,8 +3,8 @@
  * exact path: nothing outside static.dir can be named, whatever a request
  * says. Every page goes out with a strict Content-Security-Policy.
  */
-#ifndef CARELINE_STATIC_H
-#define CARELINE_STATIC_H
+#ifndef CARELINE_HTTP_STATIC_H
+#define CARELINE_HTTP_STATIC_H
 
 #include <stddef.h>
 

@@ -14,8 +14,8 @@
  * statement, which of the streams' credentials are no longer good, and
  * those streams are ended before any of the rows is sent.
  */
-#ifndef CARELINE_EVENTS_H
-#define CARELINE_EVENTS_H
+#ifndef CARELINE_HTTP_EVENTS_H
+#define CARELINE_HTTP_EVENTS_H
 
 #include <event2/event.h>
 
@@ -28,6 +28,7 @@
 
 struct config;
 struct db_pool;
+struct evbuffer;
 struct events_hub;
 struct request;
 
@@ -35,8 +36,10 @@ struct request;
 struct events_hub *events_hub_new(struct event_base *, struct config *,
 		    struct db_pool *);
 void		 events_hub_start(struct events_hub *);
-/* New rows may be there (NOTIFY, or a reconnect after a gap). */
+/* New rows may be there (a retry, a re-check, a new stream). */
 void		 events_hub_notify(struct events_hub *);
+/* The same, said by NOTIFY careline_events or a LISTEN reconnect. */
+void		 events_hub_notified(struct events_hub *);
 /*
  * End every stream (shutdown) with a last "event: shutdown" and a
  * terminated chunked body; the connections close once it is written.
@@ -47,6 +50,8 @@ int		 events_hub_ending(const struct events_hub *);
 /* After the HTTP server is freed: its connections hold our streams. */
 void		 events_hub_free(struct events_hub *);
 int		 events_hub_clients(const struct events_hub *);
+/* Its lines for GET /metrics. */
+void		 events_hub_metrics(const struct events_hub *, struct evbuffer *);
 void		 events_subscribe(struct request *, struct events_hub *);
 
 #endif

@@ -1,6 +1,5 @@
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +9,7 @@
 #include <libpq-fe.h>
 
 #include "config.h"
-#include "db.h"
+#include "db_pool.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -73,13 +72,6 @@ struct db_conn {
 	unsigned char		 prepared[DB_MAX_STATEMENTS];
 };
 
-/* A LISTEN subscriber. */
-struct db_sub {
-	char			*channel;
-	db_notify_cb		 cb;
-	void			*arg;
-};
-
 struct db_pool {
 	struct event_base	*base;
 	char			*name;		/* "http", "dispatcher", ... */
@@ -97,8 +89,8 @@ struct db_pool {
 	int			 closing;	/* being freed: refuse queries */
 	char			*stmts[DB_MAX_STATEMENTS];	/* their SQL */
 	int			 nstmts;
-	struct db_sub		*subs;
-	int			 nsubs;
+	db_notify_cb		 notify_cb;	/* db_listen's */
+	void			*notify_arg;
 };
 
 static void	dbc_connect(struct db_conn *);
@@ -319,23 +311,6 @@ dbc_connected(struct db_conn *c)
 	dbc_send(c, q);
 }
 
-/* Notifications may have been missed while down: tell each subscriber. */
-static void
-db_pool_catch_up(struct db_pool *pool)
-{
-	int	i, j;
-
-	for (i = 0; i < pool->nsubs; i++) {
-		for (j = 0; j < i; j++) {
-			if (pool->subs[j].cb == pool->subs[i].cb &&
-			    pool->subs[j].arg == pool->subs[i].arg)
-				break;
-		}
-		if (j == i)
-			pool->subs[i].cb(NULL, NULL, pool->subs[i].arg);
-	}
-}
-
 static void
 dbc_warmed(struct db_conn *c)
 {
@@ -350,26 +325,23 @@ dbc_warmed(struct db_conn *c)
 	c->state = DBC_IDLE;
 	if (pool->ready_cb != NULL)
 		pool->ready_cb(pool->ready_arg);
-	if (pool->nsubs > 0)
-		db_pool_catch_up(pool);
+	/* Notifications may have been missed while down. */
+	if (pool->notify_cb != NULL)
+		pool->notify_cb(NULL, NULL, pool->notify_arg);
 	if (c->state == DBC_IDLE)
 		dbc_next(c);
 }
 
-/* Hand every notification that arrived to its channel's subscribers. */
+/* Hand every notification that arrived to the listener. */
 static void
 dbc_notifies(struct db_conn *c)
 {
 	struct db_pool	*pool = c->pool;
 	PGnotify	*n;
-	int		 i;
 
 	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
-		for (i = 0; i < pool->nsubs; i++) {
-			if (strcmp(pool->subs[i].channel, n->relname) == 0)
-				pool->subs[i].cb(n->relname, n->extra,
-				    pool->subs[i].arg);
-		}
+		if (pool->notify_cb != NULL)
+			pool->notify_cb(n->relname, n->extra, pool->notify_arg);
 		PQfreemem(n);
 	}
 }
@@ -478,7 +450,7 @@ dbc_event(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* Delivered after the query's result: the listener may query. */
-	if (c->pool->nsubs > 0 && what & EV_READ)
+	if (c->pool->notify_cb != NULL && what & EV_READ)
 		c->pending_notify = 1;
 	if (c->flushing) {
 		/*
@@ -651,27 +623,8 @@ void
 db_pool_start(struct db_pool *pool)
 {
 	struct timeval	tv = { 0, DB_SWEEP_MS * 1000 };
-	size_t		len = 0;
-	int		i, j;
+	int		i;
 
-	/* Each channel once, however many subscribers it has. */
-	for (i = 0; i < pool->nsubs; i++)
-		len += strlen(pool->subs[i].channel) + 9;
-	if (pool->nsubs > 0) {
-		pool->listen_sql = xcalloc(1, len + 1);
-		for (i = 0; i < pool->nsubs; i++) {
-			for (j = 0; j < i; j++) {
-				if (strcmp(pool->subs[j].channel,
-				    pool->subs[i].channel) == 0)
-					break;
-			}
-			if (j < i)
-				continue;
-			strcat(pool->listen_sql, "LISTEN ");
-			strcat(pool->listen_sql, pool->subs[i].channel);
-			strcat(pool->listen_sql, ";");
-		}
-	}
 	evtimer_add(pool->sweep, &tv);
 	for (i = 0; i < pool->nconns; i++)
 		dbc_connect(&pool->conns[i]);
@@ -723,9 +676,6 @@ db_pool_free(struct db_pool *pool)
 	free(pool->conns);
 	free(pool->options);
 	free(pool->listen_sql);
-	for (i = 0; i < pool->nsubs; i++)
-		free(pool->subs[i].channel);
-	free(pool->subs);
 	for (i = 0; i < pool->nstmts; i++)
 		free(pool->stmts[i]);
 	free(pool->name);
@@ -749,28 +699,13 @@ db_statement(struct db_pool *pool, const char *sql)
 }
 
 void
-db_pool_subscribe(struct db_pool *pool, const char *channel, db_notify_cb cb,
+db_pool_listen(struct db_pool *pool, const char *listen_sql, db_notify_cb cb,
     void *arg)
 {
-	const char	*p;
-	struct db_sub	*sub;
-
-	/* Goes into LISTEN unquoted: our own constants, checked here. */
-	for (p = channel; *p != '\0'; p++) {
-		if (!islower((unsigned char)*p) &&
-		    !isdigit((unsigned char)*p) && *p != '_')
-			break;
-	}
-	if (*p != '\0' || p == channel || p - channel > 63) {
-		log_error("database: cannot LISTEN on \"%s\"", channel);
-		abort();
-	}
-	pool->subs = xrealloc(pool->subs, (pool->nsubs + 1) *
-	    sizeof *pool->subs);
-	sub = &pool->subs[pool->nsubs++];
-	sub->channel = xstrdup(channel);
-	sub->cb = cb;
-	sub->arg = arg;
+	free(pool->listen_sql);
+	pool->listen_sql = xstrdup(listen_sql);
+	pool->notify_cb = cb;
+	pool->notify_arg = arg;
 }
 
 int

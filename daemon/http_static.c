@@ -11,8 +11,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "log.h"
-#include "server.h"
-#include "static.h"
+#include "http_server.h"
+#include "http_static.h"
 #include "xmalloc.h"
 
 #define STATIC_CSP \

@@ -11,10 +11,10 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "db.h"
-#include "events.h"
+#include "db_pool.h"
+#include "http_events.h"
 #include "log.h"
-#include "server.h"
+#include "http_server.h"
 #include "xmalloc.h"
 
 #define EVENTS_CRED_LEN		(2 * CRYPTO_SHA256_LEN)	/* hex */
@@ -52,8 +52,11 @@ struct events_client {
 	struct evhttp_request		*req;	/* NULL once ended */
 	struct evhttp_connection	*evcon;
 	struct events_pos		 pos;
+	unsigned long long		 gen;	/* this hub's, never reused */
 	int				 catching_up;
 	int				 catchup_failed; /* retried on a timer */
+	int				 unplaced;	/* waits for the hub's
+						   position to start from */
 	int				 ending;
 	char				 cred[EVENTS_CRED_LEN + 1];
 };
@@ -69,6 +72,10 @@ struct events_hub {
 	int			 nending;
 	struct events_pos	 pos;		/* last row fanned out */
 	int			 known;		/* pos has been read */
+	int			 learning;	/* asking for it */
+	unsigned long long	 gen;		/* the last client's */
+	long long		 notified;	/* NOTIFYs and reconnects */
+	long long		 fetches;	/* careline_events_after runs */
 	int			 fetching, fetch_again;
 	int			 retry_ms;	/* back-off; 0: all is well */
 	int			 failing;	/* said in the log, once */
@@ -320,7 +327,8 @@ events_fetched(const struct db_result *res, void *arg)
 		log_info("events: events no longer held");
 		hub->held = 0;
 	}
-	if (nev == EVENTS_BATCH || hub->fetch_again) {
+	if (nev == EVENTS_BATCH || hub->fetch_again || hub->nclients == 0) {
+		/* (With no stream left, this forgets the position.) */
 		hub->fetch_again = 0;
 		events_fetch(hub);
 	} else if (held)
@@ -398,22 +406,41 @@ events_fetch(struct events_hub *hub)
 {
 	if (!hub->known)
 		return;
+	/*
+	 * Nobody listens: read nothing. The position goes stale, so it is
+	 * learnt again when a stream connects (events_subscribe).
+	 */
+	if (hub->nclients == 0) {
+		if (!hub->fetching) {
+			hub->known = 0;
+			hub->fetch_again = 0;
+		}
+		return;
+	}
 	if (hub->fetching) {
 		hub->fetch_again = 1;
 		return;
 	}
 	hub->fetching = 1;
+	hub->fetches++;
 	if (events_query(hub, &hub->pos, 0, NULL, events_fetched, hub) != 0) {
 		hub->fetching = 0;
 		events_retry(hub);
 	}
 }
 
+/*
+ * The position is known: streams that waited for it start there, and
+ * those it has passed by (they were live while the hub read nothing,
+ * before this position was learnt) catch up to it from the table.
+ */
 static void
 events_started(const struct db_result *res, void *arg)
 {
 	struct events_hub	*hub = arg;
+	struct events_client	*c, *next;
 
+	hub->learning = 0;
 	if (res->status != DB_OK) {
 		hub->known = 0;
 		if (res->status != DB_ERR_SHUTDOWN)
@@ -424,18 +451,43 @@ events_started(const struct db_result *res, void *arg)
 	if (PQntuples(res->res) == 1)
 		events_row_pos_at(res->res, &hub->pos);
 	hub->known = 1;
+	for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->unplaced) {
+			c->unplaced = 0;
+			c->catching_up = 0;
+			c->pos = hub->pos;
+		} else if (!c->catching_up && events_pos_cmp(&c->pos,
+		    &hub->pos) < 0)
+			events_catch_up(c);
+	}
 	events_fetch(hub);
+}
+
+void
+events_hub_notified(struct events_hub *hub)
+{
+	hub->notified++;
+	events_hub_notify(hub);
 }
 
 void
 events_hub_notify(struct events_hub *hub)
 {
-	/* The position is learnt once, on the first connection. */
+	/*
+	 * The position is learnt when a stream is there to read for (and
+	 * again after a time with none, when nothing was read).
+	 */
 	if (!hub->known) {
+		if (hub->nclients == 0 || hub->learning)
+			return;
+		hub->learning = 1;
 		if (db_query(hub->db, "SELECT id, xid FROM "
 		    "careline_events_position()", 0, NULL, events_started,
-		    hub) != 0)
+		    hub) != 0) {
+			hub->learning = 0;
 			events_retry(hub);
+		}
 		return;
 	}
 	events_fetch(hub);
@@ -443,7 +495,7 @@ events_hub_notify(struct events_hub *hub)
 
 struct events_catchup {
 	struct events_hub	*hub;
-	struct events_client	*c;
+	unsigned long long	 gen;		/* the client's */
 	struct events_pos	 hub_last;	/* fanned out when asked */
 };
 
@@ -456,9 +508,12 @@ events_caught_up(const struct db_result *res, void *arg)
 	struct events_pos	 hub_last = cu->hub_last, pos;
 	int			 i, n, nev = 0;
 
-	/* It may have gone while we asked. */
+	/*
+	 * It may have gone while we asked, and another stream have been
+	 * given its memory: find it by its generation, not its address.
+	 */
 	TAILQ_FOREACH(c, &cu->hub->clients, entry) {
-		if (c == cu->c)
+		if (c->gen == cu->gen)
 			break;
 	}
 	free(cu);
@@ -512,7 +567,7 @@ events_catch_up(struct events_client *c)
 	c->catching_up = 1;
 	cu = xcalloc(1, sizeof *cu);
 	cu->hub = c->hub;
-	cu->c = c;
+	cu->gen = c->gen;
 	cu->hub_last = c->hub->pos;
 	if (events_query(c->hub, &c->pos, 1, c, events_caught_up, cu) != 0) {
 		free(cu);
@@ -532,6 +587,8 @@ events_subscribe(struct request *r, struct events_hub *hub)
 	long long		 from = -1;
 	int			 mine = 0;
 
+	if (request_cancelled(r))
+		return;
 	crypto_hex(r->who.token_hash, CRYPTO_SHA256_LEN, cred);
 	TAILQ_FOREACH(c, &hub->clients, entry) {
 		if (strcmp(c->cred, cred) == 0)
@@ -561,13 +618,19 @@ events_subscribe(struct request *r, struct events_hub *hub)
 
 	c = xcalloc(1, sizeof *c);
 	c->hub = hub;
+	c->gen = ++hub->gen;
 	c->req = r->req;
 	c->evcon = evhttp_request_get_connection(r->req);
 	if (from >= 0) {
 		c->pos.xid = -1;	/* the catch-up looks it up */
 		c->pos.id = from;
-	} else
+	} else if (hub->known)
 		c->pos = hub->pos;
+	else {
+		/* The hub read nothing while nobody listened: ask first. */
+		c->unplaced = 1;
+		c->catching_up = 1;
+	}
 	memcpy(c->cred, cred, sizeof c->cred);
 	TAILQ_INSERT_TAIL(&hub->clients, c, entry);
 	hub->nclients++;
@@ -580,6 +643,8 @@ events_subscribe(struct request *r, struct events_hub *hub)
 	 */
 	if (from >= 0)
 		events_catch_up(c);
+	if (!hub->known)
+		events_hub_notify(hub);
 }
 
 static void
@@ -668,6 +733,24 @@ int
 events_hub_clients(const struct events_hub *hub)
 {
 	return (hub->nclients);
+}
+
+void
+events_hub_metrics(const struct events_hub *hub, struct evbuffer *buf)
+{
+	evbuffer_add_printf(buf,
+	    "# HELP careline_events_streams Event streams open.\n"
+	    "# TYPE careline_events_streams gauge\n"
+	    "careline_events_streams %d\n"
+	    "# HELP careline_events_notified_total Notifications that new "
+	    "events may be there.\n"
+	    "# TYPE careline_events_notified_total counter\n"
+	    "careline_events_notified_total %lld\n"
+	    "# HELP careline_events_fetches_total Reads of new events for "
+	    "the open streams (none while there is none).\n"
+	    "# TYPE careline_events_fetches_total counter\n"
+	    "careline_events_fetches_total %lld\n", hub->nclients,
+	    hub->notified, hub->fetches);
 }
 
 void

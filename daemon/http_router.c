@@ -5,7 +5,11 @@
 #include <string.h>
 
 #include "api.h"
-#include "routes.h"
+#include "http_auth.h"
+#include "http_router.h"
+#include "http_server.h"
+#include "http_static.h"
+#include "metrics.h"
 
 #define GET	EVHTTP_REQ_GET
 #define POST	EVHTTP_REQ_POST
@@ -81,21 +85,6 @@ const struct route routes[] = {
 };
 #pragma GCC diagnostic pop
 const int nroutes = sizeof routes / sizeof *routes;
-
-const char *
-route_method_name(enum evhttp_cmd_type m)
-{
-	switch (m) {
-	case EVHTTP_REQ_GET:		return ("GET");
-	case EVHTTP_REQ_POST:		return ("POST");
-	case EVHTTP_REQ_PUT:		return ("PUT");
-	case EVHTTP_REQ_PATCH:		return ("PATCH");
-	case EVHTTP_REQ_DELETE:		return ("DELETE");
-	case EVHTTP_REQ_HEAD:		return ("HEAD");
-	case EVHTTP_REQ_OPTIONS:	return ("OPTIONS");
-	default:			return ("OTHER");
-	}
-}
 
 /* A positive decimal id that fits: "{id}" accepts nothing else. */
 static int
@@ -195,9 +184,76 @@ routes_allow(const char *path, char *buf, size_t len)
 		if (j == nroutes)
 			continue;
 		n = snprintf(buf + off, len - off, "%s%s", off > 0 ? ", " : "",
-		    route_method_name(order[i]));
+		    http_method_name(order[i]));
 		if (n < 0 || (size_t)n >= len - off)
 			break;
 		off += (size_t)n;
 	}
+}
+
+void
+routes_metrics(struct metrics *m)
+{
+	int	i;
+
+	for (i = 0; i < nroutes; i++)
+		metrics_name(m, i, http_method_name(routes[i].method),
+		    routes[i].pattern);
+}
+
+/* Not the API: perhaps one of the console's files. */
+static int
+router_static(struct request *r)
+{
+	struct static_files	*files = r->srv->files;
+
+	if (files == NULL || strncmp(r->path, "/v1/", 4) == 0)
+		return (-1);
+	if ((r->method == EVHTTP_REQ_GET || r->method == EVHTTP_REQ_HEAD) &&
+	    static_serve(r, files, r->path) == 0)
+		return (0);
+	/* A console file exists whatever the method asked. */
+	if (static_exists(files, r->path)) {
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    "Allow", "GET, HEAD");
+		request_error(r, 405, "method_not_allowed", NULL,
+		    "method not allowed on this resource; use GET, HEAD");
+		return (0);
+	}
+	return (-1);
+}
+
+void
+router_request(struct request *r)
+{
+	const struct route	*rt;
+	char			 allow[64];
+	int			 idx;
+
+	idx = routes_match(r->method, r->path, r->ids, &r->nids);
+	if (idx == -1) {
+		if (router_static(r) != 0)
+			request_error(r, 404, "not_found", NULL,
+			    "no such resource");
+		return;
+	}
+	if (idx == -2) {
+		routes_allow(r->path, allow, sizeof allow);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+		    "Allow", allow);
+		request_error(r, 405, "method_not_allowed", NULL,
+		    "method not allowed on this resource; use %s", allow);
+		return;
+	}
+	rt = &routes[idx];
+	r->route_idx = idx;
+	r->pattern = rt->pattern;
+	r->method = rt->method;
+	/* An action that takes no body: one sent is a client's mistake. */
+	if ((rt->flags & ROUTE_NO_BODY) && r->body_len > 0) {
+		request_error(r, 400, "body_not_allowed", NULL,
+		    "this action takes no request body");
+		return;
+	}
+	auth_request(r, rt->auth, rt->handler);
 }

@@ -2,8 +2,8 @@
  * The asynchronous PostgreSQL pool on the event loop. Every connection is
  * non-blocking libpq driven by one libevent event; callers never wait.
  */
-#ifndef CARELINE_DB_H
-#define CARELINE_DB_H
+#ifndef CARELINE_DB_POOL_H
+#define CARELINE_DB_POOL_H
 
 #include <stdint.h>
 
@@ -32,9 +32,8 @@ struct db_result {
 typedef void	(*db_cb)(const struct db_result *, void *);
 
 /*
- * A notification on a channel subscribed to; channel and payload NULL
- * after every (re)connect, when some may have been missed and the
- * subscriber should catch up.
+ * A notification that arrived on a listening pool; channel and payload
+ * NULL after every (re)connect, when some may have been missed.
  */
 typedef void	(*db_notify_cb)(const char *channel, const char *payload,
 		    void *);
@@ -62,15 +61,11 @@ struct db_pool	*db_pool_new(struct event_base *, const struct config *,
 struct db_pool	*db_pool_new_sized(struct event_base *, const struct config *,
 		    const char *name, int size, void (*up_cb)(void *), void *);
 /*
- * Before db_pool_start: LISTEN on channel (lower-case letters, digits
- * and '_') after every connect, and call cb for each notification on it.
- * A channel may have several subscribers, called in the order they
- * subscribed; after a (re)connect each distinct (cb, arg) is called once
- * with NULL. Meant for the LISTEN pool (size 1, main.c owns it):
- * subscribers query their own pools, so a slow query never delays a
- * wake-up.
+ * Before db_pool_start: run listen_sql ("LISTEN a;LISTEN b;", copied)
+ * after every connect, and hand cb every notification. db_listen's, which
+ * fans them out to the subscribers of each channel.
  */
-void		 db_pool_subscribe(struct db_pool *, const char *channel,
+void		 db_pool_listen(struct db_pool *, const char *listen_sql,
 		    db_notify_cb cb, void *arg);
 void		 db_pool_start(struct db_pool *);
 /* Fails every queued and running query with DB_ERR_SHUTDOWN. */

@@ -10,26 +10,27 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "db.h"
-#include "dispatcher.h"
+#include "db_listen.h"
+#include "db_pool.h"
 #include "log.h"
-#include "notifier.h"
+#include "outbox.h"
 #include "webhook.h"
+#include "webhook_send.h"
 #include "xmalloc.h"
 
-#define DISPATCH_CLAIM_MAX	256	/* rows per claim */
-#define DISPATCH_RECORD_BATCH	128	/* results per record */
-#define DISPATCH_FLUSH_MS	20	/* how long a small batch may wait */
-#define DISPATCH_RETRY_MS	500	/* before recording again after a failure */
-#define DISPATCH_CLAIM_GAP_MS	5	/* at least, between two claims */
-#define DISPATCH_DUE_NOW_MS	200	/* look again, when rows wait for slots */
+#define OUTBOX_CLAIM_MAX	256	/* rows per claim */
+#define OUTBOX_RECORD_BATCH	128	/* results per record */
+#define OUTBOX_FLUSH_MS		20	/* how long a small batch may wait */
+#define OUTBOX_RETRY_MS		500	/* before recording again after a failure */
+#define OUTBOX_CLAIM_GAP_MS	5	/* at least, between two claims */
+#define OUTBOX_DUE_NOW_MS	200	/* look again, when rows wait for slots */
 
-struct dispatcher {
+struct outbox {
 	struct event_base	*base;
 	const struct config	*cfg;
 	struct db_pool		*db;		/* its own; not owned */
-	struct db_pool		*listen;	/* LISTEN; not owned */
-	struct notifier		*notifier;
+	struct db_listen	*listen;	/* not owned */
+	struct webhook_sender	*sender;
 	char			 owner[96];
 
 	struct event		*due;		/* earliest due row */
@@ -52,46 +53,12 @@ struct dispatcher {
 	long long		 pending;	/* last count, for metrics */
 };
 
-static void	dispatcher_claim(struct dispatcher *);
-static void	dispatcher_cycle(struct dispatcher *);
-static void	dispatcher_flush(struct dispatcher *);
-
-char *
-dispatch_params(const struct config *cfg)
-{
-	json_t	*j, *retry;
-	char	*s;
-	int	 i;
-
-	retry = json_array();
-	for (i = 0; i < cfg->webhook_retry_count; i++)
-		json_array_append_new(retry,
-		    json_integer(cfg->webhook_retry_ms[i]));
-	j = json_pack("{s:f, s:f, s:{s:f, s:f, s:f, s:f, s:f}, s:i, s:s, s:s, "
-	    "s:i, s:i, s:s, s:o}",
-	    "max_minutes", cfg->match_max_minutes,
-	    "detour_factor", cfg->match_detour_factor,
-	    "speeds",
-	    "walk", cfg->match_speed_walk,
-	    "ebike", cfg->match_speed_ebike,
-	    "car", cfg->match_speed_car,
-	    "shuttle", cfg->match_speed_shuttle,
-	    "wheelchair", cfg->match_speed_wheelchair,
-	    "limit", cfg->match_max_candidates,
-	    "timezone", cfg->district_timezone,
-	    "strategy", cfg->offer_strategy == OFFER_STRATEGY_BROADCAST ?
-	    "broadcast" : "cascade",
-	    "offer_timeout_ms", cfg->offer_timeout_ms,
-	    "broadcast_k", cfg->offer_broadcast_k,
-	    "public_url", cfg->webhook_public_url,
-	    "retry_ms", retry);
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return (s);
-}
+static void	outbox_claim(struct outbox *);
+static void	outbox_cycle(struct outbox *);
+static void	outbox_flush(struct outbox *);
 
 static void
-dispatcher_arm(struct event *ev, long ms)
+outbox_arm(struct event *ev, long ms)
 {
 	struct timeval	tv;
 
@@ -103,10 +70,10 @@ dispatcher_arm(struct event *ev, long ms)
 }
 
 /* Build and sign one attempt from a claimed row. */
-static struct notify_job *
-dispatcher_job(PGresult *res, int row)
+static struct webhook_job *
+outbox_job(PGresult *res, int row)
 {
-	struct notify_job	*job;
+	struct webhook_job	*job;
 	char			 sig[WEBHOOK_SIG_MAX], sig2[WEBHOOK_SIG_MAX];
 	const char		*secret, *previous;
 	struct timespec		 now;
@@ -141,7 +108,7 @@ dispatcher_job(PGresult *res, int row)
 }
 
 static void
-dispatcher_result(struct dispatcher *d, struct notify_job *job)
+outbox_result(struct outbox *d, struct webhook_job *job)
 {
 	json_t	*r;
 
@@ -174,36 +141,36 @@ dispatcher_result(struct dispatcher *d, struct notify_job *job)
 }
 
 static void
-dispatcher_sent(struct notify_job *job, void *arg)
+outbox_sent(struct webhook_job *job, void *arg)
 {
-	struct dispatcher	*d = arg;
+	struct outbox	*d = arg;
 
-	dispatcher_result(d, job);
-	notify_job_free(job);
-	if (json_array_size(d->results) >= DISPATCH_RECORD_BATCH)
-		dispatcher_flush(d);
+	outbox_result(d, job);
+	webhook_job_free(job);
+	if (json_array_size(d->results) >= OUTBOX_RECORD_BATCH)
+		outbox_flush(d);
 	else if (!evtimer_pending(d->flush, NULL))
-		dispatcher_arm(d->flush, DISPATCH_FLUSH_MS);
+		outbox_arm(d->flush, OUTBOX_FLUSH_MS);
 	/*
 	 * A slot is free: claim if rows were left waiting for one. Otherwise
 	 * the last claim took all that was due, and what falls due later
 	 * comes with a NOTIFY or the due timer.
 	 */
 	if (!d->stopping && d->claim_more)
-		dispatcher_claim(d);
+		outbox_claim(d);
 }
 
 static void
-dispatcher_claimed(const struct db_result *res, void *arg)
+outbox_claimed(const struct db_result *res, void *arg)
 {
-	struct dispatcher	*d = arg;
-	struct notify_job	*job;
+	struct outbox	*d = arg;
+	struct webhook_job	*job;
 	int			 i, n;
 
 	d->claiming = 0;
 	if (res->status != DB_OK) {
 		if (res->status != DB_ERR_SHUTDOWN)
-			log_warn("dispatcher: claim failed: %s %s",
+			log_warn("outbox: claim failed: %s %s",
 			    res->sqlstate, res->message);
 		/* Whatever was due still is: the next occasion claims. */
 		d->claim_more = 1;
@@ -215,43 +182,43 @@ dispatcher_claimed(const struct db_result *res, void *arg)
 	/* Stopping: what was just claimed is left to its lease. */
 	if (d->stopping) {
 		if (n > 0)
-			log_info("dispatcher: %d deliveries claimed while "
+			log_info("outbox: %d deliveries claimed while "
 			    "stopping are left to their leases", n);
 		return;
 	}
 	d->claimed += (uint64_t)n;
 	for (i = 0; i < n; i++) {
-		job = dispatcher_job(res->res, i);
+		job = outbox_job(res->res, i);
 		if (job->signature == NULL) {
 			/* A secret we cannot use: no point in sending. */
 			job->outcome = WEBHOOK_DEAD;
 			job->retry_after_ms = -1;
 			snprintf(job->error, sizeof job->error,
 			    "the provider's webhook secret is malformed");
-			dispatcher_result(d, job);
-			notify_job_free(job);
+			outbox_result(d, job);
+			webhook_job_free(job);
 			continue;
 		}
-		notifier_send(d->notifier, job);
+		webhook_send(d->sender, job);
 	}
 	if (n > 0 && !evtimer_pending(d->flush, NULL) &&
 	    json_array_size(d->results) > 0)
-		dispatcher_arm(d->flush, DISPATCH_FLUSH_MS);
+		outbox_arm(d->flush, OUTBOX_FLUSH_MS);
 	/* A full claim means more are due; so does a wake-up meanwhile. */
-	if (n == DISPATCH_CLAIM_MAX || d->claim_again) {
+	if (n == OUTBOX_CLAIM_MAX || d->claim_again) {
 		d->claim_again = 0;
-		dispatcher_claim(d);
+		outbox_claim(d);
 	}
 }
 
 /*
- * Claims at most every DISPATCH_CLAIM_GAP_MS: under a stream of calls,
- * each committing one offer.created with its NOTIFY, one claim (two
- * statements in its transaction, whatever the batch) takes several rows
- * instead of one each; when idle, the first row goes at once.
+ * Claims at most every OUTBOX_CLAIM_GAP_MS: under a stream of calls, each
+ * committing one offer.created with its NOTIFY, one claim (two statements
+ * in its transaction, whatever the batch) takes several rows instead of
+ * one each; when idle, the first row goes at once.
  */
 static void
-dispatcher_claim(struct dispatcher *d)
+outbox_claim(struct outbox *d)
 {
 	char		 limit[16], lease[16];
 	const char	*params[3];
@@ -270,8 +237,8 @@ dispatcher_claim(struct dispatcher *d)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	ms = (now.tv_sec - d->claim_sent.tv_sec) * 1000 +
 	    (now.tv_nsec - d->claim_sent.tv_nsec) / 1000000;
-	if (ms >= 0 && ms < DISPATCH_CLAIM_GAP_MS) {
-		dispatcher_arm(d->pace, DISPATCH_CLAIM_GAP_MS - ms);
+	if (ms >= 0 && ms < OUTBOX_CLAIM_GAP_MS) {
+		outbox_arm(d->pace, OUTBOX_CLAIM_GAP_MS - ms);
 		return;
 	}
 	/*
@@ -280,13 +247,13 @@ dispatcher_claim(struct dispatcher *d)
 	 * its leases.
 	 */
 	slots = d->cfg->webhook_max_in_flight -
-	    notifier_in_flight(d->notifier) - (int)json_array_size(d->results);
+	    webhook_send_in_flight(d->sender) - (int)json_array_size(d->results);
 	if (slots <= 0) {
 		d->claim_more = 1;
-		return;		/* dispatcher_sent claims as slots free up */
+		return;		/* outbox_sent claims as slots free up */
 	}
-	if (slots > DISPATCH_CLAIM_MAX)
-		slots = DISPATCH_CLAIM_MAX;
+	if (slots > OUTBOX_CLAIM_MAX)
+		slots = OUTBOX_CLAIM_MAX;
 	snprintf(limit, sizeof limit, "%d", slots);
 	snprintf(lease, sizeof lease, "%d", d->cfg->webhook_lease_ms);
 	params[0] = d->owner;
@@ -295,7 +262,7 @@ dispatcher_claim(struct dispatcher *d)
 	if (db_query(d->db, "SELECT id, event_id, lease_token, attempt, "
 	    "event_type, url, secret, secret_previous, payload FROM "
 	    "careline_deliveries_claim($1, $2, $3)", 3, params,
-	    dispatcher_claimed, d) == 0) {
+	    outbox_claimed, d) == 0) {
 		d->claiming = 1;
 		d->claim_limit = slots;
 		d->claim_sent = now;
@@ -304,7 +271,7 @@ dispatcher_claim(struct dispatcher *d)
 
 /* Put a batch back in front of what waits, in order, to try again. */
 static void
-dispatcher_requeue(struct dispatcher *d, json_t *batch)
+outbox_requeue(struct outbox *d, json_t *batch)
 {
 	size_t	i;
 
@@ -312,13 +279,13 @@ dispatcher_requeue(struct dispatcher *d, json_t *batch)
 		json_array_insert(d->results, 0, json_array_get(batch, i - 1));
 	json_decref(batch);
 	if (!evtimer_pending(d->flush, NULL))
-		dispatcher_arm(d->flush, DISPATCH_RETRY_MS);
+		outbox_arm(d->flush, OUTBOX_RETRY_MS);
 }
 
 static void
-dispatcher_recorded(const struct db_result *res, void *arg)
+outbox_recorded(const struct db_result *res, void *arg)
 {
-	struct dispatcher	*d = arg;
+	struct outbox	*d = arg;
 	json_t			*j, *batch = d->batch;
 
 	d->recording = 0;
@@ -340,35 +307,35 @@ dispatcher_recorded(const struct db_result *res, void *arg)
 		 * is made again when its lease lapses. Claiming waits
 		 * meanwhile, as they still count against the cap.
 		 */
-		log_warn("dispatcher: recording results failed: %s %s; "
+		log_warn("outbox: recording results failed: %s %s; "
 		    "trying again", res->sqlstate, res->message);
-		dispatcher_requeue(d, batch);
+		outbox_requeue(d, batch);
 		return;
 	}
 	/* Retries and dead letters move the next due time; deliveries not. */
 	if (d->batch_moved_due) {
 		d->batch_moved_due = 0;
-		dispatcher_cycle(d);
+		outbox_cycle(d);
 	}
 	if (json_array_size(d->results) > 0)
-		dispatcher_flush(d);
+		outbox_flush(d);
 	/* Recorded results free slots too. */
 	if (d->claim_more)
-		dispatcher_claim(d);
+		outbox_claim(d);
 }
 
 static void
-dispatcher_flush(struct dispatcher *d)
+outbox_flush(struct outbox *d)
 {
 	const char	*params[2];
-	char		*text, *p;
+	char		*text;
 	json_t		*batch, *r;
 
 	if (d->recording || json_array_size(d->results) == 0)
 		return;
 	/* At most one batch per statement; the rest waits its turn. */
 	batch = json_array();
-	while (json_array_size(batch) < DISPATCH_RECORD_BATCH &&
+	while (json_array_size(batch) < OUTBOX_RECORD_BATCH &&
 	    json_array_size(d->results) > 0) {
 		r = json_array_get(d->results, 0);
 		if (strcmp(json_string_value(json_object_get(r, "outcome")),
@@ -378,42 +345,40 @@ dispatcher_flush(struct dispatcher *d)
 		json_array_remove(d->results, 0);
 	}
 	text = json_dumps(batch, JSON_COMPACT);
-	p = dispatch_params(d->cfg);
 	params[0] = text;
-	params[1] = p;
+	params[1] = d->cfg->dispatch_params;
 	if (db_query(d->db, "SELECT careline_deliveries_record($1::jsonb, "
-	    "$2::jsonb)::text", 2, params, dispatcher_recorded, d) == 0) {
+	    "$2::jsonb)::text", 2, params, outbox_recorded, d) == 0) {
 		d->recording = (int)json_array_size(batch);
 		d->batch = batch;
 	} else {
-		log_warn("dispatcher: cannot record results now (no database "
+		log_warn("outbox: cannot record results now (no database "
 		    "connection); trying again");
-		dispatcher_requeue(d, batch);
+		outbox_requeue(d, batch);
 	}
 	free(text);
-	free(p);
 }
 
 static void
-dispatcher_flush_event(evutil_socket_t fd, short what, void *arg)
+outbox_flush_event(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	dispatcher_flush(arg);
+	outbox_flush(arg);
 }
 
 static void
-dispatcher_pace_event(evutil_socket_t fd, short what, void *arg)
+outbox_pace_event(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	dispatcher_claim(arg);
+	outbox_claim(arg);
 }
 
 static void
-dispatcher_cycled(const struct db_result *res, void *arg)
+outbox_cycled(const struct db_result *res, void *arg)
 {
-	struct dispatcher	*d = arg;
+	struct outbox	*d = arg;
 	json_t			*j;
 	long			 expired;
 	double			 due_in;
@@ -421,7 +386,7 @@ dispatcher_cycled(const struct db_result *res, void *arg)
 	d->cycling = 0;
 	if (res->status != DB_OK) {
 		if (res->status != DB_ERR_SHUTDOWN)
-			log_warn("dispatcher: timers failed: %s %s",
+			log_warn("outbox: timers failed: %s %s",
 			    res->sqlstate, res->message);
 		return;
 	}
@@ -439,26 +404,25 @@ dispatcher_cycled(const struct db_result *res, void *arg)
 		 * ms while a backlog drains.
 		 */
 		if (due_in > 0)
-			dispatcher_arm(d->due, (long)(due_in * 1000) + 5);
+			outbox_arm(d->due, (long)(due_in * 1000) + 5);
 		else if (d->claim_more)
-			dispatcher_arm(d->due, DISPATCH_DUE_NOW_MS);
+			outbox_arm(d->due, OUTBOX_DUE_NOW_MS);
 		else
-			dispatcher_arm(d->due, 5);
+			outbox_arm(d->due, 5);
 	}
 	if (expired > 0)
-		dispatcher_claim(d);
+		outbox_claim(d);
 	if (d->cycle_again) {
 		d->cycle_again = 0;
-		dispatcher_cycle(d);
+		outbox_cycle(d);
 	}
 }
 
 /* Fire due offer timers and find when the next row falls due. */
 static void
-dispatcher_cycle(struct dispatcher *d)
+outbox_cycle(struct outbox *d)
 {
 	const char	*params[1];
-	char		*p;
 
 	if (d->stopping)
 		return;
@@ -466,73 +430,71 @@ dispatcher_cycle(struct dispatcher *d)
 		d->cycle_again = 1;
 		return;
 	}
-	p = dispatch_params(d->cfg);
-	params[0] = p;
+	params[0] = d->cfg->dispatch_params;
 	if (db_query(d->db, "SELECT careline_offers_expire($1::jsonb)::text, "
 	    "extract(epoch FROM careline_next_due() - clock_timestamp())",
-	    1, params, dispatcher_cycled, d) == 0)
+	    1, params, outbox_cycled, d) == 0)
 		d->cycling = 1;
-	free(p);
 }
 
 static void
-dispatcher_wake(struct dispatcher *d)
+outbox_wake(struct outbox *d)
 {
-	dispatcher_cycle(d);
-	dispatcher_claim(d);
+	outbox_cycle(d);
+	outbox_claim(d);
 }
 
 static void
-dispatcher_due_event(evutil_socket_t fd, short what, void *arg)
+outbox_due_event(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	dispatcher_wake(arg);
+	outbox_wake(arg);
 }
 
 static void
-dispatcher_counted(const struct db_result *res, void *arg)
+outbox_counted(const struct db_result *res, void *arg)
 {
-	struct dispatcher	*d = arg;
+	struct outbox	*d = arg;
 
 	if (res->status == DB_OK && PQntuples(res->res) == 1)
 		d->pending = atoll(PQgetvalue(res->res, 0, 0));
 }
 
 static void
-dispatcher_poll_event(evutil_socket_t fd, short what, void *arg)
+outbox_poll_event(evutil_socket_t fd, short what, void *arg)
 {
-	struct dispatcher	*d = arg;
+	struct outbox	*d = arg;
 
 	(void)fd;
 	(void)what;
 	if (d->stopping)
 		return;
-	dispatcher_wake(d);
+	outbox_wake(d);
 	db_query(d->db, "SELECT count(*) FROM deliveries WHERE status = "
-	    "'pending'", 0, NULL, dispatcher_counted, d);
+	    "'pending'", 0, NULL, outbox_counted, d);
 }
 
 static void
-dispatcher_notified(const char *channel, const char *payload, void *arg)
+outbox_notified(const char *channel, const char *payload, void *arg)
 {
-	struct dispatcher	*d = arg;
+	struct outbox	*d = arg;
 
 	(void)payload;
 	/* NULL: reconnected, something may have been missed. */
 	if (channel == NULL)
-		dispatcher_wake(d);
+		outbox_wake(d);
 	else if (strcmp(channel, "careline_deliveries") == 0)
-		dispatcher_claim(d);
+		outbox_claim(d);
 	else if (strcmp(channel, "careline_offers") == 0)
-		dispatcher_cycle(d);
+		outbox_cycle(d);
 }
 
-struct dispatcher *
-dispatcher_new(struct event_base *base, const struct config *cfg,
-    struct db_pool *db, struct db_pool *listen)
+struct outbox *
+outbox_new(struct event_base *base, const struct config *cfg,
+    struct db_pool *db, struct db_listen *listen)
 {
-	struct dispatcher	*d;
+	struct outbox	*d;
 	unsigned char		 rnd[4];
 	char			 host[64];
 
@@ -549,58 +511,58 @@ dispatcher_new(struct event_base *base, const struct config *cfg,
 	crypto_random(rnd, sizeof rnd);
 	snprintf(d->owner, sizeof d->owner, "%s:%d:%02x%02x%02x%02x", host,
 	    (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3]);
-	db_pool_subscribe(listen, "careline_deliveries", dispatcher_notified,
+	db_listen_subscribe(listen, "careline_deliveries", outbox_notified,
 	    d);
-	db_pool_subscribe(listen, "careline_offers", dispatcher_notified, d);
-	d->notifier = notifier_new(base, cfg, dispatcher_sent, d);
-	d->due = evtimer_new(base, dispatcher_due_event, d);
-	d->poll = event_new(base, -1, EV_PERSIST, dispatcher_poll_event, d);
-	d->flush = evtimer_new(base, dispatcher_flush_event, d);
-	d->pace = evtimer_new(base, dispatcher_pace_event, d);
+	db_listen_subscribe(listen, "careline_offers", outbox_notified, d);
+	d->sender = webhook_send_new(base, cfg, outbox_sent, d);
+	d->due = evtimer_new(base, outbox_due_event, d);
+	d->poll = event_new(base, -1, EV_PERSIST, outbox_poll_event, d);
+	d->flush = evtimer_new(base, outbox_flush_event, d);
+	d->pace = evtimer_new(base, outbox_pace_event, d);
 	return (d);
 }
 
 void
-dispatcher_start(struct dispatcher *d)
+outbox_start(struct outbox *d)
 {
 	struct timeval	tv;
 
 	tv.tv_sec = d->cfg->webhook_poll_ms / 1000;
 	tv.tv_usec = (d->cfg->webhook_poll_ms % 1000) * 1000;
 	event_add(d->poll, &tv);
-	log_info("dispatcher: started as %s", d->owner);
+	log_info("outbox: started as %s", d->owner);
 }
 
 void
-dispatcher_stop(struct dispatcher *d)
+outbox_stop(struct outbox *d)
 {
 	d->stopping = 1;
 	evtimer_del(d->due);
 	evtimer_del(d->pace);
 	event_del(d->poll);
-	dispatcher_flush(d);
+	outbox_flush(d);
 }
 
 int
-dispatcher_idle(const struct dispatcher *d)
+outbox_idle(const struct outbox *d)
 {
-	return (notifier_in_flight(d->notifier) == 0 && !d->recording &&
+	return (webhook_send_in_flight(d->sender) == 0 && !d->recording &&
 	    !d->claiming && !d->cycling && json_array_size(d->results) == 0);
 }
 
 int
-dispatcher_unrecorded(const struct dispatcher *d)
+outbox_unrecorded(const struct outbox *d)
 {
-	return (notifier_in_flight(d->notifier) + d->recording +
+	return (webhook_send_in_flight(d->sender) + d->recording +
 	    (int)json_array_size(d->results));
 }
 
 void
-dispatcher_free(struct dispatcher *d)
+outbox_free(struct outbox *d)
 {
 	if (d == NULL)
 		return;
-	notifier_free(d->notifier);
+	webhook_send_free(d->sender);
 	json_decref(d->batch);
 	event_free(d->due);
 	event_free(d->poll);
@@ -611,14 +573,14 @@ dispatcher_free(struct dispatcher *d)
 }
 
 void
-dispatcher_metrics(const struct dispatcher *d, struct evbuffer *out)
+outbox_metrics(const struct outbox *d, struct evbuffer *out)
 {
-	const struct notifier_stats	*st = notifier_stats(d->notifier);
+	const struct webhook_send_stats	*st = webhook_send_stats(d->sender);
 	struct db_stats			 ds, ls;
 	int				 i;
 
 	db_pool_stats(d->db, &ds);
-	db_pool_stats(d->listen, &ls);
+	db_listen_stats(d->listen, &ls);
 	evbuffer_add_printf(out,
 	    "# HELP careline_db_dispatcher_pool_size The dispatcher's own "
 	    "database connections.\n"
@@ -670,12 +632,12 @@ dispatcher_metrics(const struct dispatcher *d, struct evbuffer *out)
 	    "# TYPE careline_webhook_duration_seconds histogram\n",
 	    (unsigned long long)st->attempts,
 	    (unsigned long long)st->delivered,
-	    (unsigned long long)st->failed, notifier_in_flight(d->notifier),
+	    (unsigned long long)st->failed, webhook_send_in_flight(d->sender),
 	    d->pending, (unsigned long long)d->stale,
 	    (unsigned long long)d->expired);
 	for (i = 0; i < 8; i++)
 		evbuffer_add_printf(out, "careline_webhook_duration_seconds_"
-		    "bucket{le=\"%g\"} %llu\n", notifier_latency_bounds[i],
+		    "bucket{le=\"%g\"} %llu\n", webhook_send_latency_bounds[i],
 		    (unsigned long long)st->latency_bucket[i]);
 	evbuffer_add_printf(out,
 	    "careline_webhook_duration_seconds_bucket{le=\"+Inf\"} %llu\n"

@@ -9,30 +9,24 @@
  * The cache's TTL is only the fallback for a notification lost with the
  * LISTEN connection (whose reconnect clears the whole cache anyway).
  */
-#ifndef CARELINE_AUTH_H
-#define CARELINE_AUTH_H
+#ifndef CARELINE_HTTP_AUTH_H
+#define CARELINE_HTTP_AUTH_H
 
 #include "crypto.h"
+#include "http_server.h"	/* struct auth_identity */
 
 #define AUTH_TOKEN_PREFIX	"clt_"	/* API tokens */
 #define AUTH_SESSION_PREFIX	"cls_"	/* console sessions */
 #define AUTH_TOKEN_LEN		(4 + 43)
 #define AUTH_CACHE_SIZE		256	/* entries, a power of two */
 
-enum auth_role {
-	AUTH_NONE,
-	AUTH_OPERATOR,
-	AUTH_ADMIN,
-	AUTH_PROVIDER,
-};
-
-struct auth_identity {
-	long long	 token_id;	/* API tokens */
-	long long	 operator_id;	/* console sessions */
-	enum auth_role	 role;
-	long long	 provider_id;	/* AUTH_PROVIDER only */
-	char		 actor[32];	/* "token:12", "operator:3": audit log */
-	unsigned char	 token_hash[CRYPTO_SHA256_LEN];
+/* Who may call a route. */
+enum route_auth {
+	ROUTE_PUBLIC,		/* health, readiness, metrics */
+	ROUTE_OPERATOR,		/* operators and admins */
+	ROUTE_ADMIN,		/* admins only */
+	ROUTE_PROVIDER,		/* providers, operators and admins */
+	ROUTE_OFFER,		/* a one-time link, a provider or an admin */
 };
 
 struct request;
@@ -75,8 +69,9 @@ void		 auth_cache_on_invalidate(struct auth_cache *,
 /*
  * Is this credential (the SHA-256 of a token; session: a "cls_" one)
  * valid now? cb gets 200 and who (valid during the call only), 401, or
- * 503 (the database cannot tell); it may run before auth_lookup returns. Uses the cache, so an
- * answer right after an invalidation is always the database's.
+ * 503 (the database cannot tell); it may run before auth_lookup returns.
+ * Uses the cache, so an answer right after an invalidation is always the
+ * database's.
  */
 typedef void	(*auth_lookup_cb)(int status, const struct auth_identity *who,
 		    void *arg);
@@ -85,9 +80,10 @@ void		 auth_lookup(struct server *,
 		    auth_lookup_cb, void *arg);
 
 /*
- * Authenticate r for its route, then run the route's handler; or answer
- * 401/403/503 and end r.
+ * Authenticate r for need, then run handler(r); or answer 401/403/503
+ * and end r (a request whose client hung up meanwhile is only ended).
  */
-void		 auth_request(struct request *);
+void		 auth_request(struct request *, enum route_auth need,
+		    void (*handler)(struct request *));
 
 #endif

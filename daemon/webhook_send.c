@@ -11,40 +11,32 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "curl_ev.h"
 #include "log.h"
-#include "notifier.h"
 #include "webhook.h"
+#include "webhook_send.h"
 #include "xmalloc.h"
 
-#define NOTIFIER_USER_AGENT	"careline-webhooks/0.1"
+#define WEBHOOK_SEND_USER_AGENT	"careline-webhooks/0.1"
 
 /* Upper bounds of the attempt latency buckets, in seconds. */
-const double notifier_latency_bounds[8] = {
+const double webhook_send_latency_bounds[8] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5
 };
 
-struct notifier {
+struct webhook_sender {
 	struct event_base	*base;
 	const struct config	*cfg;
-	CURLM			*multi;
-	struct event		*timer;
-	notifier_done_cb	 done;
+	struct curl_ev		*curl;		/* libcurl on our loop */
+	webhook_send_done_cb	 done;
 	void			*arg;
 	int			 in_flight;
-	struct notify_jobs	 jobs;		/* in flight */
-	struct notifier_stats	 stats;
+	struct webhook_jobs	 jobs;		/* in flight */
+	struct webhook_send_stats stats;
 };
-
-/* One socket curl wants watched: its event lives here. */
-struct notifier_sock {
-	struct event	*ev;
-	curl_socket_t	 fd;
-};
-
-static void	notifier_check_done(struct notifier *);
 
 void
-notify_job_free(struct notify_job *job)
+webhook_job_free(struct webhook_job *job)
 {
 	if (job == NULL)
 		return;
@@ -57,7 +49,7 @@ notify_job_free(struct notify_job *job)
 }
 
 static long
-notifier_ms_since(const struct timespec *t)
+webhook_send_ms_since(const struct timespec *t)
 {
 	struct timespec	now;
 
@@ -66,90 +58,11 @@ notifier_ms_since(const struct timespec *t)
 	    (now.tv_nsec - t->tv_nsec) / 1000000);
 }
 
-static void
-notifier_sock_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct notifier	*n = arg;
-	int		 running, flags = 0;
-
-	if (what & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(n->multi, fd, flags, &running);
-	notifier_check_done(n);
-}
-
-static void
-notifier_timer_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct notifier	*n = arg;
-	int		 running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(n->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	notifier_check_done(n);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: keep one event per socket in step with curl. */
-static int
-notifier_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
-    void *socketp)
-{
-	struct notifier		*n = userp;
-	struct notifier_sock	*ns = socketp;
-	short			 kind = EV_PERSIST;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (ns != NULL) {
-			event_free(ns->ev);
-			free(ns);
-		}
-		curl_multi_assign(n->multi, fd, NULL);
-		return (0);
-	}
-	if (what & CURL_POLL_IN)
-		kind |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		kind |= EV_WRITE;
-	if (ns == NULL) {
-		ns = xcalloc(1, sizeof *ns);
-		ns->fd = fd;
-		ns->ev = event_new(n->base, fd, kind, notifier_sock_event, n);
-		curl_multi_assign(n->multi, fd, ns);
-	} else {
-		event_del(ns->ev);
-		event_assign(ns->ev, n->base, fd, kind, notifier_sock_event, n);
-	}
-	event_add(ns->ev, NULL);
-	return (0);
-}
-
-/* CURLMOPT_TIMERFUNCTION: arm our one timer; never call curl from here. */
-static int
-notifier_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct notifier	*n = userp;
-	struct timeval	 tv;
-
-	(void)multi;
-	if (timeout_ms < 0) {
-		evtimer_del(n->timer);
-		return (0);
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(n->timer, &tv);
-	return (0);
-}
-
 /* Read and drop the answer, but no more of it than configured. */
 static size_t
-notifier_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+webhook_send_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 
 	(void)ptr;
 	job->received += size * nmemb;
@@ -160,9 +73,9 @@ notifier_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 static size_t
-notifier_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+webhook_send_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 	size_t			 len = size * nmemb;
 	char			 buf[64];
 	long			 secs;
@@ -181,9 +94,9 @@ notifier_header_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 
 /* The address actually connected to must be allowed, not only the name. */
 static curl_socket_t
-notifier_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+webhook_send_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 
 	(void)purpose;
 	/* Every address curl tries, not only the first. */
@@ -201,10 +114,10 @@ notifier_open_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
  * allowed would be reused after a reload forbade them: check here too.
  */
 static int
-notifier_prereq_cb(void *arg, char *ip, char *local_ip, int port,
+webhook_send_prereq_cb(void *arg, char *ip, char *local_ip, int port,
     int local_port)
 {
-	struct notify_job	*job = arg;
+	struct webhook_job	*job = arg;
 	struct sockaddr_in	 sin;
 	struct sockaddr_in6	 sin6;
 
@@ -229,14 +142,15 @@ notifier_prereq_cb(void *arg, char *ip, char *local_ip, int port,
 }
 
 static void
-notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
+webhook_send_finish(struct webhook_sender *n, struct webhook_job *job,
+    CURLcode rc)
 {
 	long	ms;
 	int	i;
 
 	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE,
 	    &job->http_status);
-	curl_multi_remove_handle(n->multi, job->easy);
+	curl_ev_remove(n->curl, job->easy);
 	curl_easy_cleanup(job->easy);
 	curl_slist_free_all(job->headers);
 	job->easy = NULL;
@@ -244,7 +158,7 @@ notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
 	TAILQ_REMOVE(&n->jobs, job, entry);
 	n->in_flight--;
 
-	ms = notifier_ms_since(&job->started);
+	ms = webhook_send_ms_since(&job->started);
 	job->duration_ms = ms;
 	if (job->refused && job->http_status == 0) {
 		job->outcome = WEBHOOK_DEAD;
@@ -270,30 +184,25 @@ notifier_finish(struct notifier *n, struct notify_job *job, CURLcode rc)
 		n->stats.failed++;
 	n->stats.latency_us_sum += (uint64_t)ms * 1000;
 	for (i = 0; i < 8; i++) {
-		if (ms / 1000.0 <= notifier_latency_bounds[i])
+		if (ms / 1000.0 <= webhook_send_latency_bounds[i])
 			n->stats.latency_bucket[i]++;
 	}
 	n->done(job, n->arg);
 }
 
+/* curl_ev: a transfer ended. */
 static void
-notifier_check_done(struct notifier *n)
+webhook_send_done(CURL *easy, CURLcode rc, void *arg)
 {
-	struct notify_job	*job;
-	CURLMsg			*msg;
-	int			 left;
+	struct webhook_sender	*n = arg;
+	struct webhook_job	*job;
 
-	while ((msg = curl_multi_info_read(n->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-		    (char **)&job);
-		notifier_finish(n, job, msg->data.result);
-	}
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&job);
+	webhook_send_finish(n, job, rc);
 }
 
 void
-notifier_send(struct notifier *n, struct notify_job *job)
+webhook_send(struct webhook_sender *n, struct webhook_job *job)
 {
 	const struct config	*cfg = n->cfg;
 	struct curl_slist	*h = NULL;
@@ -325,33 +234,33 @@ notifier_send(struct notifier *n, struct notify_job *job)
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, job->payload);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(job->payload));
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, NOTIFIER_USER_AGENT);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, WEBHOOK_SEND_USER_AGENT);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)cfg->webhook_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)cfg->webhook_connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, notifier_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, webhook_send_write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, job);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, notifier_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, webhook_send_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, job);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, notifier_open_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, webhook_send_open_cb);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, job);
-	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, notifier_prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, webhook_send_prereq_cb);
 	curl_easy_setopt(e, CURLOPT_PREREQDATA, job);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, job);
 	TAILQ_INSERT_TAIL(&n->jobs, job, entry);
 	n->in_flight++;
-	if (curl_multi_add_handle(n->multi, e) != CURLM_OK) {
+	if (curl_ev_add(n->curl, e) != 0) {
 		snprintf(job->error, sizeof job->error, "cannot start");
-		notifier_finish(n, job, CURLE_FAILED_INIT);
+		webhook_send_finish(n, job, CURLE_FAILED_INIT);
 	}
 }
 
-struct notifier *
-notifier_new(struct event_base *base, const struct config *cfg,
-    notifier_done_cb done, void *arg)
+struct webhook_sender *
+webhook_send_new(struct event_base *base, const struct config *cfg,
+    webhook_send_done_cb done, void *arg)
 {
-	struct notifier	*n;
+	struct webhook_sender	*n;
 
 	n = xcalloc(1, sizeof *n);
 	n->base = base;
@@ -359,47 +268,43 @@ notifier_new(struct event_base *base, const struct config *cfg,
 	n->done = done;
 	n->arg = arg;
 	TAILQ_INIT(&n->jobs);
-	n->multi = curl_multi_init();
-	n->timer = evtimer_new(base, notifier_timer_event, n);
-	curl_multi_setopt(n->multi, CURLMOPT_SOCKETFUNCTION,
-	    notifier_socket_cb);
-	curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n);
-	curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, notifier_timer_cb);
-	curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n);
+	if ((n->curl = curl_ev_new(base, webhook_send_done, n)) == NULL) {
+		log_error("webhooks: cannot start libcurl");
+		abort();
+	}
 	/* Keep-alive connections to receivers, reused across deliveries. */
-	curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS,
+	curl_multi_setopt(curl_ev_multi(n->curl), CURLMOPT_MAXCONNECTS,
 	    (long)cfg->webhook_max_in_flight);
 	return (n);
 }
 
 int
-notifier_in_flight(const struct notifier *n)
+webhook_send_in_flight(const struct webhook_sender *n)
 {
 	return (n->in_flight);
 }
 
-const struct notifier_stats *
-notifier_stats(const struct notifier *n)
+const struct webhook_send_stats *
+webhook_send_stats(const struct webhook_sender *n)
 {
 	return (&n->stats);
 }
 
 void
-notifier_free(struct notifier *n)
+webhook_send_free(struct webhook_sender *n)
 {
-	struct notify_job	*job;
+	struct webhook_job	*job;
 
 	if (n == NULL)
 		return;
 	/* Attempts cut short: their leases lapse and they are sent again. */
 	while ((job = TAILQ_FIRST(&n->jobs)) != NULL) {
 		TAILQ_REMOVE(&n->jobs, job, entry);
-		curl_multi_remove_handle(n->multi, job->easy);
+		curl_ev_remove(n->curl, job->easy);
 		curl_easy_cleanup(job->easy);
 		curl_slist_free_all(job->headers);
-		notify_job_free(job);
+		webhook_job_free(job);
 	}
-	curl_multi_cleanup(n->multi);
-	event_free(n->timer);
+	curl_ev_free(n->curl);
 	free(n);
 }
