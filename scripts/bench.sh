@@ -19,6 +19,11 @@
 #                         on 2 CPUs, 2 and 4 were within noise with the
 #                         call alone, 8 was slowest; with the dispatcher
 #                         sharing the pool, 2 starved it: p99 up to 380 ms)
+#   BENCH_FSYNC_POOL_SIZE database.pool_size for the fsync-on run (default
+#                         8, one per connection: commits then wait on the
+#                         disk, not the CPU, and share its flushes as
+#                         pgbench's 8 clients do; with 4, half the
+#                         requests wait for a connection behind them)
 #   BENCH_POOL_SWEEP      e.g. "2 4 8": also run POST /v1/calls at both
 #                         concurrencies with each of these pool sizes
 #                         (about 25 s more per size)
@@ -50,6 +55,7 @@ bin=$root/$build/carelined
 receiver_bin=$root/$build/demo-receiver
 
 pool_size=${BENCH_POOL_SIZE:-4}
+fsync_pool_size=${BENCH_FSYNC_POOL_SIZE:-8}
 pool_sweep=${BENCH_POOL_SWEEP:-}
 duration=${BENCH_DURATION:-10}
 warmup=${BENCH_WARMUP:-2}
@@ -586,14 +592,14 @@ if [[ -n $pool_sweep ]]; then
 fi
 
 # Last, as it leaves PostgreSQL durable (and slower) for good.
-echo "== fsync on: POST /v1/calls at 8 connections, then pgbench on the same SQL"
+echo "== fsync on: POST /v1/calls at 8 connections (pool_size $fsync_pool_size), then pgbench on the same SQL"
 scripts/pg.sh stop "$pgdir" >/dev/null
 scripts/pg.sh start "$pgdir" "$pgport" >>"$tmp/pg-init.log" 2>&1 ||
 	die "could not restart PostgreSQL with fsync on"
 echo "   PostgreSQL restarted with fsync $(psql_q -At -c 'SHOW fsync'), synchronous_commit" \
 	"$(psql_q -At -c 'SHOW synchronous_commit'), full_page_writes $(psql_q -At -c 'SHOW full_page_writes')"
 reset_tables
-start_daemon "$pool_size"
+start_daemon "$fsync_pool_size"
 bench_calls_daemon 8 f8
 stop_daemon
 run_pgbench 8 prepared tests/bench/call_create.sql
@@ -626,7 +632,7 @@ for c in 8 32; do
 done
 row "POST /v1/calls c=8 p99, fsync on" "${R[f8.p99]} ms" "${R[f8.pg.p99]} ms" \
 	"< 25 ms" "$(verdict "${R[f8.p99]}" '<' 25 ' ms')"
-row "POST /v1/calls c=8, fsync on" "${R[f8.rps]} req/s" "${R[f8.pg]} tps (-M prepared)" "" ""
+row "POST /v1/calls c=8, fsync on (pool $fsync_pool_size)" "${R[f8.rps]} req/s" "${R[f8.pg]} tps (-M prepared)" "" ""
 row "GET /v1/matches c=1 median / p99" "${R[m.p50]} / ${R[m.p99]} ms" \
 	"${R[m.pg.p50]} / ${R[m.pg.p99]} ms" "median < 2 ms" "$(verdict "${R[m.p50]}" '<' 2 ' ms')"
 hwm_mib=$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')
