@@ -21,6 +21,7 @@
 #define OUTBOX_CLAIM_MAX	256	/* rows per claim */
 #define OUTBOX_RECORD_BATCH	128	/* results per record */
 #define OUTBOX_FLUSH_MS		20	/* how long a small batch may wait */
+#define OUTBOX_FLUSH_BUSY_MS	5	/* the same, while claims wait for slots */
 #define OUTBOX_RETRY_MS		500	/* before recording again after a failure */
 #define OUTBOX_CLAIM_GAP_MS	5	/* at least, between two claims */
 #define OUTBOX_DUE_NOW_MS	200	/* look again, when rows wait for slots */
@@ -140,6 +141,17 @@ outbox_result(struct outbox *d, struct webhook_job *job)
 		    webhook_outcome_name(job->outcome), job->error);
 }
 
+/*
+ * A result waiting to be recorded holds its slot: while claims wait for
+ * slots, record small batches soon; otherwise let them grow, a record
+ * costing about the same for 3 results as for 10.
+ */
+static long
+outbox_flush_ms(const struct outbox *d)
+{
+	return (d->claim_more ? OUTBOX_FLUSH_BUSY_MS : OUTBOX_FLUSH_MS);
+}
+
 static void
 outbox_sent(struct webhook_job *job, void *arg)
 {
@@ -150,7 +162,7 @@ outbox_sent(struct webhook_job *job, void *arg)
 	if (json_array_size(d->results) >= OUTBOX_RECORD_BATCH)
 		outbox_flush(d);
 	else if (!evtimer_pending(d->flush, NULL))
-		outbox_arm(d->flush, OUTBOX_FLUSH_MS);
+		outbox_arm(d->flush, outbox_flush_ms(d));
 	/*
 	 * A slot is free: claim if rows were left waiting for one. Otherwise
 	 * the last claim took all that was due, and what falls due later
@@ -203,7 +215,7 @@ outbox_claimed(const struct db_result *res, void *arg)
 	}
 	if (n > 0 && !evtimer_pending(d->flush, NULL) &&
 	    json_array_size(d->results) > 0)
-		outbox_arm(d->flush, OUTBOX_FLUSH_MS);
+		outbox_arm(d->flush, outbox_flush_ms(d));
 	/* A full claim means more are due; so does a wake-up meanwhile. */
 	if (n == OUTBOX_CLAIM_MAX || d->claim_again) {
 		d->claim_again = 0;
