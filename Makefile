@@ -121,9 +121,11 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o \
 	$(HARNESS_OBJS) $(BUILD)/libcareline.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lpthread
 
-# libFuzzer brings its own main(); built only with FUZZ=1.
+# libFuzzer brings its own main(); built only with FUZZ=1. Objects before
+# the library: jv_tables.o refers to lists defined in it (api_services).
 $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/libcareline.a
-	$(CC) $(LDFLAGS) $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) $(FUZZ_LDFLAGS) -o $@ $(filter %.o,$^) \
+	    $(filter %.a,$^) $(PKG_LIBS)
 
 # fuzz_jsonv checks bodies against every route's field table, copied
 # from wherever the handlers define them.

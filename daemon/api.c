@@ -113,7 +113,11 @@ api_arg_id(struct request *r, struct evkeyvalq *q, const char *key)
 	return (id);
 }
 
-/* The status and error code a failed statement deserves. */
+/*
+ * A statement that failed: the route functions answer every error of the
+ * request's own making with a status (sql/functions/api.sql), so what
+ * reaches here is the database's trouble or a bug.
+ */
 void
 api_sql_error(struct request *r, const struct db_result *res)
 {
@@ -127,22 +131,7 @@ api_sql_error(struct request *r, const struct db_result *res)
 	log_warn("api: %s: SQLSTATE %s%s%s", r->pattern, st,
 	    constraint != NULL ? " constraint " : "",
 	    constraint != NULL ? constraint : "");
-	if (strcmp(st, "23505") == 0)
-		request_error(r, 409, "conflict", NULL,
-		    "this conflicts with an existing record%s%s",
-		    constraint != NULL ? ": " : "",
-		    constraint != NULL ? constraint : "");
-	else if (strncmp(st, "23", 2) == 0)
-		request_error(r, 422, "constraint_violation", NULL,
-		    "the data breaks a rule of the database%s%s",
-		    constraint != NULL ? ": " : "",
-		    constraint != NULL ? constraint : "");
-	else if (strcmp(st, "P0002") == 0)
-		request_error(r, 404, "not_found", NULL, "no such record");
-	else if (strncmp(st, "22", 2) == 0)
-		request_error(r, 422, "invalid_value", NULL,
-		    "a value is out of range or malformed");
-	else if (strcmp(st, "57014") == 0 || strncmp(st, "40", 2) == 0)
+	if (strcmp(st, "57014") == 0 || strncmp(st, "40", 2) == 0)
 		request_error(r, 503, "database_busy", NULL,
 		    "the database is busy; try again");
 	else

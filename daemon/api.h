@@ -10,10 +10,24 @@
 
 #include "jsonv.h"
 
-/* A call to a function returning jsonb {"status", "body"}, as the two
- * columns api_sql_reply wants. */
+/*
+ * A call to the route's function, careline_api_<resource>_<action>
+ * (sql/functions/api.sql), returning jsonb {"status", "body"}, as the two
+ * columns api_sql_reply wants. Every /v1 handler's SQL is one of these
+ * (the sign-in's name and password steps aside).
+ */
 #define API_SQL(call) \
 	"SELECT (x->>'status')::int, (x->'body')::text FROM " call " x"
+
+/*
+ * Every paged list (calls, providers, deliveries, the access log): limit
+ * 1 to API_LIST_LIMIT_MAX, API_LIST_LIMIT_DEFAULT when not given.
+ */
+#define API_LIST_LIMIT_MAX	200
+#define API_LIST_LIMIT_DEFAULT	50
+
+/* The services careline dispatches, NULL-terminated (api_config.c). */
+extern const char *const api_services[];
 
 struct request;
 struct config;
@@ -34,7 +48,10 @@ long long api_arg_id(struct request *, struct evkeyvalq *, const char *);
 int	 api_arg_time(struct request *, struct evkeyvalq *, const char *,
 	    const char **);
 struct db_result;
-/* Answer a failed statement with the status and code it deserves. */
+/*
+ * Answer a failed statement: 503 when the database is busy, else 500. The
+ * route functions answer every refusal themselves.
+ */
 void	 api_sql_error(struct request *, const struct db_result *);
 /* YYYY-MM-DD. */
 int	 api_is_date(const char *);
@@ -51,7 +68,7 @@ void	 api_route_name(const struct request *, char *, size_t);
 void	 api_audited_read(struct request *, const char *sql);
 /*
  * Run sql, which must yield one row of (status int, body json text), and
- * answer with it. SQL errors become JSON errors with the right status.
+ * answer with it. A failed statement is answered by api_sql_error.
  */
 void	 api_sql_reply(struct request *, const char *sql, int n,
 	    const char *const *params);
@@ -94,5 +111,6 @@ void	 api_reports_get(struct request *);
 void	 api_clinics_nearest(struct request *);
 void	 api_residents_context(struct request *);
 void	 api_residents_access_log(struct request *);
+void	 api_config(struct request *);
 
 #endif

@@ -15,16 +15,11 @@
 #include "xmalloc.h"
 
 #define API_IDEMPOTENCY_KEY_MAX	200
-#define API_LIST_LIMIT_MAX	100
-#define API_LIST_LIMIT_DEFAULT	"50"
 /* How far wanted_at may lie from now: a typo in the year is not a plan. */
 #define API_WANTED_PAST_S	3600
 #define API_WANTED_AHEAD_S	(60 * 86400)
 
 
-static const char *const api_services[] = {
-	"meal", "housekeeping", "daycare", "companionship", NULL
-};
 static const char *const api_urgencies[] = { "normal", "urgent", NULL };
 static const char *const api_call_statuses[] = {
 	"new", "offered", "accepted", "completed", "cancelled", "unmatched",
@@ -127,8 +122,8 @@ api_calls_create(struct request *r)
 	params[3] = r->srv->cfg->dispatch_params;
 	params[4] = key;
 	params[5] = hashp;
-	api_sql_reply(r, API_SQL("careline_call_create($1, $2, $3::jsonb, "
-	    "$4::jsonb, $5, $6::bytea)"), 6, params);
+	api_sql_reply(r, API_SQL("careline_api_calls_create($1, $2, "
+	    "$3::jsonb, $4::jsonb, $5, $6::bytea)"), 6, params);
 	free(reqtext);
 }
 
@@ -136,7 +131,7 @@ void
 api_calls_get(struct request *r)
 {
 	/* The call names its resident: the read is audited. */
-	api_audited_read(r, API_SQL("careline_call_read($1, $2, $3)"));
+	api_audited_read(r, API_SQL("careline_api_calls_get($1, $2, $3)"));
 }
 
 /* A query argument that must be one of a list; 1 if present and valid. */
@@ -191,7 +186,8 @@ api_calls_list(struct request *r)
 	}
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	api_route_name(r, route, sizeof route);
 	params[0] = r->who.actor;
 	params[1] = route;
@@ -199,10 +195,10 @@ api_calls_list(struct request *r)
 	params[3] = service;
 	params[4] = resident > 0 ? rbuf : NULL;
 	params[5] = since;
-	params[6] = limit > 0 ? lbuf : API_LIST_LIMIT_DEFAULT;
+	params[6] = lbuf;
 	params[7] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, "SELECT 200, careline_call_list_read($1, $2, $3, $4, "
-	    "$5, $6, $7, $8)::text", 8, params);
+	api_sql_reply(r, API_SQL("careline_api_calls_list($1, $2, $3, $4, $5, "
+	    "$6, $7, $8)"), 8, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -231,8 +227,8 @@ api_calls_transition(struct request *r, const char *action)
 	params[2] = action;
 	params[3] = body != NULL ? json_string_value(json_object_get(body,
 	    "reason")) : NULL;
-	api_sql_reply(r, API_SQL("careline_call_transition($1, $2, $3, $4)"),
-	    4, params);
+	api_sql_reply(r, API_SQL("careline_api_calls_transition($1, $2, $3, "
+	    "$4)"), 4, params);
 	json_decref(body);
 }
 
@@ -280,8 +276,8 @@ api_matches(struct request *r)
 	params[4] = at;
 	params[5] = r->srv->cfg->dispatch_params;
 	/* Who can reach the resident says where they live: audited. */
-	api_sql_reply(r, "SELECT 200, careline_matches_read($1, $2, $3, $4, "
-	    "$5::timestamptz, $6::jsonb)::text", 6, params);
+	api_sql_reply(r, API_SQL("careline_api_matches_list($1, $2, $3, $4, "
+	    "$5, $6::jsonb)"), 6, params);
 out:
 	evhttp_clear_headers(&q);
 }

@@ -35,8 +35,8 @@ api_clinics_nearest(struct request *r)
 	params[0] = rbuf;
 	params[1] = at;
 	params[2] = r->srv->cfg->district_timezone;
-	api_sql_reply(r, API_SQL("careline_clinic_nearest($1, "
-	    "coalesce($2::timestamptz, now()), $3)"), 3, params);
+	api_sql_reply(r, API_SQL("careline_api_clinics_nearest($1, "
+	    "$2, $3)"), 3, params);
 out:
 	evhttp_clear_headers(&q);
 }

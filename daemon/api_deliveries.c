@@ -39,20 +39,21 @@ api_deliveries_list(struct request *r)
 	    (limit = api_arg_id(r, &q, "limit")) < 0 ||
 	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
 		goto out;
-	if (limit > 200) {
+	if (limit > API_LIST_LIMIT_MAX) {
 		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to 200");
+		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
 		goto out;
 	}
 	snprintf(pbuf, sizeof pbuf, "%lld", provider);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 50);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = status;
 	params[1] = provider > 0 ? pbuf : NULL;
 	params[2] = lbuf;
 	params[3] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, "SELECT 200, careline_delivery_list($1, $2, $3, $4)"
-	    "::text", 4, params);
+	api_sql_reply(r, API_SQL("careline_api_deliveries_list($1, $2, $3, "
+	    "$4)"), 4, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -66,5 +67,6 @@ api_deliveries_retry(struct request *r)
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
 	params[0] = r->who.actor;
 	params[1] = id;
-	api_sql_reply(r, API_SQL("careline_delivery_retry($1, $2)"), 2, params);
+	api_sql_reply(r, API_SQL("careline_api_deliveries_retry($1, $2)"), 2,
+	    params);
 }

@@ -69,8 +69,8 @@ api_offers_answer(struct request *r, const char *action)
 	params[4] = action;
 	params[5] = reason;
 	params[6] = r->srv->cfg->dispatch_params;
-	api_sql_reply(r, API_SQL("careline_offer_answer_checked($1, $2, $3, $4, "
-	    "$5, $6, $7::jsonb)"), 7, params);
+	api_sql_reply(r, API_SQL("careline_api_offers_answer($1, $2, $3, "
+	    "$4, $5, $6, $7::jsonb)"), 7, params);
 out:
 	json_decref(body);
 	evhttp_clear_headers(&q);

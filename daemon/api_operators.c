@@ -41,8 +41,8 @@ api_operator_hashed(int ok, const char *hash, void *arg)
 		params[1] = o->name;
 		params[2] = hash;
 		params[3] = o->role;
-		api_sql_reply(r, API_SQL("careline_operator_create($1, $2, $3, "
-		    "$4)"), 4, params);
+		api_sql_reply(r, API_SQL("careline_api_operators_create($1, "
+		    "$2, $3, $4)"), 4, params);
 	}
 	free(o->name);
 	free(o->role);
@@ -100,5 +100,5 @@ api_operators_create(struct request *r)
 void
 api_operators_list(struct request *r)
 {
-	api_sql_reply(r, "SELECT 200, careline_operator_list()::text", 0, NULL);
+	api_sql_reply(r, API_SQL("careline_api_operators_list()"), 0, NULL);
 }

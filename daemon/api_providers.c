@@ -12,17 +12,12 @@
 #include "api.h"
 #include "config.h"
 #include "crypto.h"
-#include "hours.h"
 #include "http_server.h"
 #include "webhook.h"
 #include "xmalloc.h"
 
 #define API_SECRET_BYTES	24	/* whsec_ + 32 base64 characters */
-#define API_LIST_LIMIT_MAX	200
 
-static const char *const api_services[] = {
-	"meal", "housekeeping", "daycare", "companionship", NULL
-};
 static const char *const api_modes[] = {
 	"walk", "ebike", "car", "shuttle", NULL
 };
@@ -34,7 +29,8 @@ static const struct jv_field api_provider_fields[] = {
 	{ "lon", JV_NUMBER, JV_REQUIRED, -180, 180, NULL },
 	{ "travel_mode", JV_ENUM, JV_REQUIRED, 0, 0, api_modes },
 	{ "capacity", JV_INT, JV_REQUIRED, 1, 1000, NULL },
-	{ "opening_hours", JV_STRING, JV_REQUIRED, 1, HOURS_MAX_LEN, NULL },
+	/* Parsed by careline_hours_spans (sql/functions/util.sql). */
+	{ "opening_hours", JV_STRING, JV_REQUIRED, 1, 256, NULL },
 	{ "phone", JV_PHONE, JV_NULLABLE, 0, 0, NULL },
 	{ "community_id", JV_INT, JV_NULLABLE, 1, 1e15, NULL },
 	{ "webhook_url", JV_URL, JV_NULLABLE, 1, 2000, NULL },
@@ -42,44 +38,15 @@ static const struct jv_field api_provider_fields[] = {
 	{ NULL, 0, 0, 0, 0, NULL }
 };
 
-/* The spans as [{"dow", "opens", "closes"}], or NULL after an answer. */
-static char *
-api_hours_json(struct request *r, const char *spec)
-{
-	struct hours_span	 spans[HOURS_MAX_SPANS];
-	char			 why[128], opens[16], closes[16], *s;
-	json_t			*a;
-	int			 n, i;
-
-	if ((n = hours_parse(spec, spans, why, sizeof why)) < 0) {
-		request_error(r, 422, "invalid_opening_hours", "opening_hours",
-		    "opening_hours: %s (example: Mo-Fr 08:00-18:00; Sa "
-		    "09:00-12:00)", why);
-		return (NULL);
-	}
-	a = json_array();
-	for (i = 0; i < n; i++) {
-		snprintf(opens, sizeof opens, "%02d:%02d", spans[i].opens / 60,
-		    spans[i].opens % 60);
-		snprintf(closes, sizeof closes, "%02d:%02d",
-		    spans[i].closes / 60, spans[i].closes % 60);
-		json_array_append_new(a, json_pack("{s:i, s:s, s:s}", "dow",
-		    spans[i].dow, "opens", opens, "closes", closes));
-	}
-	s = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	return (s);
-}
-
 static void
 api_providers_save(struct request *r, int create, json_t *body)
 {
 	struct jv_error	 e;
-	const char	*params[5];
+	const char	*params[4];
 	unsigned char	 raw[API_SECRET_BYTES];
-	char		 id[24], *text, *hours = NULL, *secret = NULL, *b64;
+	char		 id[24], *text, *secret = NULL, *b64;
 	const char	*why;
-	json_t		*oh, *url;
+	json_t		*url;
 	int		 rc;
 
 	if (jv_check(body, api_provider_fields, create, &e) != 0) {
@@ -99,12 +66,6 @@ api_providers_save(struct request *r, int create, json_t *body)
 		    "invalid_url", "webhook_url", "webhook_url %s", why);
 		return;
 	}
-	oh = json_object_get(body, "opening_hours");
-	if (oh != NULL &&
-	    (hours = api_hours_json(r, json_string_value(oh))) == NULL) {
-		json_decref(body);
-		return;
-	}
 	/*
 	 * A receiver needs a signing secret: made here whenever a URL is
 	 * given; the SQL keeps an existing one and returns a new one once.
@@ -121,12 +82,10 @@ api_providers_save(struct request *r, int create, json_t *body)
 	params[0] = r->who.actor;
 	params[1] = create ? NULL : id;
 	params[2] = text;
-	params[3] = hours;
-	params[4] = secret;
-	api_sql_reply(r, API_SQL("careline_provider_save($1, $2, $3::jsonb, "
-	    "$4::jsonb, $5)"), 5, params);
+	params[3] = secret;
+	api_sql_reply(r, API_SQL("careline_api_providers_save($1, $2, "
+	    "$3::jsonb, $4)"), 4, params);
 	free(text);
-	free(hours);
 	if (secret != NULL)
 		explicit_bzero(secret, strlen(secret));
 	free(secret);
@@ -163,10 +122,7 @@ api_providers_get(struct request *r)
 	const char	*params[1] = { id };
 
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_sql_reply(r, "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, "
-	    "coalesce(j, '{\"error\": {\"code\": \"provider_not_found\", "
-	    "\"message\": \"no provider with this id\", \"field\": null}}')"
-	    "::text FROM careline_provider_json($1) j", 1, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_get($1)"), 1, params);
 }
 
 void
@@ -209,14 +165,15 @@ api_providers_list(struct request *r)
 		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
 		goto out;
 	}
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 50);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = service;
 	params[1] = active;
 	params[2] = lbuf;
 	params[3] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, "SELECT 200, careline_provider_list($1, $2::boolean, "
-	    "$3, $4)::text", 4, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_list($1, "
+	    "$2::boolean, $3, $4)"), 4, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -236,8 +193,8 @@ api_providers_rotate_secret(struct request *r)
 	params[0] = r->who.actor;
 	params[1] = id;
 	params[2] = secret;
-	api_sql_reply(r, API_SQL("careline_provider_rotate_secret($1, $2, $3)"),
-	    3, params);
+	api_sql_reply(r, API_SQL("careline_api_providers_rotate_secret($1, "
+	    "$2, $3)"), 3, params);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
 }

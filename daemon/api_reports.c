@@ -170,15 +170,15 @@ api_reports_get(struct request *r)
 		rep = xcalloc(1, sizeof *rep);
 		rep->r = r;
 		snprintf(rep->name, sizeof rep->name, "%s", name);
-		if (db_query(r->srv->db, API_SQL("careline_report($1, "
+		if (db_query(r->srv->db, API_SQL("careline_api_reports_get($1, "
 		    "$2::jsonb)"), 2, params, api_report_csv, rep) != 0) {
 			free(rep);
 			request_error(r, 503, "database_unavailable", NULL,
 			    "the database is not answering; try again");
 		}
 	} else
-		api_sql_reply(r, API_SQL("careline_report($1, $2::jsonb)"), 2,
-		    params);
+		api_sql_reply(r, API_SQL("careline_api_reports_get($1, "
+		    "$2::jsonb)"), 2, params);
 	free(ptext);
 out:
 	evhttp_clear_headers(&q);

@@ -13,7 +13,6 @@
 #include "xmalloc.h"
 
 #define API_SEARCH_LIMIT_MAX	50
-#define API_ACCESS_LOG_LIMIT_MAX	200
 
 static const char *const api_mobility[] = {
 	"walk", "ebike", "car", "wheelchair", "bedridden", NULL
@@ -62,7 +61,8 @@ api_residents_save(struct request *r, int create)
 	params[0] = r->who.actor;
 	params[1] = create ? NULL : id;
 	params[2] = text;
-	api_sql_reply(r, API_SQL("careline_resident_save($1, $2, $3::jsonb)"),
+	api_sql_reply(r, API_SQL("careline_api_residents_save($1, $2, "
+	    "$3::jsonb)"),
 	    3, params);
 	free(text);
 }
@@ -83,7 +83,7 @@ api_residents_update(struct request *r)
 void
 api_residents_get(struct request *r)
 {
-	api_audited_read(r, API_SQL("careline_resident_read($1, $2, $3)"));
+	api_audited_read(r, API_SQL("careline_api_residents_get($1, $2, $3)"));
 }
 
 void
@@ -100,18 +100,20 @@ api_residents_access_log(struct request *r)
 	if ((limit = api_arg_id(r, &q, "limit")) < 0 ||
 	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
 		goto out;
-	if (limit > API_ACCESS_LOG_LIMIT_MAX) {
+	if (limit > API_LIST_LIMIT_MAX) {
 		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to %d", API_ACCESS_LOG_LIMIT_MAX);
+		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
 		goto out;
 	}
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit : 50);
+	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
 	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = id;
 	params[1] = lbuf;
 	params[2] = cursor > 0 ? cbuf : NULL;
-	api_sql_reply(r, API_SQL("careline_resident_access_log($1, $2, $3)"),
+	api_sql_reply(r, API_SQL("careline_api_residents_access_log($1, $2, "
+	    "$3)"),
 	    3, params);
 out:
 	evhttp_clear_headers(&q);
@@ -165,8 +167,8 @@ api_residents_search(struct request *r)
 	params[2] = phone != NULL ? norm : NULL;
 	params[3] = name;
 	params[4] = lbuf;
-	api_sql_reply(r, "SELECT 200, careline_resident_search_read($1, $2, $3, "
-	    "$4, $5)::text", 5, params);
+	api_sql_reply(r, API_SQL("careline_api_residents_search($1, $2, $3, "
+	    "$4, $5)"), 5, params);
 out:
 	evhttp_clear_headers(&q);
 }
@@ -175,5 +177,6 @@ out:
 void
 api_residents_context(struct request *r)
 {
-	api_audited_read(r, API_SQL("careline_resident_context_read($1, $2, $3)"));
+	api_audited_read(r, API_SQL("careline_api_residents_context($1, $2, "
+	    "$3)"));
 }

@@ -28,7 +28,8 @@ api_ringing(struct request *r)
 	}
 	params[0] = r->who.actor;
 	params[1] = json_string_value(json_object_get(body, "phone"));
-	api_sql_reply(r, API_SQL("careline_ringing($1, $2)"), 2, params);
+	api_sql_reply(r, API_SQL("careline_api_ringing_create($1, $2)"), 2,
+	    params);
 	json_decref(body);
 }
 
@@ -40,5 +41,5 @@ api_ringing_get(struct request *r)
 	const char	*params[1] = { id };
 
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	api_sql_reply(r, API_SQL("careline_ringing_get($1)"), 1, params);
+	api_sql_reply(r, API_SQL("careline_api_ringing_get($1)"), 1, params);
 }

@@ -172,7 +172,7 @@ api_login_checked(int ok, const char *unused, void *arg)
 	params[0] = id;
 	params[1] = hashp;
 	params[2] = idle;
-	if (db_query(r->srv->db, API_SQL("careline_session_start($1, "
+	if (db_query(r->srv->db, API_SQL("careline_api_session_start($1, "
 	    "$2::bytea, $3)"), 3, params, api_session_started, s) != 0) {
 		sodium_memzero(s->token, sizeof s->token);
 		free(s);
@@ -322,8 +322,7 @@ api_session_get(struct request *r)
 		return;
 	}
 	snprintf(id, sizeof id, "%lld", r->who.operator_id);
-	api_sql_reply(r, "SELECT 200, jsonb_build_object('operator', "
-	    "careline_operator_json($1))::text", 1, params);
+	api_sql_reply(r, API_SQL("careline_api_session_get($1)"), 1, params);
 }
 
 void
@@ -342,5 +341,6 @@ api_session_delete(struct request *r)
 	if (r->who.token_id != 0)
 		auth_cache_invalidate_token(r->srv->auth, r->who.token_id);
 	auth_hash_param(r->who.token_hash, hashp);
-	api_sql_reply(r, API_SQL("careline_session_end($1::bytea)"), 1, params);
+	api_sql_reply(r, API_SQL("careline_api_session_end($1::bytea)"), 1,
+	    params);
 }

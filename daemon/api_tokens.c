@@ -39,10 +39,12 @@ api_tokens_created(const struct db_result *res, void *arg)
 	if (res->status != DB_OK || PQntuples(res->res) != 1) {
 		explicit_bzero(p->token, sizeof p->token);
 		free(p);
-		request_error(r, res->status == DB_ERR_SQL ? 422 : 503,
-		    "token_not_created", NULL, "the token was not created: %s",
-		    res->status == DB_ERR_SQL ? "check provider_id" :
-		    "the database is not answering");
+		if (res->status == DB_ERR_SQL)
+			api_sql_error(r, res);
+		else
+			request_error(r, 503, "token_not_created", NULL,
+			    "the token was not created: the database is not "
+			    "answering");
 		return;
 	}
 	status = atoi(PQgetvalue(res->res, 0, 0));
@@ -101,8 +103,8 @@ api_tokens_create(struct request *r)
 	params[3] = json_is_integer(prov) ? pid : NULL;
 	params[4] = hashp;
 	params[5] = prefix;
-	if (db_query(r->srv->db, API_SQL("careline_token_create($1, $2, $3, "
-	    "$4, $5::bytea, $6)"), 6, params, api_tokens_created, p) != 0) {
+	if (db_query(r->srv->db, API_SQL("careline_api_tokens_create($1, $2, "
+	    "$3, $4, $5::bytea, $6)"), 6, params, api_tokens_created, p) != 0) {
 		explicit_bzero(p->token, sizeof p->token);
 		free(p);
 		request_error(r, 503, "database_unavailable", NULL,
@@ -114,7 +116,7 @@ api_tokens_create(struct request *r)
 void
 api_tokens_list(struct request *r)
 {
-	api_sql_reply(r, "SELECT 200, careline_token_list()::text", 0, NULL);
+	api_sql_reply(r, API_SQL("careline_api_tokens_list()"), 0, NULL);
 }
 
 void
@@ -131,5 +133,6 @@ api_tokens_revoke(struct request *r)
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
 	params[0] = r->who.actor;
 	params[1] = id;
-	api_sql_reply(r, API_SQL("careline_token_revoke($1, $2)"), 2, params);
+	api_sql_reply(r, API_SQL("careline_api_tokens_revoke($1, $2)"), 2,
+	    params);
 }

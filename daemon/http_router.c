@@ -82,6 +82,7 @@ const struct route routes[] = {
 	{ POST, "/v1/tokens", api_tokens_create, ROUTE_ADMIN },
 	{ GET, "/v1/tokens", api_tokens_list, ROUTE_ADMIN },
 	{ DELETE, "/v1/tokens/{id}", api_tokens_revoke, ROUTE_ADMIN },
+	{ GET, "/v1/config", api_config, ROUTE_OPERATOR },
 };
 #pragma GCC diagnostic pop
 const int nroutes = sizeof routes / sizeof *routes;

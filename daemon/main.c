@@ -443,9 +443,11 @@ main_create_operator(struct config *cfg, const char *name, const char *role)
 	params[2] = hash;
 	params[3] = role;
 	pg = PQconnectdb(cfg->db_url);
+	/* The route's function: a refusal is an answer, not a logged error. */
 	res = PQexecParams(pg, "SELECT (x->>'status')::int, x->'body'->>'id', "
-	    "x->'body'->'error'->>'message' FROM careline_operator_create($1, "
-	    "$2, $3, $4) x", 4, NULL, params, NULL, NULL, 0);
+	    "x->'body'->'error'->>'message' FROM "
+	    "careline_api_operators_create($1, $2, $3, $4) x", 4, NULL, params,
+	    NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK &&
 	    atoi(PQgetvalue(res, 0, 0)) == 201) {
 		printf("created %s account \"%s\" (id %s)\n", role, name,

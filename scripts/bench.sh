@@ -445,8 +445,8 @@ check_same_sql() {
 		if (/ LOG:  execute [^:]*: (.*)$/) { $s = $1; next }
 		if (defined $s && /DETAIL:  parameters: (.*)$/) {
 			my $p = $1;
-			my $k = $s =~ /careline_call_create\(/ ? "c" :
-			    $s =~ /careline_matches_read\(/ ? "m" : "";
+			my $k = $s =~ /careline_api_calls_create\(/ ? "c" :
+			    $s =~ /careline_api_matches_list\(/ ? "m" : "";
 			if ($k ne "" && !$seen{$k}++) {
 				open(my $f, ">", "$ENV{BENCH_TMP}/sql.$k") or die; print $f "$s\n"; close $f;
 				while ($p =~ /\$(\d+) = (NULL|\x27((?:[^\x27]|\x27\x27)*)\x27)/g) {
@@ -466,11 +466,11 @@ check_same_sql() {
 	fi
 	stmt=$(<"$tmp/sql.c")
 	# shellcheck disable=SC2016 # ($1... are the statement's placeholders)
-	if [[ $stmt != *'careline_call_create($1, $2, $3::jsonb, $4::jsonb, $5, $6::bytea) x'* ]]; then
+	if [[ $stmt != *'careline_api_calls_create($1, $2, $3::jsonb, $4::jsonb, $5, $6::bytea) x'* ]]; then
 		echo "   WARNING: carelined now runs: $stmt"
 	fi
-	file_args=$(sed -n 's/^SELECT .* FROM careline_call_create(\(.*\)) x;$/\1/p' tests/bench/call_create.sql)
-	match_args=$(sed -n 's/^SELECT 200, careline_matches_read(\(.*\))::text;$/\1/p' tests/bench/match.sql)
+	file_args=$(sed -n 's/^SELECT .* FROM careline_api_calls_create(\(.*\)) x;$/\1/p' tests/bench/call_create.sql)
+	match_args=$(sed -n 's/^SELECT .* FROM careline_api_matches_list(\(.*\)) x;$/\1/p' tests/bench/match.sql)
 	if psql_q -At -v rid=1 -v c1="$(<"$tmp/param.c1")" -v c2="$(<"$tmp/param.c2")" \
 		-v c3="$(<"$tmp/param.c3")" -v c4="$(<"$tmp/param.c4")" \
 		-v m1="$(<"$tmp/param.m1")" -v m2="$(<"$tmp/param.m2")" -v m3="$(<"$tmp/param.m3")" \

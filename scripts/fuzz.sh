@@ -10,7 +10,7 @@
 # keeps out of git. An input worth keeping is renamed seed-something and
 # committed.
 #   FUZZ_SECONDS=10 scripts/fuzz.sh            every target
-#   FUZZ_SECONDS=60 scripts/fuzz.sh fuzz_hours  only those named
+#   FUZZ_SECONDS=60 scripts/fuzz.sh fuzz_phone  only those named
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

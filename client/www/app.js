@@ -12,6 +12,8 @@ import * as detail from './js/detail.js';
 import * as providers from './js/providers.js';
 import * as ringing from './js/ringing.js';
 import { serviceLabel, describeEvent, errorText, showError, toast } from './js/ui.js';
+import { loadSettings, dropSettings } from './js/settings.js';
+import { LIMITS } from './js/config.js';
 
 const VIEWS = ['intake', 'board', 'providers'];
 let me = null;
@@ -52,7 +54,7 @@ async function signIn(e) {
 		const res = await api('POST', '/v1/session', { body: { name, password }, auth: false });
 		saveSession({ token: res.token, operator: res.operator });
 		form.elements.password.value = '';
-		enterApp(res.operator);
+		await enterApp(res.operator);
 	} catch (ex) {
 		if (ex.code === 'invalid_credentials' || ex.status === 401) showError(err, t('signin.invalid'));
 		else if (ex.status === 429) {
@@ -72,6 +74,7 @@ function endSession(notice) {
 	if (stream) stream.stop();
 	stream = null;
 	dropSession();
+	dropSettings();
 	me = null;
 	ringing.dismiss(false);
 	store.reset();
@@ -93,7 +96,15 @@ onUnauthorized(() => {
 	if (me || session()) endSession('signin.expired');
 });
 
-function enterApp(operator) {
+// The services and matching figures first (GET /v1/config): the intake's
+// choices are built from them.
+async function enterApp(operator) {
+	try {
+		await loadSettings();
+	} catch (err) {
+		if (err instanceof ApiError && err.status === 401) return;
+		toast(errorText(err), 'error');
+	}
 	me = operator;
 	document.getElementById('signin-view').hidden = true;
 	document.getElementById('app-view').hidden = false;
@@ -113,7 +124,7 @@ function renderRole() {
 
 async function reloadBoard() {
 	try {
-		await store.loadOpenCalls();
+		await Promise.all([store.loadOpenCalls(), loadSettings()]);
 	} catch (err) {
 		if (!(err instanceof ApiError && err.status === 401)) toast(errorText(err), 'error');
 	}
@@ -274,6 +285,9 @@ function start() {
 		board.tick();
 		intake.tick();
 	}, 1000);
+	setInterval(() => {
+		if (me) loadSettings().catch(() => {});
+	}, LIMITS.settingsRefreshMs);
 
 	const s = session();
 	if (!s || !s.token) {
@@ -284,7 +298,7 @@ function start() {
 		.then((res) => {
 			const op = res.operator || s.operator;
 			saveSession({ token: s.token, operator: op });
-			enterApp(op);
+			return enterApp(op);
 		})
 		.catch((err) => {
 			if (err instanceof ApiError && err.status === 401) return;

@@ -29,9 +29,9 @@
 --               5% scattered with no community; mobility 68% walk, 10% e-bike,
 --               3% car, 11% wheelchair, 8% bedridden; every 12th shares the
 --               phone and address of the one before (couples).
--- Opening hours come from templates that carry both the readable text and
--- its spans, and a check at the end re-parses every text and compares it
--- with provider_hours, so the two cannot disagree.
+-- Opening hours come from templates of readable text, parsed into
+-- provider_hours by careline_hours_spans (the one grammar, as the daemon's
+-- provider save does), so the two cannot disagree.
 
 \set ON_ERROR_STOP 1
 \if :{?receiver_url}
@@ -76,39 +76,33 @@ FROM bench_community
 ORDER BY ord;
 
 -- ---------------------------------------------------------------------------
--- Opening-hours templates per kind of provider: the text and its spans
--- (dow 1 = Monday; a span is [opens, closes)).
-CREATE TEMP TABLE bench_hours (kind, ord, text, spans) ON COMMIT DROP AS
+-- Opening-hours templates per kind of provider.
+CREATE TEMP TABLE bench_hours (kind, ord, text) ON COMMIT DROP AS
 VALUES
-    ('centre', 1, 'Mo-Fr 07:30-18:00; Sa 08:00-12:00',
-        '[[1,5,"07:30","18:00"],[6,6,"08:00","12:00"]]'::jsonb),
-    ('centre', 2, 'Mo-Fr 08:00-17:30', '[[1,5,"08:00","17:30"]]'),
-    ('centre', 3, 'Mo-Sa 08:00-17:30', '[[1,6,"08:00","17:30"]]'),
-    ('centre', 4, 'Mo-Fr 08:00-17:00; Sa-Su 09:00-12:00',
-        '[[1,5,"08:00","17:00"],[6,7,"09:00","12:00"]]'),
-    ('kitchen', 1, 'Mo-Su 06:30-19:30', '[[1,7,"06:30","19:30"]]'),
-    ('kitchen', 2, 'Mo-Sa 10:00-19:00', '[[1,6,"10:00","19:00"]]'),
-    ('kitchen', 3, 'Mo-Fr 10:30-13:30; Sa-Su 11:00-13:00',
-        '[[1,5,"10:30","13:30"],[6,7,"11:00","13:00"]]'),
-    ('kitchen', 4, 'Mo-Su 07:00-20:00', '[[1,7,"07:00","20:00"]]'),
-    ('kitchen', 5, 'Mo-Su 10:00-13:30,16:30-19:00',
-        '[[1,7,"10:00","13:30"],[1,7,"16:30","19:00"]]'),
-    ('kitchen', 6, 'Mo-Su 06:00-21:00', '[[1,7,"06:00","21:00"]]'),
-    ('housekeeping', 1, 'Mo-Su 08:00-20:00', '[[1,7,"08:00","20:00"]]'),
-    ('housekeeping', 2, 'Mo-Sa 08:00-18:00', '[[1,6,"08:00","18:00"]]'),
-    ('housekeeping', 3, 'Mo-Fr 08:30-17:30', '[[1,5,"08:30","17:30"]]'),
-    ('housekeeping', 4, 'Mo-Fr 08:00-18:00; Sa 09:00-12:00',
-        '[[1,5,"08:00","18:00"],[6,6,"09:00","12:00"]]'),
-    ('housekeeping', 5, 'Tu-Su 08:00-18:00', '[[2,7,"08:00","18:00"]]'),
-    ('housekeeping', 6, 'Mo-Su 07:30-19:30', '[[1,7,"07:30","19:30"]]'),
-    ('companionship', 1, 'Mo-Fr 09:00-17:00', '[[1,5,"09:00","17:00"]]'),
-    ('companionship', 2, 'Mo-Su 09:00-18:00', '[[1,7,"09:00","18:00"]]'),
-    ('companionship', 3, 'Sa-Su 09:00-17:00', '[[6,7,"09:00","17:00"]]'),
-    ('companionship', 4, 'Mo,We,Fr 14:00-20:00', '[[1,1,"14:00","20:00"],[3,3,"14:00","20:00"],[5,5,"14:00","20:00"]]'),
-    ('firm', 1, 'Mo-Su 08:00-20:00', '[[1,7,"08:00","20:00"]]'),
-    ('firm', 2, 'Mo-Sa 07:30-19:00', '[[1,6,"07:30","19:00"]]'),
-    ('firm', 3, '24/7', '[[1,7,"00:00","24:00"]]'),
-    ('firm', 4, 'Mo-Su 10:00-13:00', '[[1,7,"10:00","13:00"]]');
+    ('centre', 1, 'Mo-Fr 07:30-18:00; Sa 08:00-12:00'),
+    ('centre', 2, 'Mo-Fr 08:00-17:30'),
+    ('centre', 3, 'Mo-Sa 08:00-17:30'),
+    ('centre', 4, 'Mo-Fr 08:00-17:00; Sa-Su 09:00-12:00'),
+    ('kitchen', 1, 'Mo-Su 06:30-19:30'),
+    ('kitchen', 2, 'Mo-Sa 10:00-19:00'),
+    ('kitchen', 3, 'Mo-Fr 10:30-13:30; Sa-Su 11:00-13:00'),
+    ('kitchen', 4, 'Mo-Su 07:00-20:00'),
+    ('kitchen', 5, 'Mo-Su 10:00-13:30,16:30-19:00'),
+    ('kitchen', 6, 'Mo-Su 06:00-21:00'),
+    ('housekeeping', 1, 'Mo-Su 08:00-20:00'),
+    ('housekeeping', 2, 'Mo-Sa 08:00-18:00'),
+    ('housekeeping', 3, 'Mo-Fr 08:30-17:30'),
+    ('housekeeping', 4, 'Mo-Fr 08:00-18:00; Sa 09:00-12:00'),
+    ('housekeeping', 5, 'Tu-Su 08:00-18:00'),
+    ('housekeeping', 6, 'Mo-Su 07:30-19:30'),
+    ('companionship', 1, 'Mo-Fr 09:00-17:00'),
+    ('companionship', 2, 'Mo-Su 09:00-18:00'),
+    ('companionship', 3, 'Sa-Su 09:00-17:00'),
+    ('companionship', 4, 'Mo,We,Fr 14:00-20:00'),
+    ('firm', 1, 'Mo-Su 08:00-20:00'),
+    ('firm', 2, 'Mo-Sa 07:30-19:00'),
+    ('firm', 3, '24/7'),
+    ('firm', 4, 'Mo-Su 10:00-13:00');
 
 -- ---------------------------------------------------------------------------
 -- Providers: 2,000. Draws first (one row per provider, in order).
@@ -207,14 +201,14 @@ SET webhook_url    = rtrim(:'receiver_url', '/') || '/' || id,
     webhook_secret = 'whsec_' || encode(sha256(convert_to('careline-bench', 'UTF8')), 'base64')
 WHERE :'receiver_url' <> '' AND active;
 
--- Hours from the template's spans.
+-- Hours: each template's text parsed once.
 INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d.dow, (s ->> 2)::time, (s ->> 3)::time
+SELECT p.id, s.dow, s.opens, s.closes
 FROM providers p
-JOIN (SELECT DISTINCT ON (text) text, spans FROM bench_hours ORDER BY text, kind) h
-    ON h.text = p.opening_hours
-CROSS JOIN LATERAL jsonb_array_elements(h.spans) AS s
-CROSS JOIN LATERAL generate_series((s ->> 0)::int, (s ->> 1)::int) AS d(dow)
+JOIN (SELECT t.text, h.dow, h.opens, h.closes
+      FROM (SELECT DISTINCT text FROM bench_hours) t
+      CROSS JOIN LATERAL careline_hours_spans(t.text) AS h) s
+    ON s.text = p.opening_hours
 ORDER BY 1, 2, 3;
 
 -- ---------------------------------------------------------------------------
@@ -387,32 +381,8 @@ BEGIN
        OR EXISTS (SELECT 1 FROM providers WHERE NOT ST_Within(location::geometry, box)) THEN
         RAISE EXCEPTION 'bench dataset: a point lies outside the Hetang box';
     END IF;
-    -- Re-parse every opening_hours text (rules "Dd[-Dd][,Dd...] HH:MM-HH:MM[,...]"
-    -- joined by "; ", or "24/7") and compare with provider_hours.
-    IF EXISTS (
-        WITH parsed AS (
-            SELECT p.id AS provider_id, d.dow, t[1]::time AS opens, t[2]::time AS closes
-            FROM providers p
-            CROSS JOIN LATERAL regexp_split_to_table(
-                CASE WHEN p.opening_hours = '24/7' THEN 'Mo-Su 00:00-24:00'
-                     ELSE p.opening_hours END, ';\s*') AS rule
-            CROSS JOIN LATERAL regexp_match(rule, '^(\S+) (\S+)$') AS m
-            CROSS JOIN LATERAL regexp_split_to_table(m[1], ',') AS dayspec
-            CROSS JOIN LATERAL regexp_match(dayspec, '^(Mo|Tu|We|Th|Fr|Sa|Su)(?:-(Mo|Tu|We|Th|Fr|Sa|Su))?$') AS dm
-            CROSS JOIN LATERAL generate_series(
-                array_position('{Mo,Tu,We,Th,Fr,Sa,Su}'::text[], dm[1]),
-                array_position('{Mo,Tu,We,Th,Fr,Sa,Su}'::text[], coalesce(dm[2], dm[1]))) AS d(dow)
-            CROSS JOIN LATERAL regexp_split_to_table(m[2], ',') AS span
-            CROSS JOIN LATERAL regexp_match(span, '^([0-2][0-9]:[0-5][0-9])-([0-2][0-9]:[0-5][0-9])$') AS t
-        )
-        (SELECT provider_id, dow, opens, closes FROM parsed
-         EXCEPT ALL
-         SELECT provider_id, dow, opens, closes FROM provider_hours)
-        UNION ALL
-        (SELECT provider_id, dow, opens, closes FROM provider_hours
-         EXCEPT ALL
-         SELECT provider_id, dow, opens, closes FROM parsed))
-       OR EXISTS (SELECT 1 FROM providers p
+    -- Every provider has hours (careline_hours_spans refused any bad text).
+    IF EXISTS (SELECT 1 FROM providers p
                   WHERE NOT EXISTS (SELECT 1 FROM provider_hours h WHERE h.provider_id = p.id)) THEN
         RAISE EXCEPTION 'bench dataset: opening_hours and provider_hours disagree';
     END IF;

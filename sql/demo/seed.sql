@@ -55,8 +55,8 @@ FROM demo_community
 ORDER BY ord;
 
 -- ---------------------------------------------------------------------------
--- Providers. Opening-hours strings use one small subset of the OSM syntax:
--- rules "Dd[-Dd] HH:MM-HH:MM" joined by "; ", no day named in two rules.
+-- Providers. Opening-hours strings are in careline's one grammar (see
+-- careline_hours_spans in sql/functions/util.sql), the one admins type.
 CREATE TEMP TABLE demo_provider (ord, name, services, travel_mode, capacity,
                                  opening_hours, community, active) ON COMMIT DROP AS
 VALUES
@@ -156,8 +156,8 @@ SET webhook_url    = rtrim(:'receiver_url', '/') || '/' || id,
     webhook_secret = 'whsec_' || encode(sha256(convert_to('demo-' || id, 'UTF8')), 'base64');
 
 -- Parse the opening-hours strings into provider_hours, so both always agree:
--- careline_hours_spans (sql/functions/util.sql) raises on a rule outside its
--- subset, so every rule of every string is parsed or the seed stops.
+-- careline_hours_spans (sql/functions/util.sql) raises on anything outside
+-- the grammar, so every string is parsed or the seed stops.
 INSERT INTO provider_hours (provider_id, dow, opens, closes)
 SELECT p.id, s.dow, s.opens, s.closes
 FROM providers p

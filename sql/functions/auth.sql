@@ -26,17 +26,17 @@ DECLARE
     v_tok api_tokens%ROWTYPE;
 BEGIN
     IF p_role IS NULL OR p_role NOT IN ('operator', 'admin', 'provider') THEN
-        RETURN careline_error(422, 'invalid_value', 'role must be operator, admin or provider.', 'role');
+        PERFORM careline_raise('KL422', 'invalid_value', 'role must be operator, admin or provider.', 'role');
     END IF;
     IF p_role = 'provider' AND p_provider_id IS NULL THEN
-        RETURN careline_error(422, 'missing_field', 'A provider token needs provider_id.', 'provider_id');
+        PERFORM careline_raise('KL422', 'missing_field', 'A provider token needs provider_id.', 'provider_id');
     END IF;
     IF p_role <> 'provider' AND p_provider_id IS NOT NULL THEN
-        RETURN careline_error(422, 'invalid_value',
+        PERFORM careline_raise('KL422', 'invalid_value',
             'Only a provider token is bound to a provider; drop provider_id.', 'provider_id');
     END IF;
     IF p_provider_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM providers WHERE id = p_provider_id) THEN
-        RETURN careline_error(422, 'provider_not_found',
+        PERFORM careline_raise('KL422', 'provider_not_found',
             format('There is no provider with id %s.', p_provider_id), 'provider_id');
     END IF;
     BEGIN
@@ -44,7 +44,7 @@ BEGIN
         VALUES (p_name, p_role, p_provider_id, p_hash, p_prefix)
         RETURNING * INTO v_tok;
     EXCEPTION WHEN check_violation OR not_null_violation THEN
-        RETURN careline_error(422, 'invalid_value',
+        PERFORM careline_raise('KL422', 'invalid_value',
             'A value was rejected by the database: ' || SQLERRM,
             CASE WHEN SQLERRM LIKE '%prefix%' THEN NULL ELSE 'name' END);
     END;
@@ -79,7 +79,7 @@ DECLARE
 BEGIN
     SELECT t.revoked_at INTO v_revoked FROM api_tokens t WHERE t.id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'token_not_found',
+        PERFORM careline_raise('KL404', 'token_not_found',
             format('There is no API token with id %s.', p_id), NULL);
     END IF;
     IF v_revoked IS NULL THEN
@@ -208,9 +208,11 @@ CREATE OR REPLACE TRIGGER operators_auth_notify
     AFTER UPDATE OF disabled_at, role OR DELETE
     ON operators FOR EACH ROW EXECUTE FUNCTION careline_auth_notify_operator();
 
--- Operator accounts: every rule of the table checked here and answered
--- without raising, and a race on the name caught, so no statement that
--- carries the hash fails where PostgreSQL would log its row.
+-- Operator accounts: every rule of the table checked here and a race on
+-- the name caught, each raised as a typed error, which
+-- careline_api_operators_create answers: called through it (as the daemon
+-- and --create-operator do), no statement that carries the hash fails where
+-- PostgreSQL would log its row.
 CREATE OR REPLACE FUNCTION careline_operator_create(p_actor text, p_name text,
                                                     p_hash text, p_role text)
 RETURNS jsonb
@@ -222,17 +224,17 @@ DECLARE
 BEGIN
     IF p_name IS NULL OR length(p_name) NOT BETWEEN 1 AND 64
        OR p_name ~ '[[:space:][:cntrl:]]' THEN
-        RETURN careline_error(422, 'invalid_name',
+        PERFORM careline_raise('KL422', 'invalid_name',
                               'name must be 1 to 64 characters without spaces', 'name');
     END IF;
     IF p_role IS NULL OR p_role NOT IN ('operator', 'admin') THEN
-        RETURN careline_error(422, 'invalid_field', 'role must be operator or admin', 'role');
+        PERFORM careline_raise('KL422', 'invalid_field', 'role must be operator or admin', 'role');
     END IF;
     IF p_hash IS NULL OR p_hash NOT LIKE '$argon2id$%' THEN
-        RETURN careline_error(500, 'internal', 'the password hash is not Argon2id', NULL);
+        PERFORM careline_raise('KL500', 'internal', 'the password hash is not Argon2id', NULL);
     END IF;
     IF EXISTS (SELECT 1 FROM operators WHERE lower(name) = lower(p_name)) THEN
-        RETURN careline_error(409, 'operator_exists',
+        PERFORM careline_raise('KL409', 'operator_exists',
                               'an operator with this name exists', 'name');
     END IF;
     BEGIN
@@ -241,10 +243,10 @@ BEGIN
     EXCEPTION
         -- Caught errors are not logged: the row with the hash stays out.
         WHEN unique_violation THEN
-            RETURN careline_error(409, 'operator_exists',
+            PERFORM careline_raise('KL409', 'operator_exists',
                                   'an operator with this name exists', 'name');
         WHEN check_violation OR not_null_violation THEN
-            RETURN careline_error(422, 'invalid_name',
+            PERFORM careline_raise('KL422', 'invalid_name',
                                   'the account breaks a rule of the database', 'name');
     END;
     PERFORM careline_audit(p_actor, 'operator.create', 'operator', v_id, NULL,

@@ -10,7 +10,7 @@ AS $$
                WHEN c.request_hash = p_req_hash THEN
                    jsonb_build_object('status', 201,
                                       'body', coalesce(c.response, careline_call_json(c.id)))
-               ELSE careline_error(422, 'idempotency_key_reused',
+               ELSE careline_raise('KL422', 'idempotency_key_reused',
                    'This Idempotency-Key was already used for a different request; '
                    'use a new key for a new call.', NULL)
            END
@@ -37,9 +37,8 @@ BEGIN
         RAISE EXCEPTION 'status must be one of new, offered, accepted, completed, cancelled, unmatched'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_service IS NOT NULL
-       AND p_service NOT IN ('meal', 'housekeeping', 'daycare', 'companionship') THEN
-        RAISE EXCEPTION 'service must be one of meal, housekeeping, daycare, companionship'
+    IF p_service IS NOT NULL AND NOT p_service = ANY (careline_services()) THEN
+        RAISE EXCEPTION 'service must be one of %', array_to_string(careline_services(), ', ')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
@@ -143,7 +142,7 @@ BEGIN
         v_resident_id := (p_req ->> 'resident_id')::bigint;
         PERFORM 1 FROM residents r WHERE r.id = v_resident_id;
         IF NOT FOUND THEN
-            RETURN careline_error(404, 'resident_not_found',
+            PERFORM careline_raise('KL404', 'resident_not_found',
                 format('There is no resident with id %s.', v_resident_id), 'resident_id');
         END IF;
     ELSE
@@ -153,12 +152,12 @@ BEGIN
         INTO v_n, v_resident_id, v_cands
         FROM residents r WHERE r.phone = v_phone;
         IF v_n = 0 THEN
-            RETURN careline_error(422, 'resident_not_found',
+            PERFORM careline_raise('KL422', 'resident_not_found',
                 'No resident is registered with this number; register them first '
                 '(or send resident_id if the caller is calling for someone else).',
                 'caller_phone');
         ELSIF v_n > 1 THEN
-            RETURN careline_error(422, 'ambiguous_resident',
+            PERFORM careline_raise('KL422', 'ambiguous_resident',
                 format('%s residents share this phone number; choose one and send its resident_id.', v_n),
                 'resident_id', jsonb_build_object('candidates', v_cands));
         END IF;
@@ -185,7 +184,7 @@ BEGIN
         ORDER BY c.id DESC
         LIMIT 1;
         IF FOUND THEN
-            RETURN careline_error(409, 'duplicate_call',
+            PERFORM careline_raise('KL409', 'duplicate_call',
                 format('Resident %s already has an open %s call (#%s); '
                        'send "duplicate_ok": true to log another one.',
                        v_resident_id, v_service, v_open_id),
@@ -284,17 +283,17 @@ DECLARE
     v_id         bigint;
 BEGIN
     IF p_action IS NULL OR p_action NOT IN ('cancel', 'complete') THEN
-        RETURN careline_error(422, 'invalid_action',
+        PERFORM careline_raise('KL422', 'invalid_action',
             'action must be cancel or complete.', 'action');
     END IF;
 
     SELECT * INTO v_call FROM calls WHERE id = p_call_id FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'call_not_found',
+        PERFORM careline_raise('KL404', 'call_not_found',
             format('There is no call with id %s.', p_call_id), NULL);
     END IF;
     IF v_call.status NOT IN ('new', 'offered', 'accepted', 'unmatched') THEN
-        RETURN careline_error(409, 'invalid_transition',
+        PERFORM careline_raise('KL409', 'invalid_transition',
             format('Call %s is already %s; it cannot be %s.', p_call_id, v_call.status,
                    CASE p_action WHEN 'cancel' THEN 'cancelled' ELSE 'completed' END),
             NULL, jsonb_build_object('call', careline_call_json(p_call_id)));
@@ -426,7 +425,7 @@ AS $$
                     'id', g.id, 'at', g.at, 'phone', g.phone,
                     'resident_ids', to_jsonb(g.resident_ids)))
          FROM ringings g WHERE g.id = p_id),
-        careline_error(404, 'ringing_not_found',
+        careline_raise('KL404', 'ringing_not_found',
                        format('There is no ringing with id %s.', p_id), NULL));
 $$;
 
@@ -440,7 +439,7 @@ DECLARE
     v jsonb := careline_call_json(p_id);
 BEGIN
     IF v IS NULL THEN
-        RETURN careline_error(404, 'call_not_found', 'no call with this id', NULL);
+        PERFORM careline_raise('KL404', 'call_not_found', 'no call with this id', NULL);
     END IF;
     PERFORM careline_resident_reads_record(p_actor, p_route,
                                            ARRAY[(v ->> 'resident_id')::bigint]);

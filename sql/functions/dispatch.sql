@@ -4,7 +4,9 @@
 -- Parameters.
 
 -- The dispatch parameters in force for a call: the call's own strategy,
--- the rest from p_params, else from the call, else the defaults.
+-- the rest from p_params, else from the call. No defaults here: the daemon
+-- passes every key from its configuration (docs/DECISIONS.md), and a call
+-- keeps what it was created with.
 CREATE OR REPLACE FUNCTION careline_dispatch_params(p_stored jsonb, p_params jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
@@ -13,13 +15,17 @@ AS $$
 DECLARE
     v_s jsonb := coalesce(p_stored, '{}'::jsonb);
     v_p jsonb := coalesce(p_params, '{}'::jsonb);
-    v_strategy text := coalesce(v_s ->> 'strategy', v_p ->> 'strategy', 'cascade');
+    v_strategy text := coalesce(v_s ->> 'strategy', v_p ->> 'strategy');
     v_timeout  bigint := coalesce((v_p ->> 'offer_timeout_ms')::bigint,
-                                  (v_s ->> 'offer_timeout_ms')::bigint, 120000);
-    v_k        int := coalesce((v_p ->> 'broadcast_k')::int, (v_s ->> 'broadcast_k')::int, 3);
-    v_url      text := rtrim(coalesce(v_p ->> 'public_url', v_s ->> 'public_url',
-                                      'http://127.0.0.1:8080'), '/');
+                                  (v_s ->> 'offer_timeout_ms')::bigint);
+    v_k        int := coalesce((v_p ->> 'broadcast_k')::int, (v_s ->> 'broadcast_k')::int);
+    v_url      text := rtrim(coalesce(v_p ->> 'public_url', v_s ->> 'public_url'), '/');
 BEGIN
+    IF v_strategy IS NULL OR v_timeout IS NULL OR v_k IS NULL OR v_url IS NULL THEN
+        RAISE EXCEPTION 'dispatch parameters missing: strategy, offer_timeout_ms, broadcast_k '
+                        'and public_url are all required (got %, stored %)', p_params, p_stored
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF v_strategy NOT IN ('cascade', 'broadcast') THEN
         RAISE EXCEPTION 'strategy must be cascade or broadcast, not %', v_strategy
             USING ERRCODE = 'invalid_parameter_value';

@@ -17,15 +17,50 @@ BEGIN
 END;
 $$;
 
+-- An event as the stream sends it: {id, type, at, call_id, data}. No SET
+-- search_path (it names only its argument's columns), so that the planner
+-- inlines it into the stream's queries and their cached generic plans.
+CREATE OR REPLACE FUNCTION careline_event_text(p_event events)
+RETURNS text
+LANGUAGE sql STABLE
+AS $$
+    SELECT jsonb_build_object('id', p_event.id, 'type', p_event.type,
+                              'at', p_event.at, 'call_id', p_event.call_id,
+                              'data', p_event.data)::text;
+$$;
+
+-- Of p_creds (hex of token hashes: API tokens' or console sessions'),
+-- those no longer good. The rules are careline_token_auth's and
+-- careline_session_auth's, without their writes: a stream alone does not
+-- keep an idle session alive. No SET search_path (its tables are named
+-- with their schema), so that it is inlined into its callers and planned
+-- with them once.
+CREATE OR REPLACE FUNCTION careline_creds_ended(p_creds text[], p_idle_s int)
+RETURNS SETOF text
+LANGUAGE sql STABLE
+AS $$
+    SELECT h.c
+    FROM (SELECT u.c, decode(u.c, 'hex') AS hash FROM unnest(p_creds) u(c)) h
+    WHERE NOT EXISTS (
+              SELECT 1 FROM public.api_tokens a
+              WHERE a.token_hash = h.hash AND a.revoked_at IS NULL
+                AND (a.expires_at IS NULL OR a.expires_at > now()))
+      AND NOT EXISTS (
+              SELECT 1 FROM public.sessions s
+              JOIN public.operators o ON o.id = s.operator_id
+              LEFT JOIN public.api_tokens t ON t.id = s.token_id
+              WHERE s.token_hash = h.hash AND s.revoked_at IS NULL
+                AND t.revoked_at IS NULL AND o.disabled_at IS NULL
+                AND s.last_seen_at > now() - p_idle_s * interval '1 second');
+$$;
+
 -- Events after a given id, oldest first, for a console catching up.
 CREATE OR REPLACE FUNCTION careline_events_since(p_after bigint, p_limit int)
 RETURNS TABLE (id bigint, type text, json text)
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp
 AS $$
-    SELECT e.id, e.type,
-           jsonb_build_object('id', e.id, 'type', e.type, 'at', e.at,
-                              'call_id', e.call_id, 'data', e.data)::text
+    SELECT e.id, e.type, careline_event_text(e)
     FROM events e
     WHERE e.id > p_after
     ORDER BY e.id
@@ -33,11 +68,9 @@ AS $$
 $$;
 
 -- For the event hub, in one snapshot (a STABLE function's statements see
--- its caller's): first the credentials (hex of token hashes: API tokens'
--- or console sessions') that are no longer good, as rows with a NULL id
--- and the hex in json; then events after p_after, oldest first. The rules
--- are careline_token_auth's and careline_session_auth's, without their
--- writes: a stream alone does not keep an idle session alive. A replay
+-- its caller's): first the credentials that are no longer good
+-- (careline_creds_ended), as rows with a NULL id and the hex in json; then
+-- events after p_after, oldest first. A replay
 -- (p_replay_max not NULL) goes back at most p_replay_max ids and
 -- p_replay_age_s seconds. PL/pgSQL with a generic plan, so that it is
 -- planned once per connection: planned at each call (as an SQL function,
@@ -53,25 +86,11 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     RETURN QUERY
-    SELECT NULL::bigint, 'credential.ended'::text, h.c
-    FROM (SELECT u.c, decode(u.c, 'hex') AS hash FROM unnest(p_creds) u(c)) h
-    WHERE NOT EXISTS (
-              SELECT 1 FROM api_tokens a
-              WHERE a.token_hash = h.hash AND a.revoked_at IS NULL
-                AND (a.expires_at IS NULL OR a.expires_at > now()))
-      AND NOT EXISTS (
-              SELECT 1 FROM sessions s
-              JOIN operators o ON o.id = s.operator_id
-              LEFT JOIN api_tokens t ON t.id = s.token_id
-              WHERE s.token_hash = h.hash AND s.revoked_at IS NULL
-                AND t.revoked_at IS NULL AND o.disabled_at IS NULL
-                AND s.last_seen_at > now() - p_idle_s * interval '1 second')
+    SELECT NULL::bigint, 'credential.ended'::text, c
+    FROM careline_creds_ended(p_creds, p_idle_s) AS c
     UNION ALL
     SELECT x.id, x.type, x.json
-    FROM (SELECT e.id, e.type,
-                 jsonb_build_object('id', e.id, 'type', e.type, 'at', e.at,
-                                    'call_id', e.call_id, 'data', e.data)::text
-                     AS json
+    FROM (SELECT e.id, e.type, careline_event_text(e) AS json
           FROM events e
           WHERE e.id > greatest(p_after,
                     (SELECT max(m.id) FROM events m) - p_replay_max)
@@ -97,9 +116,9 @@ CREATE OR REPLACE TRIGGER events_xid BEFORE INSERT ON events
     FOR EACH ROW EXECUTE FUNCTION careline_events_xid();
 
 -- For the event hub, in one snapshot (a STABLE function's statements see
--- its caller's): first the credentials that are no longer good, as rows
--- with a NULL id, type 'credential.ended' and the hex in json (as
--- careline_events_checked does); then, if events are committed but not yet readable (an older
+-- its caller's): first the credentials that are no longer good
+-- (careline_creds_ended), as rows with a NULL id, type 'credential.ended'
+-- and the hex in json; then, if events are committed but not yet readable (an older
 -- transaction still runs), one row with a NULL id and type 'events.held'
 -- (the hub polls until they are: their release sends no NOTIFY when the
 -- older transaction wrote no event); then events after the position
@@ -126,19 +145,8 @@ BEGIN
         SELECT e.xid INTO v_xid FROM events e WHERE e.id = p_after;
     END IF;
     RETURN QUERY
-    SELECT NULL::bigint, 'credential.ended'::text, h.c, NULL::xid8
-    FROM (SELECT u.c, decode(u.c, 'hex') AS hash FROM unnest(p_creds) u(c)) h
-    WHERE NOT EXISTS (
-              SELECT 1 FROM api_tokens a
-              WHERE a.token_hash = h.hash AND a.revoked_at IS NULL
-                AND (a.expires_at IS NULL OR a.expires_at > now()))
-      AND NOT EXISTS (
-              SELECT 1 FROM sessions s
-              JOIN operators o ON o.id = s.operator_id
-              LEFT JOIN api_tokens t ON t.id = s.token_id
-              WHERE s.token_hash = h.hash AND s.revoked_at IS NULL
-                AND t.revoked_at IS NULL AND o.disabled_at IS NULL
-                AND s.last_seen_at > now() - p_idle_s * interval '1 second')
+    SELECT NULL::bigint, 'credential.ended'::text, c, NULL::xid8
+    FROM careline_creds_ended(p_creds, p_idle_s) AS c
     UNION ALL
     SELECT NULL::bigint, 'events.held'::text, NULL::text, NULL::xid8
     -- max() walks the index from its end; an EXISTS, planned for any
@@ -149,10 +157,7 @@ BEGIN
     -- pkey), then puts them in commit order.
     IF p_replay_max IS NULL THEN
         RETURN QUERY
-        SELECT e.id, e.type,
-               jsonb_build_object('id', e.id, 'type', e.type, 'at', e.at,
-                                  'call_id', e.call_id, 'data', e.data)::text,
-               e.xid
+        SELECT e.id, e.type, careline_event_text(e), e.xid
         FROM events e
         WHERE e.xid < v_xmin
           AND (e.xid, e.id) > (coalesce(v_xid, '0'::xid8),
@@ -164,10 +169,7 @@ BEGIN
     ELSE
         RETURN QUERY
         SELECT x.id, x.type, x.json, x.xid
-        FROM (SELECT e.id, e.type, e.xid,
-                     jsonb_build_object('id', e.id, 'type', e.type,
-                                        'at', e.at, 'call_id', e.call_id,
-                                        'data', e.data)::text AS json
+        FROM (SELECT e.id, e.type, e.xid, careline_event_text(e) AS json
               FROM events e
               WHERE e.id > (SELECT max(m.id) FROM events m) - p_replay_max
                 AND (v_xid IS NOT NULL OR e.id > p_after)

@@ -1,4 +1,18 @@
--- matching.sql: Matching: who can take a job, nearest first.
+-- matching.sql: Matching: who can take a job, nearest first; the services.
+
+-- The services careline dispatches, in the console's order: the daemon's
+-- list (api_services in daemon/api_config.c, served by GET /v1/config;
+-- test_config checks the two agree). The schema's CHECKs on
+-- providers.services and calls.service, the per-service partial indexes
+-- and careline_match's per-service branches are written for the same list,
+-- so a new service is a schema file plus a branch here (docs/DECISIONS.md).
+CREATE OR REPLACE FUNCTION careline_services()
+RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT ARRAY['meal', 'housekeeping', 'daycare', 'companionship'];
+$$;
 
 -- ---------------------------------------------------------------------------
 -- Matching.
@@ -40,17 +54,17 @@ SET search_path = public, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_params   jsonb := coalesce(p_params, '{}'::jsonb);
-    v_speeds   jsonb := coalesce(v_params -> 'speeds', '{}'::jsonb);
-    v_max      double precision := coalesce((v_params ->> 'max_minutes')::double precision, 15);
-    v_detour   double precision := coalesce((v_params ->> 'detour_factor')::double precision, 1.3);
-    v_limit    int := coalesce((v_params ->> 'limit')::int, 5);
-    v_tz       text := coalesce(v_params ->> 'timezone', 'Asia/Shanghai');
-    v_walk     double precision := coalesce((v_speeds ->> 'walk')::double precision, 4);
-    v_ebike    double precision := coalesce((v_speeds ->> 'ebike')::double precision, 15);
-    v_car      double precision := coalesce((v_speeds ->> 'car')::double precision, 25);
-    v_shuttle  double precision := coalesce((v_speeds ->> 'shuttle')::double precision, 20);
-    v_wheel    double precision := coalesce((v_speeds ->> 'wheelchair')::double precision, 2.5);
+    -- Every key comes from the daemon's configuration (dispatch_params in
+    -- dispatcher.c); there are no defaults here (docs/DECISIONS.md).
+    v_max      double precision := (p_params ->> 'max_minutes')::double precision;
+    v_detour   double precision := (p_params ->> 'detour_factor')::double precision;
+    v_limit    int := (p_params ->> 'limit')::int;
+    v_tz       text := p_params ->> 'timezone';
+    v_walk     double precision := (p_params #>> '{speeds,walk}')::double precision;
+    v_ebike    double precision := (p_params #>> '{speeds,ebike}')::double precision;
+    v_car      double precision := (p_params #>> '{speeds,car}')::double precision;
+    v_shuttle  double precision := (p_params #>> '{speeds,shuttle}')::double precision;
+    v_wheel    double precision := (p_params #>> '{speeds,wheelchair}')::double precision;
     -- Speed (km/h) that applies to a provider of each travel_mode; NULL: not served.
     s_walk     double precision;
     s_ebike    double precision;
@@ -78,14 +92,16 @@ DECLARE
     a_spare    int[] := '{}';
     a_lastoff  timestamptz[] := '{}';
 BEGIN
-    IF p_service IS NULL OR p_service NOT IN ('meal', 'housekeeping', 'daycare', 'companionship') THEN
+    IF p_service IS NULL OR NOT p_service = ANY (careline_services()) THEN
         RAISE EXCEPTION 'careline_match: unknown service %', coalesce(quote_literal(p_service), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_at IS NULL OR v_max IS NULL OR v_max < 0 OR v_detour IS NULL OR v_detour <= 0
-       OR v_limit IS NULL OR v_limit < 1
-       OR NOT (v_walk > 0 AND v_ebike > 0 AND v_car > 0 AND v_shuttle > 0 AND v_wheel > 0) THEN
-        RAISE EXCEPTION 'careline_match: bad parameters (p_at %, params %)', p_at, p_params
+       OR v_limit IS NULL OR v_limit < 1 OR v_tz IS NULL
+       OR NOT coalesce(v_walk > 0 AND v_ebike > 0 AND v_car > 0 AND v_shuttle > 0 AND v_wheel > 0, false) THEN
+        RAISE EXCEPTION 'careline_match: bad parameters (p_at %, params %): max_minutes >= 0, '
+                        'detour_factor > 0, limit >= 1, timezone and speeds.{walk,ebike,car,'
+                        'shuttle,wheelchair} > 0 are all required', p_at, p_params
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 

@@ -60,13 +60,13 @@ DECLARE
     v_reason    text := left(nullif(btrim(p_reason), ''), 500);
 BEGIN
     IF p_action IS NULL OR p_action NOT IN ('accept', 'decline', 'arrived', 'completed') THEN
-        RETURN careline_error(422, 'invalid_action',
+        PERFORM careline_raise('KL422', 'invalid_action',
             'action must be accept, decline, arrived or completed.', 'action');
     END IF;
 
     SELECT o.call_id INTO v_call_id FROM offers o WHERE o.id = p_offer_id;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'offer_not_found',
+        PERFORM careline_raise('KL404', 'offer_not_found',
             format('There is no offer with id %s.', p_offer_id), NULL);
     END IF;
     -- The call first: racing answers to one call queue up here.
@@ -76,33 +76,33 @@ BEGIN
     -- Who may answer.
     IF p_link_token IS NOT NULL THEN
         IF p_action NOT IN ('accept', 'decline') THEN
-            RETURN careline_error(403, 'invalid_link',
+            PERFORM careline_raise('KL403', 'invalid_link',
                 'An offer link can only accept or decline; report arrival and completion '
                 'with the provider''s token.', NULL);
         END IF;
         IF v_offer.link_hash IS NULL
            OR sha256(convert_to(p_link_token, 'UTF8')) <> v_offer.link_hash THEN
-            RETURN careline_error(403, 'invalid_link', 'This link is not valid for this offer.', 't');
+            PERFORM careline_raise('KL403', 'invalid_link', 'This link is not valid for this offer.', 't');
         END IF;
         IF v_offer.link_used_at IS NOT NULL THEN
-            RETURN careline_error(409, 'link_used',
+            PERFORM careline_raise('KL409', 'link_used',
                 'This link has already been used; each offer link works once.', 't',
                 jsonb_build_object('offer', careline_offer_json(p_offer_id)));
         END IF;
         IF now() > v_offer.respond_by THEN
-            RETURN careline_error(410, 'link_expired',
+            PERFORM careline_raise('KL410', 'link_expired',
                 'This offer link has expired; the offer was open until respond_by.', 't',
                 jsonb_build_object('offer', careline_offer_json(p_offer_id)));
         END IF;
     END IF;
     IF p_provider_id IS NOT NULL AND v_offer.provider_id <> p_provider_id THEN
-        RETURN careline_error(403, 'not_your_offer',
+        PERFORM careline_raise('KL403', 'not_your_offer',
             'This offer was made to another provider.', NULL);
     END IF;
 
     IF p_action = 'accept' THEN
         IF v_offer.status <> 'offered' OR v_call.status <> 'offered' THEN
-            RETURN careline_error(409, 'offer_not_open',
+            PERFORM careline_raise('KL409', 'offer_not_open',
                 format('Offer %s is %s; it can no longer be accepted.', p_offer_id,
                        CASE WHEN v_offer.status = 'offered' THEN 'closed' ELSE v_offer.status END),
                 NULL, jsonb_build_object('offer', careline_offer_json(p_offer_id)));
@@ -174,7 +174,7 @@ BEGIN
 
     ELSIF p_action = 'decline' THEN
         IF v_offer.status <> 'offered' THEN
-            RETURN careline_error(409, 'offer_not_open',
+            PERFORM careline_raise('KL409', 'offer_not_open',
                 format('Offer %s is %s; it can no longer be declined.', p_offer_id, v_offer.status),
                 NULL, jsonb_build_object('offer', careline_offer_json(p_offer_id)));
         END IF;
@@ -191,7 +191,7 @@ BEGIN
 
     ELSIF p_action = 'arrived' THEN
         IF v_offer.status <> 'accepted' OR v_call.status <> 'accepted' THEN
-            RETURN careline_error(409, 'offer_not_accepted',
+            PERFORM careline_raise('KL409', 'offer_not_accepted',
                 format('Offer %s is %s (call %s); arrival is reported on an accepted job.',
                        p_offer_id, v_offer.status, v_call.status),
                 NULL, jsonb_build_object('offer', careline_offer_json(p_offer_id)));
@@ -209,7 +209,7 @@ BEGIN
            AND v_call.status = 'completed' THEN
             NULL;   -- said twice: the same answer
         ELSIF v_offer.status <> 'accepted' OR v_call.status <> 'accepted' THEN
-            RETURN careline_error(409, 'offer_not_accepted',
+            PERFORM careline_raise('KL409', 'offer_not_accepted',
                 format('Offer %s is %s (call %s); only an accepted job can be completed.',
                        p_offer_id, v_offer.status, v_call.status),
                 NULL, jsonb_build_object('offer', careline_offer_json(p_offer_id)));
@@ -295,7 +295,7 @@ BEGIN
         SELECT 1 FROM offers
         WHERE id = p_offer_id
           AND link_hash = sha256(convert_to(p_link_token, 'UTF8'))) THEN
-        RETURN careline_error(403, 'invalid_link', 'this link is not valid', 't');
+        PERFORM careline_raise('KL403', 'invalid_link', 'this link is not valid', 't');
     END IF;
     RETURN careline_offer_answer(p_actor, p_offer_id, p_provider_id, p_link_token,
                                  p_action, p_reason, p_params);

@@ -38,16 +38,17 @@ AS $$
     WHERE d.id = p_id;
 $$;
 
--- The retry schedule (ms before retry n), non-empty.
+-- The retry schedule (ms before retry n), non-empty; from the daemon's
+-- webhooks.retry_schedule, no default here.
 CREATE OR REPLACE FUNCTION careline_retry_ms(p_params jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    v jsonb := coalesce(p_params -> 'retry_ms', '[5000, 30000, 120000, 600000, 1800000]'::jsonb);
+    v jsonb := p_params -> 'retry_ms';
 BEGIN
-    IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0
+    IF v IS NULL OR jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0
        OR EXISTS (SELECT 1 FROM jsonb_array_elements(v) e
                   WHERE jsonb_typeof(e) <> 'number' OR e::text::numeric < 0) THEN
         RAISE EXCEPTION 'retry_ms must be a non-empty array of non-negative numbers'
@@ -404,18 +405,18 @@ DECLARE
 BEGIN
     SELECT * INTO v_d FROM deliveries WHERE id = p_id FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'delivery_not_found',
+        PERFORM careline_raise('KL404', 'delivery_not_found',
             format('There is no delivery with id %s.', p_id), NULL);
     END IF;
     IF v_d.status <> 'dead' THEN
-        RETURN careline_error(409, 'delivery_not_dead',
+        PERFORM careline_raise('KL409', 'delivery_not_dead',
             format('Delivery %s is %s; only a dead delivery can be sent again.', p_id, v_d.status),
             NULL, jsonb_build_object('delivery', careline_delivery_json(p_id)));
     END IF;
     SELECT p.webhook_url, p.endpoint_disabled_at INTO v_url, v_disabled
     FROM providers p WHERE p.id = v_d.provider_id FOR NO KEY UPDATE;
     IF v_url IS NULL THEN
-        RETURN careline_error(409, 'no_endpoint',
+        PERFORM careline_raise('KL409', 'no_endpoint',
             'The provider has no webhook_url; set one first.', NULL,
             jsonb_build_object('delivery', careline_delivery_json(p_id)));
     END IF;

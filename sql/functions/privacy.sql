@@ -1,5 +1,15 @@
 -- privacy.sql: Privacy: audited reads of residents and calls, and the access log.
 
+-- The N of an actor "KIND:N" (p_kind 'operator' or 'token'); NULL for any
+-- other actor.
+CREATE OR REPLACE FUNCTION careline_actor_id(p_actor text, p_kind text)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT (regexp_match(p_actor, '^' || p_kind || ':([0-9]{1,18})$'))[1]::bigint;
+$$;
+
 -- One row per distinct resident of p_ids. The actor is "operator:N" (a
 -- console session) or "token:N" (an API token); the ids are kept apart so
 -- the log can name them after the fact.
@@ -11,8 +21,7 @@ SET search_path = public, pg_temp
 AS $$
     INSERT INTO resident_reads (resident_id, actor, operator_id, token_id, route)
     SELECT DISTINCT u.id, p_actor,
-           nullif(regexp_replace(p_actor, '^operator:([0-9]{1,18})$|.*', '\1'), '')::bigint,
-           nullif(regexp_replace(p_actor, '^token:([0-9]{1,18})$|.*', '\1'), '')::bigint,
+           careline_actor_id(p_actor, 'operator'), careline_actor_id(p_actor, 'token'),
            p_route
     FROM unnest(p_ids) AS u(id)
     WHERE u.id IS NOT NULL;
@@ -28,7 +37,7 @@ DECLARE
     v jsonb := careline_resident_json(p_id);
 BEGIN
     IF v IS NULL THEN
-        RETURN careline_error(404, 'resident_not_found', 'no resident with this id', NULL);
+        PERFORM careline_raise('KL404', 'resident_not_found', 'no resident with this id', NULL);
     END IF;
     PERFORM careline_resident_reads_record(p_actor, p_route, ARRAY[p_id]);
     RETURN jsonb_build_object('status', 200, 'body', v);
@@ -82,7 +91,7 @@ DECLARE
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM residents WHERE id = p_id)
        AND NOT EXISTS (SELECT 1 FROM resident_reads WHERE resident_id = p_id) THEN
-        RETURN careline_error(404, 'resident_not_found', 'no resident with this id', NULL);
+        PERFORM careline_raise('KL404', 'resident_not_found', 'no resident with this id', NULL);
     END IF;
     WITH page AS (
         SELECT * FROM resident_reads

@@ -168,7 +168,7 @@ DECLARE
 BEGIN
     SELECT r.location INTO v_loc FROM residents r WHERE r.id = p_resident_id;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'resident_not_found',
+        PERFORM careline_raise('KL404', 'resident_not_found',
             format('There is no resident with id %s.', p_resident_id), NULL);
     END IF;
     SELECT c.id, c.name, e.name AS estate, c.location, c.site_kind,
@@ -179,7 +179,7 @@ BEGIN
     ORDER BY c.location <-> v_loc, c.id
     LIMIT 1;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'no_clinic', 'There is no active clinic point.', NULL);
+        PERFORM careline_raise('KL404', 'no_clinic', 'There is no active clinic point.', NULL);
     END IF;
 
     v_day := (v_at AT TIME ZONE v_tz)::date;

@@ -1,11 +1,11 @@
 -- providers.sql: Providers: save, list, JSON, webhook secret rotation.
 
--- p_hours: the parsed opening_hours, [{"dow":1,"opens":"08:00","closes":"18:00"}, ...],
--- given together with opening_hours (NULL when the hours are not changing).
+-- opening_hours is parsed here by careline_hours_spans (util.sql), the one
+-- grammar; text it cannot read is a 422 invalid_opening_hours on the field.
 -- p_secret: a fresh whsec_ secret from the daemon, stored only when the
 -- provider gets a webhook_url and has no secret yet; then returned once.
 CREATE OR REPLACE FUNCTION careline_provider_save(p_actor text, p_id bigint, p_fields jsonb,
-                                       p_hours jsonb, p_secret text)
+                                       p_secret text)
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
@@ -25,6 +25,7 @@ DECLARE
     v_before  jsonb;
     v_after   jsonb;
     v_diff    record;
+    v_hours   jsonb;            -- the parsed opening_hours, when given
     v_hours_changed boolean := false;
     v_tab     text;
     v_con     text;
@@ -32,23 +33,29 @@ DECLARE
     v_msg     text;
 BEGIN
     IF p_fields IS NULL OR jsonb_typeof(p_fields) <> 'object' THEN
-        RETURN careline_error(400, 'invalid_body', 'The body must be a JSON object.', NULL);
+        PERFORM careline_raise('KL400', 'invalid_body', 'The body must be a JSON object.', NULL);
     END IF;
     FOR v_key IN SELECT jsonb_object_keys(p_fields) LOOP
         IF NOT v_key = ANY (v_known) THEN
-            RETURN careline_error(422, 'unknown_field', format('Unknown field %s.', v_key), v_key);
+            PERFORM careline_raise('KL422', 'unknown_field', format('Unknown field %s.', v_key), v_key);
         END IF;
     END LOOP;
-    IF (p_fields ? 'opening_hours') <> (p_hours IS NOT NULL) THEN
-        RETURN careline_error(422, 'invalid_value',
-            'opening_hours and its parsed spans must be changed together.', 'opening_hours');
-    END IF;
-    IF p_hours IS NOT NULL AND jsonb_typeof(p_hours) <> 'array' THEN
-        RETURN careline_error(422, 'invalid_value',
-            'The parsed opening hours must be an array of spans.', 'opening_hours');
+    IF p_fields ? 'opening_hours' AND jsonb_typeof(p_fields -> 'opening_hours') = 'string' THEN
+        BEGIN
+            SELECT coalesce(jsonb_agg(jsonb_build_object('dow', h.dow,
+                                          'opens', to_char(h.opens, 'HH24:MI'),
+                                          'closes', to_char(h.closes, 'HH24:MI'))
+                                      ORDER BY h.dow, h.opens), '[]')
+            INTO v_hours
+            FROM careline_hours_spans(p_fields ->> 'opening_hours') AS h;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            PERFORM careline_raise('KL422', 'invalid_opening_hours',
+                format('opening_hours: %s (example: Mo-Fr 08:00-18:00; Sa 09:00-12:00)', SQLERRM),
+                'opening_hours');
+        END;
     END IF;
     IF p_fields ? 'services' AND jsonb_typeof(p_fields -> 'services') <> 'array' THEN
-        RETURN careline_error(422, 'invalid_value', 'services must be an array of names.', 'services');
+        PERFORM careline_raise('KL422', 'invalid_value', 'services must be an array of names.', 'services');
     END IF;
 
     v_comm := careline_resolve_community(p_fields);
@@ -60,14 +67,14 @@ BEGIN
         FOREACH v_key IN ARRAY ARRAY['name', 'services', 'lat', 'lon', 'travel_mode',
                                      'capacity', 'opening_hours'] LOOP
             IF coalesce(jsonb_typeof(p_fields -> v_key), 'null') = 'null' THEN
-                RETURN careline_error(422, 'missing_field',
+                PERFORM careline_raise('KL422', 'missing_field',
                     format('%s is required to register a provider.', v_key), v_key);
             END IF;
         END LOOP;
     ELSE
         SELECT * INTO v_old FROM providers WHERE id = p_id FOR UPDATE;
         IF NOT FOUND THEN
-            RETURN careline_error(404, 'provider_not_found',
+            PERFORM careline_raise('KL404', 'provider_not_found',
                 format('There is no provider with id %s.', p_id), NULL);
         END IF;
         v_new := v_old;
@@ -77,10 +84,10 @@ BEGIN
         v_lat := coalesce((p_fields ->> 'lat')::double precision, ST_Y(v_old.location::geometry));
         v_lon := coalesce((p_fields ->> 'lon')::double precision, ST_X(v_old.location::geometry));
         IF v_lat IS NULL OR NOT v_lat BETWEEN -90 AND 90 THEN
-            RETURN careline_error(422, 'invalid_value', 'lat must be between -90 and 90.', 'lat');
+            PERFORM careline_raise('KL422', 'invalid_value', 'lat must be between -90 and 90.', 'lat');
         END IF;
         IF v_lon IS NULL OR NOT v_lon BETWEEN -180 AND 180 THEN
-            RETURN careline_error(422, 'invalid_value', 'lon must be between -180 and 180.', 'lon');
+            PERFORM careline_raise('KL422', 'invalid_value', 'lon must be between -180 and 180.', 'lon');
         END IF;
         v_new.location := ST_SetSRID(ST_MakePoint(v_lon, v_lat), 4326)::geography;
     END IF;
@@ -139,7 +146,7 @@ BEGIN
             END IF;
         END IF;
 
-        IF p_hours IS NOT NULL THEN
+        IF v_hours IS NOT NULL THEN
             IF p_id IS NOT NULL THEN
                 v_hours_changed := (
                     SELECT coalesce(array_agg(ROW(h.dow, h.opens, h.closes)::text
@@ -148,27 +155,24 @@ BEGIN
                     IS DISTINCT FROM (
                     SELECT coalesce(array_agg(ROW(s.dow, s.opens, s.closes)::text
                                               ORDER BY s.dow, s.opens), '{}')
-                    FROM jsonb_to_recordset(p_hours) AS s(dow smallint, opens time, closes time));
+                    FROM jsonb_to_recordset(v_hours) AS s(dow smallint, opens time, closes time));
                 DELETE FROM provider_hours WHERE provider_id = p_id;
             END IF;
             INSERT INTO provider_hours (provider_id, dow, opens, closes)
             SELECT v_id, s.dow, s.opens, s.closes
-            FROM jsonb_to_recordset(p_hours) AS s(dow smallint, opens time, closes time);
+            FROM jsonb_to_recordset(v_hours) AS s(dow smallint, opens time, closes time);
         END IF;
     EXCEPTION
         WHEN check_violation OR not_null_violation THEN
             GET STACKED DIAGNOSTICS v_tab = TABLE_NAME, v_con = CONSTRAINT_NAME,
                                     v_col = COLUMN_NAME, v_msg = MESSAGE_TEXT;
             RETURN careline_constraint_error(v_tab, v_con, v_col, v_msg);
-        WHEN unique_violation THEN
-            RETURN careline_error(422, 'invalid_value',
-                'Two opening-hours spans start at the same time on the same day.', 'opening_hours');
     END;
 
     v_after := careline_provider_json(v_id);
     IF p_id IS NULL THEN
         PERFORM careline_audit(p_actor, 'provider.create', 'provider', v_id, NULL,
-            v_after || jsonb_build_object('hours', p_hours,
+            v_after || jsonb_build_object('hours', v_hours,
                                           'webhook_secret_set', v_secret IS NOT NULL));
         RETURN jsonb_build_object('status', 201, 'body',
             v_after || CASE WHEN v_secret IS NOT NULL
@@ -181,7 +185,7 @@ BEGIN
         PERFORM careline_audit(p_actor, 'provider.update', 'provider', v_id,
             v_diff.before,
             v_diff.after
-            || CASE WHEN v_hours_changed THEN jsonb_build_object('hours', p_hours) ELSE '{}' END
+            || CASE WHEN v_hours_changed THEN jsonb_build_object('hours', v_hours) ELSE '{}' END
             || CASE WHEN v_secret IS NOT NULL
                     THEN jsonb_build_object('webhook_secret_set', true) ELSE '{}' END);
     END IF;
@@ -267,7 +271,7 @@ BEGIN
     END IF;
     SELECT * INTO v_old FROM providers WHERE id = p_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
-        RETURN careline_error(404, 'provider_not_found',
+        PERFORM careline_raise('KL404', 'provider_not_found',
             format('There is no provider with id %s.', p_id), NULL);
     END IF;
     UPDATE providers

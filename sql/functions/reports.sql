@@ -20,6 +20,17 @@ AS $$
     SELECT CASE WHEN p_whole > 0 THEN round(p_part * 100 / p_whole, p_digits) END;
 $$;
 
+-- A report's body: its name, columns, rows (NULL: none) and figures.
+CREATE OR REPLACE FUNCTION careline_report_body(p_report text, p_columns text[], p_rows jsonb,
+                                                p_figures jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+    SELECT jsonb_build_object('report', p_report, 'columns', to_jsonb(p_columns),
+                              'rows', coalesce(p_rows, '[]'::jsonb), 'figures', p_figures);
+$$;
+
 CREATE OR REPLACE FUNCTION careline_report_social_work()
 RETURNS jsonb
 LANGUAGE sql STABLE
@@ -38,11 +49,10 @@ AS $$
                coalesce(sum(amount_yuan) FILTER (WHERE source_kind = 'higher_level'), 0) AS h,
                coalesce(sum(amount_yuan) FILTER (WHERE source_kind = 'social_resources'), 0) AS s
         FROM social_work_funding)
-    SELECT jsonb_build_object(
-        'report', 'social-work',
-        'columns', jsonb_build_array('year', 'project', 'target_group', 'institution',
-                                     'areas', 'synthetic'),
-        'rows', coalesce((
+    SELECT careline_report_body('social-work',
+        ARRAY['year', 'project', 'target_group', 'institution',
+              'areas', 'synthetic'],
+        (
             SELECT jsonb_agg(jsonb_build_array(p.year, p.name, p.target_group, i.name,
                        (SELECT coalesce(jsonb_agg(s.name ORDER BY s.id), '[]'::jsonb)
                         FROM social_work_project_areas pa
@@ -50,8 +60,8 @@ AS $$
                         WHERE pa.project_id = p.id),
                        p.synthetic) ORDER BY p.year, p.id)
             FROM social_work_projects p
-            JOIN social_work_institutions i ON i.id = p.institution_id), '[]'::jsonb),
-        'figures', jsonb_build_object(
+            JOIN social_work_institutions i ON i.id = p.institution_id),
+        jsonb_build_object(
             'projects_2017', (SELECT count(*) FROM social_work_projects WHERE year = 2017),
             'projects_2018', (SELECT count(*) FROM social_work_projects WHERE year = 2018),
             'projects_by_year', (SELECT coalesce(jsonb_object_agg(y, n), '{}'::jsonb)
@@ -91,19 +101,18 @@ AS $$
                coalesce(sum(amount_minutes) FILTER (WHERE kind = 'grant' AND amount_minutes > 0), 0)
                    AS granted
         FROM timebank_entries)
-    SELECT jsonb_build_object(
-        'report', 'timebank',
-        'columns', jsonb_build_array('volunteer_id', 'community', 'active', 'services',
-                                     'minutes', 'balance_minutes'),
-        'rows', coalesce((
+    SELECT careline_report_body('timebank',
+        ARRAY['volunteer_id', 'community', 'active', 'services',
+              'minutes', 'balance_minutes'],
+        (
             SELECT jsonb_agg(jsonb_build_array(v.id, c.name, v.active,
                        (SELECT count(*) FROM s WHERE s.volunteer_id = v.id),
                        (SELECT coalesce(sum(s.minutes), 0) FROM s WHERE s.volunteer_id = v.id),
                        a.balance_minutes) ORDER BY v.id)
             FROM volunteers v
             LEFT JOIN communities c ON c.id = v.community_id
-            LEFT JOIN timebank_accounts a ON a.volunteer_id = v.id), '[]'::jsonb),
-        'figures', jsonb_build_object(
+            LEFT JOIN timebank_accounts a ON a.volunteer_id = v.id),
+        jsonb_build_object(
             'volunteers', (SELECT count(*) FROM volunteers),
             'volunteers_active', (SELECT count(*) FROM volunteers WHERE active),
             'volunteers_reachable', (SELECT count(*) FROM providers
@@ -139,19 +148,18 @@ SET search_path = public, pg_temp
 AS $$
     WITH per_day AS (
         SELECT day, sum(visits) AS visits FROM centre_daily_visits GROUP BY day)
-    SELECT jsonb_build_object(
-        'report', 'elderly-services',
-        'columns', jsonb_build_array('centre', 'community', 'provider_id', 'days', 'visits',
-                                     'daily_avg'),
-        'rows', coalesce((
+    SELECT careline_report_body('elderly-services',
+        ARRAY['centre', 'community', 'provider_id', 'days', 'visits',
+              'daily_avg'],
+        (
             SELECT jsonb_agg(jsonb_build_array(c.name, co.name, c.provider_id,
                        (SELECT count(*) FROM centre_daily_visits v WHERE v.centre_id = c.id),
                        (SELECT coalesce(sum(v.visits), 0) FROM centre_daily_visits v
                         WHERE v.centre_id = c.id),
                        (SELECT round(avg(v.visits), 1) FROM centre_daily_visits v
                         WHERE v.centre_id = c.id)) ORDER BY c.id)
-            FROM care_centres c LEFT JOIN communities co ON co.id = c.community_id), '[]'::jsonb),
-        'figures', jsonb_build_object(
+            FROM care_centres c LEFT JOIN communities co ON co.id = c.community_id),
+        jsonb_build_object(
             'centres', (SELECT count(*) FROM care_centres),
             'named_centres', (SELECT coalesce(jsonb_agg(name ORDER BY id), '[]'::jsonb)
                               FROM care_centres WHERE named_in_report),
@@ -191,17 +199,16 @@ AS $$
                count(*) FILTER (WHERE EXISTS (SELECT 1 FROM clinic_points c
                                               WHERE c.estate_id = e.id AND c.active)) AS covered
         FROM estates e)
-    SELECT jsonb_build_object(
-        'report', 'public-health',
-        'columns', jsonb_build_array('month', 'visits_previous_year', 'visits'),
-        'rows', coalesce((
+    SELECT careline_report_body('public-health',
+        ARRAY['month', 'visits_previous_year', 'visits'],
+        (
             SELECT jsonb_agg(jsonb_build_array(to_char(make_date(cur.y, m, 1), 'YYYY-MM'),
                        (SELECT coalesce(sum(h.visits), 0) FROM health_visit_counts h
                         WHERE h.month = make_date(cur.y - 1, m, 1)),
                        (SELECT coalesce(sum(h.visits), 0) FROM health_visit_counts h
                         WHERE h.month = make_date(cur.y, m, 1))) ORDER BY m)
-            FROM cur, generate_series(1, cur.mm) AS m), '[]'::jsonb),
-        'figures', jsonb_build_object(
+            FROM cur, generate_series(1, cur.mm) AS m),
+        jsonb_build_object(
             'clinic_points', (SELECT count(*) FROM clinic_points WHERE active),
             'estates', cov.estates,
             'estates_covered', cov.covered,
@@ -231,15 +238,14 @@ RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = public, pg_temp
 AS $$
-    SELECT jsonb_build_object(
-        'report', 'estates',
-        'columns', jsonb_build_array('year', 'batch', 'status', 'estates'),
-        'rows', coalesce((
+    SELECT careline_report_body('estates',
+        ARRAY['year', 'batch', 'status', 'estates'],
+        (
             SELECT jsonb_agg(jsonb_build_array(year, batch, status, n)
                              ORDER BY year, batch, status)
             FROM (SELECT year, batch, status, count(*) AS n FROM estate_autonomy
-                  GROUP BY year, batch, status) x), '[]'::jsonb),
-        'figures', jsonb_build_object(
+                  GROUP BY year, batch, status) x),
+        jsonb_build_object(
             'estates', (SELECT count(*) FROM estates),
             'with_property_management', (SELECT count(*) FROM estates
                                          WHERE has_property_management),
@@ -283,17 +289,16 @@ AS $$
         GROUP BY grp),
     g AS (SELECT count(*) AS groups, coalesce(sum(members), 0) AS people FROM wechat_groups),
     pop AS (SELECT value FROM district_figures WHERE key = 'population')
-    SELECT jsonb_build_object(
-        'report', 'wechat',
-        'columns', jsonb_build_array('level', 'label', 'groups', 'members'),
-        'rows', coalesce((
+    SELECT careline_report_body('wechat',
+        ARRAY['level', 'label', 'groups', 'members'],
+        (
             SELECT jsonb_agg(jsonb_build_array(l, (ARRAY['区级', '乡镇街道', '村(社区)',
                                                          '居民小组', '居民'])[l],
                        (SELECT count(*) FROM wechat_groups w WHERE w.level = l),
                        (SELECT coalesce(sum(members), 0) FROM wechat_groups w WHERE w.level = l))
                              ORDER BY l)
-            FROM generate_series(1, 5) AS l), '[]'::jsonb),
-        'figures', jsonb_build_object(
+            FROM generate_series(1, 5) AS l),
+        jsonb_build_object(
             'groups', g.groups,
             'levels', (SELECT count(DISTINCT level) FROM wechat_groups),
             'people', g.people,
@@ -335,16 +340,15 @@ AS $$
         -- accepted, or accepted and then cancelled with its call (only
         -- those are 'cancelled' with an answer time)
         WHERE o.answered_at IS NOT NULL AND o.status IN ('accepted', 'cancelled'))
-    SELECT jsonb_build_object(
-        'report', 'hotline',
-        'columns', jsonb_build_array('day', 'centre', 'service', 'status', 'calls', 'unmatched'),
-        'rows', coalesce((
+    SELECT careline_report_body('hotline',
+        ARRAY['day', 'centre', 'service', 'status', 'calls', 'unmatched'],
+        (
             SELECT jsonb_agg(jsonb_build_array(day, centre, service, status, n, u)
                              ORDER BY day, centre, service, status)
             FROM (SELECT day, centre, service, status, count(*) AS n,
                          count(*) FILTER (WHERE unmatched) AS u
-                  FROM c GROUP BY day, centre, service, status) x), '[]'::jsonb),
-        'figures', jsonb_build_object(
+                  FROM c GROUP BY day, centre, service, status) x),
+        jsonb_build_object(
             'calls', (SELECT count(*) FROM c),
             'by_service', (SELECT coalesce(jsonb_object_agg(service, n), '{}'::jsonb)
                            FROM (SELECT service, count(*) AS n FROM c GROUP BY service) x),
@@ -381,16 +385,16 @@ DECLARE
 BEGIN
     IF p_name IS NULL OR p_name NOT IN ('social-work', 'timebank', 'elderly-services',
                                         'public-health', 'estates', 'wechat', 'hotline') THEN
-        RETURN careline_error(404, 'unknown_report',
+        PERFORM careline_raise('KL404', 'unknown_report',
             'There is no such report; try social-work, timebank, elderly-services, '
             'public-health, estates, wechat or hotline.', 'name');
     END IF;
     IF jsonb_typeof(v_params) <> 'object' THEN
-        RETURN careline_error(400, 'invalid_body', 'The parameters must be a JSON object.', NULL);
+        PERFORM careline_raise('KL400', 'invalid_body', 'The parameters must be a JSON object.', NULL);
     END IF;
     FOR v_key IN SELECT jsonb_object_keys(v_params) LOOP
         IF v_key NOT IN ('from', 'to', 'timezone') THEN
-            RETURN careline_error(422, 'unknown_field', format('Unknown field %s.', v_key), v_key);
+            PERFORM careline_raise('KL422', 'unknown_field', format('Unknown field %s.', v_key), v_key);
         END IF;
     END LOOP;
 
@@ -398,14 +402,14 @@ BEGIN
     BEGIN
         PERFORM now() AT TIME ZONE v_tz;
     EXCEPTION WHEN invalid_parameter_value THEN
-        RETURN careline_error(422, 'invalid_value', 'timezone is not a known time zone.',
+        PERFORM careline_raise('KL422', 'invalid_value', 'timezone is not a known time zone.',
                               'timezone');
     END;
     FOREACH v_key IN ARRAY ARRAY['from', 'to'] LOOP
         IF v_params ? v_key AND jsonb_typeof(v_params -> v_key) <> 'null' THEN
             IF jsonb_typeof(v_params -> v_key) <> 'string'
                OR (v_params ->> v_key) !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
-                RETURN careline_error(422, 'invalid_value',
+                PERFORM careline_raise('KL422', 'invalid_value',
                     format('%s must be a date, YYYY-MM-DD.', v_key), v_key);
             END IF;
             BEGIN
@@ -415,13 +419,13 @@ BEGIN
                     v_to := (v_params ->> v_key)::date;
                 END IF;
             EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
-                RETURN careline_error(422, 'invalid_value',
+                PERFORM careline_raise('KL422', 'invalid_value',
                     format('%s is not a calendar date.', v_key), v_key);
             END;
         END IF;
     END LOOP;
     IF v_from > v_to THEN
-        RETURN careline_error(422, 'invalid_value', 'from must not be after to.', 'from');
+        PERFORM careline_raise('KL422', 'invalid_value', 'from must not be after to.', 'from');
     END IF;
     v_f := v_from::timestamp AT TIME ZONE v_tz;
     v_t := (v_to + 1)::timestamp AT TIME ZONE v_tz;

@@ -16,7 +16,7 @@ BEGIN
         SELECT c.id INTO community_id
         FROM communities c WHERE c.id = (p_fields ->> 'community_id')::bigint;
         IF NOT FOUND THEN
-            error := careline_error(422, 'community_not_found',
+            error := careline_raise('KL422', 'community_not_found',
                 format('There is no community with id %s.', p_fields ->> 'community_id'),
                 'community_id');
             RETURN;
@@ -25,13 +25,13 @@ BEGIN
     IF p_fields ? 'community' AND jsonb_typeof(p_fields -> 'community') <> 'null' THEN
         SELECT c.id INTO v_by_name FROM communities c WHERE c.name = p_fields ->> 'community';
         IF NOT FOUND THEN
-            error := careline_error(422, 'community_not_found',
+            error := careline_raise('KL422', 'community_not_found',
                 'There is no community of that name; check the spelling or use community_id.',
                 'community');
             RETURN;
         END IF;
         IF p_fields ? 'community_id' AND community_id IS DISTINCT FROM v_by_name THEN
-            error := careline_error(422, 'community_mismatch',
+            error := careline_raise('KL422', 'community_mismatch',
                 'community and community_id name different communities; send only one.',
                 'community');
             RETURN;
@@ -96,11 +96,11 @@ DECLARE
     v_msg     text;
 BEGIN
     IF p_fields IS NULL OR jsonb_typeof(p_fields) <> 'object' THEN
-        RETURN careline_error(400, 'invalid_body', 'The body must be a JSON object.', NULL);
+        PERFORM careline_raise('KL400', 'invalid_body', 'The body must be a JSON object.', NULL);
     END IF;
     FOR v_key IN SELECT jsonb_object_keys(p_fields) LOOP
         IF NOT v_key = ANY (v_known) THEN
-            RETURN careline_error(422, 'unknown_field',
+            PERFORM careline_raise('KL422', 'unknown_field',
                 format('Unknown field %s.', v_key), v_key);
         END IF;
     END LOOP;
@@ -113,14 +113,14 @@ BEGIN
     IF p_id IS NULL THEN
         FOREACH v_key IN ARRAY ARRAY['name', 'phone', 'address', 'lat', 'lon'] LOOP
             IF coalesce(jsonb_typeof(p_fields -> v_key), 'null') = 'null' THEN
-                RETURN careline_error(422, 'missing_field',
+                PERFORM careline_raise('KL422', 'missing_field',
                     format('%s is required to register a resident.', v_key), v_key);
             END IF;
         END LOOP;
     ELSE
         SELECT * INTO v_old FROM residents WHERE id = p_id FOR UPDATE;
         IF NOT FOUND THEN
-            RETURN careline_error(404, 'resident_not_found',
+            PERFORM careline_raise('KL404', 'resident_not_found',
                 format('There is no resident with id %s.', p_id), NULL);
         END IF;
         v_new := v_old;
@@ -130,10 +130,10 @@ BEGIN
         v_lat := coalesce((p_fields ->> 'lat')::double precision, ST_Y(v_old.location::geometry));
         v_lon := coalesce((p_fields ->> 'lon')::double precision, ST_X(v_old.location::geometry));
         IF v_lat IS NULL OR NOT v_lat BETWEEN -90 AND 90 THEN
-            RETURN careline_error(422, 'invalid_value', 'lat must be between -90 and 90.', 'lat');
+            PERFORM careline_raise('KL422', 'invalid_value', 'lat must be between -90 and 90.', 'lat');
         END IF;
         IF v_lon IS NULL OR NOT v_lon BETWEEN -180 AND 180 THEN
-            RETURN careline_error(422, 'invalid_value', 'lon must be between -180 and 180.', 'lon');
+            PERFORM careline_raise('KL422', 'invalid_value', 'lon must be between -180 and 180.', 'lon');
         END IF;
         v_new.location := ST_SetSRID(ST_MakePoint(v_lon, v_lat), 4326)::geography;
     END IF;
@@ -258,6 +258,6 @@ AS $$
         LEFT JOIN wechat_groups g ON g.id = r.wechat_group_id
         LEFT JOIN wechat_groups p ON p.id = g.parent_id
         WHERE r.id = p_resident_id),
-        careline_error(404, 'resident_not_found',
+        careline_raise('KL404', 'resident_not_found',
                        format('There is no resident with id %s.', p_resident_id), NULL));
 $$;

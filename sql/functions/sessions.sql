@@ -14,7 +14,7 @@ BEGIN
     WHERE id = p_operator_id AND disabled_at IS NULL
     RETURNING * INTO v_op;
     IF NOT FOUND THEN
-        RETURN careline_error(401, 'invalid_credentials',
+        PERFORM careline_raise('KL401', 'invalid_credentials',
                               'wrong name or password', NULL);
     END IF;
     INSERT INTO api_tokens (name, role, token_hash, token_prefix)

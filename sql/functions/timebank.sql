@@ -111,6 +111,24 @@ BEGIN
 END;
 $$;
 
+-- One ledger transaction: p_minutes to p_party from the pool (negative:
+-- from p_party to the pool), as two entries, the pool's first, under a new
+-- txn_id that it returns. The caller has locked both accounts.
+CREATE OR REPLACE FUNCTION careline_timebank_txn(p_kind text, p_pool bigint, p_party bigint,
+                                                 p_minutes integer, p_service_id bigint,
+                                                 p_note text, p_actor text)
+RETURNS bigint
+LANGUAGE sql
+SET search_path = public, pg_temp
+AS $$
+    WITH t AS (SELECT nextval('timebank_txn_seq') AS id)
+    INSERT INTO timebank_entries (txn_id, kind, account_id, amount_minutes, service_id, note, actor)
+    SELECT t.id, p_kind, x.account, x.amount, p_service_id, p_note, p_actor
+    FROM t, (VALUES (1, p_pool, -p_minutes), (2, p_party, p_minutes)) AS x(n, account, amount)
+    ORDER BY x.n
+    RETURNING txn_id;
+$$;
+
 -- A resident who receives a service gets an account ("one per resident
 -- receiving"); it starts at zero.
 CREATE OR REPLACE FUNCTION careline_volunteer_service_account() RETURNS trigger
@@ -201,12 +219,8 @@ BEGIN
         END IF;
     END IF;
 
-    v_txn := nextval('timebank_txn_seq');
-    INSERT INTO timebank_entries (txn_id, kind, account_id, amount_minutes, service_id, actor)
-    VALUES (v_txn, p_kind, v_pool, CASE p_kind WHEN 'earn' THEN -v_minutes ELSE v_minutes END,
-            p_service_id, p_actor),
-           (v_txn, p_kind, v_party, CASE p_kind WHEN 'earn' THEN v_minutes ELSE -v_minutes END,
-            p_service_id, p_actor);
+    v_txn := careline_timebank_txn(p_kind, v_pool, v_party,
+        CASE p_kind WHEN 'earn' THEN v_minutes ELSE -v_minutes END, p_service_id, NULL, p_actor);
 
     SELECT jsonb_agg(jsonb_build_object('account_id', a.id, 'account_kind', a.kind,
                                         'amount_minutes', e.amount_minutes,
@@ -253,10 +267,7 @@ BEGIN
     v_pool := careline_timebank_account('pool', NULL);
     PERFORM 1 FROM timebank_accounts a WHERE a.id IN (v_pool, p_account_id)
     ORDER BY a.id FOR UPDATE;
-    v_txn := nextval('timebank_txn_seq');
-    INSERT INTO timebank_entries (txn_id, kind, account_id, amount_minutes, note, actor)
-    VALUES (v_txn, 'grant', v_pool, -p_minutes, p_note, p_actor),
-           (v_txn, 'grant', p_account_id, p_minutes, p_note, p_actor);
+    v_txn := careline_timebank_txn('grant', v_pool, p_account_id, p_minutes, NULL, p_note, p_actor);
     PERFORM careline_audit(p_actor, 'timebank.grant', 'timebank_account', p_account_id, NULL,
         jsonb_build_object('txn_id', v_txn, 'minutes', p_minutes, 'note', p_note));
     RETURN jsonb_build_object('status', 201, 'body', jsonb_build_object(

@@ -101,40 +101,193 @@ AS $$
        AND ST_X(p::geometry) BETWEEN 113.14 AND 113.24;
 $$;
 
--- The opening-hours subset the demo seed uses ("Mo-Fr 08:00-18:00; Sa
--- 09:00-12:00"), parsed into provider_hours spans; raises 22023 on anything
--- else, a time like 25:00 included (sql/tests/registry.sql). Used for
--- volunteers' availability.
+-- Opening hours, the one grammar of careline (docs/DECISIONS.md): what
+-- admins type for a provider (careline_provider_save), volunteers'
+-- availability (careline_volunteer_sync), the demo seed and the bench data.
+--
+--   hours := "24/7" | rule { ";" rule }        spaces allowed around rules
+--   rule  := days " " { " " } span { "," span }
+--   days  := day [ "-" day ] { "," day [ "-" day ] }   Mo Tu We Th Fr Sa Su;
+--            a range may wrap over the weekend (Sa-Mo)
+--   span  := HH:MM "-" HH:MM   24:00 only as a closing time; a span that
+--            closes at or before it opens runs past midnight and continues
+--            on the next day ("Su 22:00-02:00")
+--
+-- e.g. "Mo-Fr 08:00-18:00; Sa 09:00-12:00", "Mo,We 07:30-11:00,16:00-19:00".
+-- A day not named is closed. Spans of one day that overlap or touch are
+-- merged, so "Su 22:00-02:00; Mo 00:00-08:00" gives Su 22:00-24:00 and
+-- Mo 00:00-08:00. At most 256 characters and 64 spans before merging.
+-- Anything else raises 22023 (invalid_parameter_value) with a message
+-- "<what is wrong> at character <n>" (n counts from 1), which
+-- careline_provider_save hands to the admin (sql/tests/hours.sql).
+
+-- "HH:MM" at p_at in p_spec as minutes after midnight, or raises.
+CREATE OR REPLACE FUNCTION careline_hours_time(p_spec text, p_at int, p_closing boolean)
+RETURNS int
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_t text := substr(p_spec, p_at, 5);
+    v_h int;
+    v_m int;
+BEGIN
+    IF v_t !~ '^[0-9]{2}:[0-9]{2}$' THEN
+        RAISE EXCEPTION 'expected a time like 08:30 at character %', p_at
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_h := left(v_t, 2)::int;
+    v_m := right(v_t, 2)::int;
+    IF v_m > 59 OR v_h > 24 OR (v_h = 24 AND (v_m <> 0 OR NOT p_closing)) THEN
+        RAISE EXCEPTION 'no such time of day at character %', p_at
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN v_h * 60 + v_m;
+END;
+$$;
+
 CREATE OR REPLACE FUNCTION careline_hours_spans(p_spec text)
 RETURNS TABLE (dow smallint, opens time, closes time)
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = public, pg_temp
 AS $$
 DECLARE
-    v_rule text;
-    v_m    text[];
-    v_d1   int;
-    v_d2   int;
-    v_days text[] := '{Mo,Tu,We,Th,Fr,Sa,Su}';
+    c_days  CONSTANT text[] := '{Mo,Tu,We,Th,Fr,Sa,Su}';
+    c_max_len   CONSTANT int := 256;
+    c_max_spans CONSTANT int := 64;
+    v_s     text := coalesce(p_spec, '');
+    v_len   int := char_length(coalesce(p_spec, ''));
+    v_i     int := 1;               -- the cursor, 1-based
+    v_dow   int[] := '{}';          -- the spans before merging
+    v_open  int[] := '{}';
+    v_close int[] := '{}';
+    v_days  boolean[];
+    v_d1    int;
+    v_d2    int;
+    v_d     int;
+    v_o     int;
+    v_c     int;
 BEGIN
-    FOREACH v_rule IN ARRAY regexp_split_to_array(coalesce(p_spec, ''), ';') LOOP
-        v_m := regexp_match(btrim(v_rule),
-            '^(Mo|Tu|We|Th|Fr|Sa|Su)(?:-(Mo|Tu|We|Th|Fr|Sa|Su))? ([0-2][0-9]:[0-5][0-9])-([0-2][0-9]:[0-5][0-9])$');
-        -- Times the pattern lets through but no clock shows (25:00, 24:30)
-        -- are refused here, before a cast would fail with another code.
-        IF v_m IS NULL OR left(v_m[3], 2)::int > 23 OR left(v_m[4], 2)::int > 24
-           OR (left(v_m[4], 2) = '24' AND right(v_m[4], 2) <> '00') THEN
-            RAISE EXCEPTION 'not an opening-hours rule: %', btrim(v_rule)
+    IF v_len > c_max_len THEN
+        RAISE EXCEPTION 'opening hours are too long (at most % characters) at character 1',
+            c_max_len USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    WHILE substr(v_s, v_i, 1) = ' ' LOOP v_i := v_i + 1; END LOOP;
+    IF substr(v_s, v_i, 4) = '24/7' THEN
+        v_i := v_i + 4;
+        WHILE substr(v_s, v_i, 1) = ' ' LOOP v_i := v_i + 1; END LOOP;
+        IF v_i <= v_len THEN
+            RAISE EXCEPTION 'nothing may follow 24/7 at character %', v_i
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        v_d1 := array_position(v_days, v_m[1]);
-        v_d2 := array_position(v_days, coalesce(v_m[2], v_m[1]));
-        IF v_m IS NULL OR v_d1 > v_d2 OR v_m[3]::time >= v_m[4]::time THEN
-            RAISE EXCEPTION 'not an opening-hours rule: %', btrim(v_rule)
+        RETURN QUERY SELECT d::smallint, '00:00'::time, '24:00'::time
+                     FROM generate_series(1, 7) AS d;
+        RETURN;
+    END IF;
+    IF v_i > v_len THEN
+        RAISE EXCEPTION 'opening hours are empty at character %', v_i
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    LOOP
+        -- One rule: the days, then the spans.
+        v_days := array_fill(false, ARRAY[7]);
+        LOOP
+            v_d1 := array_position(c_days, substr(v_s, v_i, 2));
+            IF v_d1 IS NULL THEN
+                RAISE EXCEPTION 'expected a day (Mo Tu We Th Fr Sa Su) at character %', v_i
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_i := v_i + 2;
+            v_d2 := v_d1;
+            IF substr(v_s, v_i, 1) = '-' THEN
+                v_i := v_i + 1;
+                v_d2 := array_position(c_days, substr(v_s, v_i, 2));
+                IF v_d2 IS NULL THEN
+                    RAISE EXCEPTION 'expected a day after ''-'' at character %', v_i
+                        USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+                v_i := v_i + 2;
+            END IF;
+            v_d := v_d1;            -- Sa-Mo wraps over the weekend
+            LOOP
+                v_days[v_d] := true;
+                EXIT WHEN v_d = v_d2;
+                v_d := v_d % 7 + 1;
+            END LOOP;
+            EXIT WHEN substr(v_s, v_i, 1) <> ',';
+            v_i := v_i + 1;
+        END LOOP;
+        IF substr(v_s, v_i, 1) <> ' ' THEN
+            RAISE EXCEPTION 'expected a space between days and times at character %', v_i
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        RETURN QUERY SELECT d::smallint, v_m[3]::time, v_m[4]::time
-                     FROM generate_series(v_d1, v_d2) AS d;
+        WHILE substr(v_s, v_i, 1) = ' ' LOOP v_i := v_i + 1; END LOOP;
+        LOOP
+            v_o := careline_hours_time(v_s, v_i, false);
+            v_i := v_i + 5;
+            IF substr(v_s, v_i, 1) <> '-' THEN
+                RAISE EXCEPTION 'expected ''-'' between times at character %', v_i
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            v_i := v_i + 1;
+            v_c := careline_hours_time(v_s, v_i, true);
+            v_i := v_i + 5;
+            IF v_c = v_o THEN
+                RAISE EXCEPTION 'a span must not be empty at character %', v_i
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            FOR v_d IN 1..7 LOOP
+                CONTINUE WHEN NOT v_days[v_d];
+                IF v_c > v_o THEN
+                    v_dow := v_dow || v_d;
+                    v_open := v_open || v_o;
+                    v_close := v_close || v_c;
+                ELSE
+                    -- Past midnight: the rest belongs to the next day.
+                    v_dow := v_dow || v_d;
+                    v_open := v_open || v_o;
+                    v_close := v_close || 1440;
+                    IF v_c > 0 THEN
+                        v_dow := v_dow || (v_d % 7 + 1);
+                        v_open := v_open || 0;
+                        v_close := v_close || v_c;
+                    END IF;
+                END IF;
+                IF cardinality(v_dow) > c_max_spans THEN
+                    RAISE EXCEPTION 'too many opening spans (at most %) at character %',
+                        c_max_spans, v_i USING ERRCODE = 'invalid_parameter_value';
+                END IF;
+            END LOOP;
+            EXIT WHEN substr(v_s, v_i, 1) <> ',';
+            v_i := v_i + 1;
+        END LOOP;
+        WHILE substr(v_s, v_i, 1) = ' ' LOOP v_i := v_i + 1; END LOOP;
+        EXIT WHEN v_i > v_len;
+        IF substr(v_s, v_i, 1) <> ';' THEN
+            RAISE EXCEPTION 'expected '';'' between rules at character %', v_i
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        v_i := v_i + 1;
+        WHILE substr(v_s, v_i, 1) = ' ' LOOP v_i := v_i + 1; END LOOP;
     END LOOP;
+    -- Spans of a day that overlap or touch become one.
+    RETURN QUERY
+    WITH s AS (
+        SELECT u.d, u.o, u.c,
+               max(u.c) OVER (PARTITION BY u.d ORDER BY u.o, u.c
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+        FROM unnest(v_dow, v_open, v_close) AS u(d, o, c)
+    ), g AS (
+        SELECT s.d, s.o, s.c,
+               count(*) FILTER (WHERE s.reach IS NULL OR s.o > s.reach)
+                   OVER (PARTITION BY s.d ORDER BY s.o, s.c) AS grp
+        FROM s
+    )
+    SELECT g.d::smallint,
+           format('%s:%s', lpad((min(g.o) / 60)::text, 2, '0'), lpad((min(g.o) % 60)::text, 2, '0'))::time,
+           format('%s:%s', lpad((max(g.c) / 60)::text, 2, '0'), lpad((max(g.c) % 60)::text, 2, '0'))::time
+    FROM g
+    GROUP BY g.d, g.grp
+    ORDER BY 1, 2;
 END;
 $$;

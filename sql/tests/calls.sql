@@ -1,11 +1,10 @@
 -- careline_call_create, careline_call_transition and the status guards on
 -- calls and offers.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(36);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
-
-\set par '\'{"strategy": "cascade", "offer_timeout_ms": 60000, "public_url": "http://cl.test/", "max_minutes": 15, "limit": 5}\'::jsonb'
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set par 'pg_temp.params(\'{"offer_timeout_ms": 60000, "public_url": "http://cl.test/"}\')'
 
 INSERT INTO communities (name, street) VALUES ('East Gate', 'Main Street');
 INSERT INTO residents (name, phone, address, location, community_id) VALUES
@@ -13,21 +12,13 @@ INSERT INTO residents (name, phone, address, location, community_id) VALUES
      'SRID=4326;POINT(113.191234 27.881234)', (SELECT id FROM communities)),
     ('Li Na', '13900000002', 'Flat 2', 'SRID=4326;POINT(113.19 27.88)', NULL),
     ('Li Lei', '13900000002', 'Flat 3', 'SRID=4326;POINT(113.19 27.88)', NULL);
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours,
-                       webhook_url, webhook_secret) VALUES
-    ('first', '{meal}', 'SRID=4326;POINT(113.1913 27.8813)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://first.test/hook', 'whsec_Zmlyc3Q='),
-    ('second', '{meal}', 'SRID=4326;POINT(113.1915 27.8815)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://second.test/hook', 'whsec_c2Vjb25k');
-INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d, '00:00', '24:00' FROM providers p, generate_series(1, 7) d;
+SELECT pg_temp.provider('first', p_at => 'SRID=4326;POINT(113.1913 27.8813)', p_hook => true) \g /dev/null
+SELECT pg_temp.provider('second', p_at => 'SRID=4326;POINT(113.1915 27.8815)', p_hook => true) \g /dev/null
 INSERT INTO api_tokens (name, role, token_hash, token_prefix)
 VALUES ('script', 'operator', sha256('script'), 'clt_abc');
 
-CREATE FUNCTION pg_temp.res(p_name text) RETURNS bigint LANGUAGE sql AS
-$$ SELECT id FROM residents WHERE name = p_name $$;
 CREATE FUNCTION pg_temp.create(p_req jsonb, p_params jsonb) RETURNS jsonb LANGUAGE sql AS
-$$ SELECT careline_call_create('token:1', NULL, p_req, p_params, NULL, NULL) $$;
+$$ SELECT careline_api_calls_create('token:1', NULL, p_req, p_params, NULL, NULL) $$;
 
 -- Whom the call is for.
 SELECT is(pg_temp.create('{"resident_id": -5, "caller_phone": "13900000001", "service": "meal"}', :par)
@@ -81,12 +72,12 @@ SELECT is((SELECT count(*) FROM events WHERE type = 'call.unmatched'
            AND call_id = (:'u'::jsonb #>> '{body,id}')::bigint), 1::bigint, 'with call.unmatched');
 
 -- Idempotency, scoped to the token.
-SELECT careline_call_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
+SELECT careline_api_calls_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
                             :par, 'key-1', sha256('req-1')) AS i \gset
-SELECT is(careline_call_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
+SELECT is(careline_api_calls_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "housekeeping"}',
                                :par, 'key-1', sha256('req-1')), :'i'::jsonb,
           'the same key and request: the same answer');
-SELECT is(careline_call_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "companionship"}',
+SELECT is(careline_api_calls_create('token:9', (SELECT id FROM api_tokens), '{"caller_phone": "13900000001", "service": "companionship"}',
                                :par, 'key-1', sha256('req-2')) #>> '{body,error,code}',
           'idempotency_key_reused', 'the same key for another request: refused');
 SELECT throws_ok($$SELECT careline_call_create('x', NULL, '{"caller_phone": "13900000001", "service": "meal"}',
@@ -97,11 +88,11 @@ SELECT throws_ok($$SELECT careline_call_create('x', NULL, '{"caller_phone": "139
                  '22023', NULL, 'an unknown strategy raises 22023 before any write');
 
 -- Transitions.
-SELECT is(careline_call_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'reopen', NULL)
+SELECT is(careline_api_calls_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'reopen', NULL)
               #>> '{body,error,code}', 'invalid_action', 'an unknown action: 422');
-SELECT is((careline_call_transition('token:1', -1, 'cancel', NULL) ->> 'status')::int, 404,
+SELECT is((careline_api_calls_transition('token:1', -1, 'cancel', NULL) ->> 'status')::int, 404,
           'an unknown call: 404');
-SELECT is(careline_call_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'cancel', 'by phone')
+SELECT is(careline_api_calls_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'cancel', 'by phone')
               #>> '{body,status}', 'cancelled', 'cancel: the call is cancelled');
 SELECT is((SELECT array_agg(o.status || ':' || o.reason ORDER BY o.rank) FROM offers o
            WHERE o.call_id = (:'r'::jsonb #>> '{body,id}')::bigint),
@@ -109,9 +100,9 @@ SELECT is((SELECT array_agg(o.status || ':' || o.reason ORDER BY o.rank) FROM of
 SELECT is((SELECT array_agg(p.name) FROM deliveries d JOIN providers p ON p.id = d.provider_id
            WHERE d.event_type = 'offer.cancelled'), ARRAY['first'],
           'only the provider whose offer was out is told (offer.cancelled)');
-SELECT is(careline_call_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
+SELECT is(careline_api_calls_transition('token:1', (:'r'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
               #>> '{body,error,code}', 'invalid_transition', 'a cancelled call cannot be completed: 409');
-SELECT is(careline_call_transition('token:1', (:'u'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
+SELECT is(careline_api_calls_transition('token:1', (:'u'::jsonb #>> '{body,id}')::bigint, 'complete', NULL)
               #>> '{body,status}', 'completed', 'an operator may complete an unmatched call');
 
 -- The guards hold whatever code path writes the row.

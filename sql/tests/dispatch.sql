@@ -1,34 +1,28 @@
 -- careline_dispatch: broadcast and cascade, candidates skipped when they
 -- have gone away, the winner taking the call, and what a dead offer
 -- (undeliverable, superseded) does to it.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(16);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set bc 'pg_temp.params(\'{"strategy": "broadcast", "broadcast_k": 2}\')'
+\set cc 'pg_temp.params(\'{"retry_ms": [1000]}\')'
 
-\set bc '\'{"strategy": "broadcast", "broadcast_k": 2, "public_url": "http://cl.test"}\'::jsonb'
-\set cc '\'{"strategy": "cascade", "public_url": "http://cl.test", "retry_ms": [1000]}\'::jsonb'
-
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('A', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)'),
-    ('B', '13900000002', 'Flat 2', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('A', 'B') \g /dev/null
 -- p1 nearest, then p2, p3, p4 (rank order = distance order).
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours, webhook_url, webhook_secret)
-SELECT 'p' || n, '{meal}', ST_SetSRID(ST_MakePoint(113.19, 27.88 + n * 0.001), 4326)::geography, 'walk', 1,
-       'Mo-Su 00:00-24:00', 'http://p' || n || '.test/h', 'whsec_cA=='
-FROM generate_series(1, 4) n;
-INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d, '00:00', '24:00' FROM providers p, generate_series(1, 7) d;
+SELECT pg_temp.provider('p' || n, p_at => ST_SetSRID(ST_MakePoint(113.19, 27.88 + n * 0.001), 4326)::geography,
+                        p_capacity => 1, p_hook => true)
+FROM generate_series(1, 4) n \g /dev/null
 
 CREATE FUNCTION pg_temp.states(p_call bigint) RETURNS text[] LANGUAGE sql AS
 $$ SELECT array_agg(o.status || coalesce(':' || o.reason, '') ORDER BY o.rank) FROM offers o WHERE o.call_id = p_call $$;
 
 -- Broadcast to two; the first to accept takes it.
-SELECT careline_call_create('t', NULL, '{"caller_phone": "13900000001", "service": "meal"}', :bc, NULL, NULL)
+SELECT careline_api_calls_create('t', NULL, '{"caller_phone": "13900000001", "service": "meal"}', :bc, NULL, NULL)
     #>> '{body,id}' AS c1 \gset
 SELECT is(pg_temp.states(:c1), ARRAY['offered', 'offered', 'pending', 'pending'], 'broadcast: two offered at once');
 SELECT is((SELECT count(*) FROM deliveries WHERE event_type = 'offer.created'), 2::bigint, 'two offer.created');
-SELECT is(careline_offer_answer('t', (SELECT id FROM offers WHERE call_id = :c1 AND rank = 2), NULL, NULL,
+SELECT is(careline_api_offers_answer('t', (SELECT id FROM offers WHERE call_id = :c1 AND rank = 2), NULL, NULL,
                                 'accept', NULL, :bc) ->> 'status', '200', 'the second accepts first');
 SELECT is(pg_temp.states(:c1), ARRAY['cancelled:taken', 'accepted', 'cancelled:taken', 'cancelled:taken'],
           'the other offers are withdrawn');
@@ -39,12 +33,12 @@ SELECT is((SELECT dispatch_params ->> 'strategy' FROM calls WHERE id = :c1), 'br
 
 -- Cascade, with candidates gone since matching: p2 is now full (its
 -- capacity of 1 taken by the call above), p1 deactivated.
-SELECT careline_call_create('t', NULL, '{"caller_phone": "13900000002", "service": "meal"}', :cc, NULL, NULL)
+SELECT careline_api_calls_create('t', NULL, '{"caller_phone": "13900000002", "service": "meal"}', :cc, NULL, NULL)
     #>> '{body,id}' AS c2 \gset
 SELECT is(pg_temp.states(:c2), ARRAY['offered', 'pending', 'pending'],
           'matching left out the full p2: p1, p3, p4 ranked');
 UPDATE providers SET active = false WHERE name = 'p3';
-SELECT is(careline_offer_answer('t', (SELECT id FROM offers WHERE call_id = :c2 AND rank = 1), NULL, NULL,
+SELECT is(careline_api_offers_answer('t', (SELECT id FROM offers WHERE call_id = :c2 AND rank = 1), NULL, NULL,
                                 'decline', NULL, :cc) #>> '{body,offer,status}', 'declined', 'p1 declines');
 SELECT is(pg_temp.states(:c2), ARRAY['declined', 'cancelled:provider_unavailable', 'offered'],
           'p3, deactivated since, is skipped and p4 offered');

@@ -1,21 +1,15 @@
 -- The operators' event stream carries ids, never a person; the ringing
 -- pop; careline_events_checked's credential sweep and bounded replays.
-BEGIN;
-SELECT plan(18);
+\ir lib/fixtures.sql
+SELECT plan(21);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
-
-\set par '\'{"public_url": "http://cl.test"}\'::jsonb'
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set par 'pg_temp.params()'
 
 INSERT INTO residents (name, phone, address, location) VALUES
     ('Wang Fang', '13900000001', 'Flat 1, Elm Road', 'SRID=4326;POINT(113.19 27.88)'),
     ('Wang Wei', '13900000001', 'Flat 2, Elm Road', 'SRID=4326;POINT(113.19 27.88)');
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours,
-                       webhook_url, webhook_secret) VALUES
-    ('first', '{meal}', 'SRID=4326;POINT(113.1901 27.8801)', 'walk', 5, 'Mo-Su 00:00-24:00',
-     'http://first.test/hook', 'whsec_Zmlyc3Q=');
-INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d, '00:00', '24:00' FROM providers p, generate_series(1, 7) d;
+SELECT pg_temp.provider('first', p_at => 'SRID=4326;POINT(113.1901 27.8801)', p_hook => true) \g /dev/null
 SELECT coalesce(max(id), 0) AS e0 FROM events \gset
 
 -- The ringing pop.
@@ -27,20 +21,20 @@ SELECT is((SELECT data FROM events WHERE type = 'call.ringing'),
           jsonb_build_object('ringing_id', (:'r'::jsonb #>> '{body,ringing_id}')::bigint,
                              'resident_ids', (SELECT jsonb_agg(id ORDER BY name) FROM residents)),
           'the event names the ringing and the residents by id only');
-SELECT is(careline_ringing_get((:'r'::jsonb #>> '{body,ringing_id}')::bigint) #>> '{body,phone}', '13900000001',
+SELECT is(careline_api_ringing_get((:'r'::jsonb #>> '{body,ringing_id}')::bigint) #>> '{body,phone}', '13900000001',
           'a console fetches the number with its own credential');
-SELECT is(careline_ringing_get(-1) ->> 'status', '404', 'an unknown ringing: 404');
+SELECT is(careline_api_ringing_get(-1) ->> 'status', '404', 'an unknown ringing: 404');
 INSERT INTO ringings (at, phone) VALUES (now() - interval '25 hours', '13000000000');
 SELECT careline_ringing('token:1', '13911111111') \g /dev/null
 SELECT is((SELECT count(*) FROM ringings WHERE phone = '13000000000'), 0::bigint,
           'numbers are kept a day at most');
 
 -- A call's whole life: no event carries a name, phone or address.
-SELECT careline_call_create('token:1', NULL, jsonb_build_object('resident_id', (SELECT min(id) FROM residents),
+SELECT careline_api_calls_create('token:1', NULL, jsonb_build_object('resident_id', (SELECT min(id) FROM residents),
                             'caller_phone', '13900000001', 'service', 'meal'), :par, NULL, NULL)
     #>> '{body,id}' AS c \gset
-SELECT careline_offer_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'accept', NULL, :par) \g /dev/null
-SELECT careline_offer_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, :par) \g /dev/null
+SELECT careline_api_offers_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'accept', NULL, :par) \g /dev/null
+SELECT careline_api_offers_answer('token:2', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, :par) \g /dev/null
 SELECT is((SELECT array_agg(type ORDER BY id) FROM events WHERE call_id = :c),
           ARRAY['call.created', 'offer.offered', 'offer.accepted', 'call.completed'],
           'a call is created, offered, accepted and completed');
@@ -52,7 +46,7 @@ INSERT INTO api_tokens (name, role, token_hash, token_prefix) VALUES
     ('live', 'operator', sha256('live'), 'clt_l'), ('dead', 'operator', sha256('dead'), 'clt_d');
 UPDATE api_tokens SET revoked_at = now() WHERE name = 'dead';
 INSERT INTO operators (name, password_hash) VALUES ('amy', '$argon2id$x');
-SELECT careline_session_start((SELECT id FROM operators), sha256('sess'), 900) \g /dev/null
+SELECT careline_api_session_start((SELECT id FROM operators), sha256('sess'), 900) \g /dev/null
 SELECT results_eq(
     format($$SELECT json FROM careline_events_checked(%s, 100, ARRAY[%L, %L, %L, %L], 900, NULL, NULL)
              WHERE id IS NULL$$, (SELECT max(id) FROM events),
@@ -80,6 +74,17 @@ SELECT ok((SELECT bool_and(json::jsonb ?& ARRAY['id', 'type', 'at', 'call_id', '
            FROM careline_events_checked(:e0, 100, '{}', 900, NULL, NULL)), 'each event is id, type, at, call_id, data');
 SELECT is((SELECT count(*) FROM careline_events_since(:e0, 100)),
           (SELECT count(*) FROM events WHERE id > :e0), 'careline_events_since reads the same events');
+SELECT is((SELECT careline_event_text(e)::jsonb FROM events e WHERE e.id = (SELECT max(id) FROM events)),
+          (SELECT jsonb_build_object('id', id, 'type', type, 'at', at, 'call_id', call_id, 'data', data)
+           FROM events WHERE id = (SELECT max(id) FROM events)),
+          'careline_event_text: the event as the stream sends it');
+SELECT is(ARRAY(SELECT careline_creds_ended(ARRAY[encode(sha256('live'), 'hex'), encode(sha256('sess'), 'hex'),
+                                                  encode(sha256('dead'), 'hex')], 7200)),
+          ARRAY[encode(sha256('dead'), 'hex')],
+          'careline_creds_ended: a session idle less than p_idle_s is still good, a revoked token is not');
+UPDATE operators SET disabled_at = now();
+SELECT is(ARRAY(SELECT careline_creds_ended(ARRAY[encode(sha256('sess'), 'hex')], 7200)),
+          ARRAY[encode(sha256('sess'), 'hex')], 'careline_creds_ended: a disabled operator''s session has ended');
 SELECT careline_event('test.ping', NULL, NULL) AS ev \gset
 SELECT is((SELECT type || ':' || data FROM events WHERE id = :ev), 'test.ping:{}',
           'careline_event returns the new event''s id (no data: {})');

@@ -1,15 +1,10 @@
 -- Lists and lookups: careline_call_list's filters and cursor,
 -- careline_resident_search's prefix match, and a provider's secrets
 -- (rotation, the previous one honoured for a day, never in its JSON).
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(17);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
-
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('Wang Fang', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)'),
-    ('Wang_Wei', '13900000002', 'Flat 2', 'SRID=4326;POINT(113.19 27.88)'),
-    ('100% Li', '13900000003', 'Flat 3', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('Wang Fang', 'Wang_Wei', '100% Li') \g /dev/null
 INSERT INTO calls (resident_id, caller_phone, service, wanted_at, status)
 SELECT r.id, r.phone, s, now(), 'new'
 FROM residents r, unnest(ARRAY['meal', 'housekeeping', 'daycare']) s ORDER BY r.id, s;
@@ -52,7 +47,7 @@ SELECT throws_ok($$SELECT careline_resident_search(NULL, '', 10)$$, '22023', NUL
 -- Secrets.
 INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours, webhook_url, webhook_secret)
 VALUES ('hook', '{meal}', 'SRID=4326;POINT(113.19 27.88)', 'walk', 5, 'x', 'http://h.test', 'whsec_b2xk');
-SELECT is(careline_provider_rotate_secret('token:1', (SELECT id FROM providers), 'whsec_bmV3') #>> '{body,webhook_secret}',
+SELECT is(careline_api_providers_rotate_secret('token:1', (SELECT id FROM providers), 'whsec_bmV3') #>> '{body,webhook_secret}',
           'whsec_bmV3', 'a rotation answers the new secret once');
 INSERT INTO deliveries (provider_id, event_type, payload) VALUES ((SELECT id FROM providers), 'offer.cancelled', '{}');
 SELECT results_eq($$SELECT secret, secret_previous FROM careline_deliveries_claim('w', 10, 1000)$$,

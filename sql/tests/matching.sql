@@ -2,10 +2,8 @@
 -- the meridian through the resident, where the sphere distance PostGIS
 -- uses (ST_Distance(..., false), radius 6371008.7714 m) is R * dlat, so
 -- that travel minutes are known exactly: minutes = d * detour / speed.
-BEGIN;
-SELECT plan(30);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
+\ir lib/fixtures.sql
+SELECT plan(31);
 
 -- A point d metres north (negative: south) of the resident's home.
 CREATE FUNCTION pg_temp.north(d double precision) RETURNS geography
@@ -15,21 +13,6 @@ $$;
 -- The distance a walker (4 km/h, detour 1.3) covers in m minutes.
 CREATE FUNCTION pg_temp.walk_m(m double precision) RETURNS double precision
 LANGUAGE sql IMMUTABLE AS $$ SELECT m * (4000.0 / 60.0) / 1.3; $$;
--- A provider open around the clock unless told otherwise.
-CREATE FUNCTION pg_temp.provider(p_name text, p_services text[], p_at geography,
-                                 p_mode text, p_capacity int, p_hours boolean DEFAULT true)
-RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE v bigint;
-BEGIN
-    INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours)
-    VALUES (p_name, p_services, p_at, p_mode, p_capacity, 'Mo-Su 00:00-24:00')
-    RETURNING id INTO v;
-    IF p_hours THEN
-        INSERT INTO provider_hours (provider_id, dow, opens, closes)
-        SELECT v, d, '00:00', '24:00' FROM generate_series(1, 7) d;
-    END IF;
-    RETURN v;
-END $$;
 -- Names of the matches, in rank order.
 CREATE FUNCTION pg_temp.names(p_res text, p_service text, p_at timestamptz, p_params jsonb)
 RETURNS text[] LANGUAGE sql AS $$
@@ -87,9 +70,10 @@ SELECT is(pg_temp.names('walker', 'meal', :mon10, :p || '{"max_minutes": 14.99}'
 SELECT is(pg_temp.names('walker', 'meal', :mon10, :p || '{"limit": 2}'),
           ARRAY['near', 'car'],
           'limit 2: the far fast provider still beats the near slow ones');
-SELECT is(pg_temp.names('walker', 'meal', :mon10, NULL),
-          ARRAY['near', 'car', 'tie_a', 'tie_b', 'tie_d'],
-          'NULL parameters: 15 min, detour 1.3, the default speeds, limit 5');
+SELECT throws_ok(format('SELECT * FROM careline_match(1, %L, now(), NULL)', 'meal'), '22023', NULL,
+                 'no defaults: NULL parameters raise 22023');
+SELECT throws_ok(format('SELECT * FROM careline_match(1, %L, now(), %L)', 'meal', :p #- '{speeds,wheelchair}'),
+                 '22023', NULL, 'and so does a missing speed');
 SELECT is(pg_temp.names('walker', 'meal', :mon10, :p || '{"detour_factor": 1.0}'),
           ARRAY['near', 'car', 'tie_a', 'tie_b', 'tie_d', 'tie_c', 'inside', 'edge', 'beyond'],
           'a smaller detour factor brings the hair-beyond provider in');
@@ -165,7 +149,7 @@ SELECT throws_ok($$SELECT * FROM careline_match(1, 'laundry', now(), NULL)$$, '2
                  NULL, 'an unknown service raises 22023');
 SELECT throws_ok($$SELECT * FROM careline_match(1, 'meal', now(), '{"max_minutes": -1}')$$,
                  '22023', NULL, 'a negative max_minutes raises 22023');
-SELECT throws_ok($$SELECT * FROM careline_match(-1, 'meal', now(), NULL)$$, 'P0002',
+SELECT throws_ok(format('SELECT * FROM careline_match(-1, %L, now(), %L)', 'meal', :p), 'P0002',
                  NULL, 'an unknown resident raises no_data_found');
 
 SELECT * FROM finish();

@@ -1,14 +1,10 @@
 -- careline_report: its parameters, and the hotline report's counts, days
 -- (in the district's time zone or the one asked for) and answer times.
-BEGIN;
-SELECT plan(21);
+\ir lib/fixtures.sql
+SELECT plan(23);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
-
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('Wang Fang', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)');
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours)
-VALUES ('first', '{meal}', 'SRID=4326;POINT(113.19 27.88)', 'walk', 5, 'Mo-Su 00:00-24:00');
+SELECT pg_temp.residents('Wang Fang') \g /dev/null
+SELECT pg_temp.provider('first', p_hours => false) \g /dev/null
 INSERT INTO care_centres (name, location) VALUES
     ('Near Centre', 'SRID=4326;POINT(113.191 27.881)'), ('Far Centre', 'SRID=4326;POINT(113.23 27.91)');
 -- Late on 1 December, just after midnight on 2 December (still 1 December
@@ -26,25 +22,25 @@ SELECT k.id, (SELECT id FROM providers), 1, 1, 'accepted', k.created_at, k.creat
 FROM calls k WHERE k.status = 'accepted';
 
 CREATE FUNCTION pg_temp.hot(p jsonb) RETURNS jsonb LANGUAGE sql AS
-$$ SELECT careline_report('hotline', p) -> 'body' $$;
+$$ SELECT careline_api_reports_get('hotline', p) -> 'body' $$;
 
 -- Parameters.
-SELECT is(careline_report('nonsense', NULL) ->> 'status', '404', 'an unknown report: 404');
-SELECT is(careline_report('hotline', '[]') ->> 'status', '400', 'parameters that are not an object: 400');
-SELECT is(careline_report('hotline', '{"since": "2026-12-01"}') #>> '{body,error,field}', 'since',
+SELECT is(careline_api_reports_get('nonsense', NULL) ->> 'status', '404', 'an unknown report: 404');
+SELECT is(careline_api_reports_get('hotline', '[]') ->> 'status', '400', 'parameters that are not an object: 400');
+SELECT is(careline_api_reports_get('hotline', '{"since": "2026-12-01"}') #>> '{body,error,field}', 'since',
           'an unknown parameter: 422 naming it');
-SELECT is(careline_report('hotline', '{"timezone": "Mars/Olympus"}') #>> '{body,error,field}', 'timezone',
+SELECT is(careline_api_reports_get('hotline', '{"timezone": "Mars/Olympus"}') #>> '{body,error,field}', 'timezone',
           'an unknown time zone: 422');
-SELECT is(careline_report('hotline', '{"from": "2026-12-1"}') #>> '{body,error,field}', 'from',
+SELECT is(careline_api_reports_get('hotline', '{"from": "2026-12-1"}') #>> '{body,error,field}', 'from',
           'a date not YYYY-MM-DD: 422');
-SELECT is(careline_report('hotline', '{"to": "2026-02-30"}') #>> '{body,error,field}', 'to',
+SELECT is(careline_api_reports_get('hotline', '{"to": "2026-02-30"}') #>> '{body,error,field}', 'to',
           'a date not on the calendar: 422');
-SELECT is(careline_report('hotline', '{"from": "2026-12-03", "to": "2026-12-02"}') #>> '{body,error,code}',
+SELECT is(careline_api_reports_get('hotline', '{"from": "2026-12-03", "to": "2026-12-02"}') #>> '{body,error,code}',
           'invalid_value', 'from after to: 422');
-SELECT is(careline_report('hotline', '{"from": null, "to": null}') ->> 'status', '200', 'null dates: everything');
+SELECT is(careline_api_reports_get('hotline', '{"from": null, "to": null}') ->> 'status', '200', 'null dates: everything');
 SELECT is((SELECT count(*) FROM unnest(ARRAY['social-work', 'timebank', 'elderly-services', 'public-health',
                                              'estates', 'wechat', 'hotline']) n
-           WHERE careline_report(n, '{}') ->> 'status' = '200'), 7::bigint, 'all seven reports answer on empty data');
+           WHERE careline_api_reports_get(n, '{}') ->> 'status' = '200'), 7::bigint, 'all seven reports answer on empty data');
 
 -- The hotline report.
 SELECT is(pg_temp.hot('{}') #>> '{figures,calls}', '4', 'all calls');
@@ -67,6 +63,12 @@ SELECT is(pg_temp.hot('{"from": "2026-12-03"}') -> 'rows',
 
 SELECT is(careline_pct(1, 3, 1), 33.3, 'careline_pct rounds');
 SELECT is(careline_pct(1, 0, 1), NULL, 'and has no answer for an empty whole');
+
+SELECT is(careline_report_body('x', ARRAY['a', 'b'], '[[1, 2]]', '{"n": 1}'),
+          '{"report": "x", "columns": ["a", "b"], "rows": [[1, 2]], "figures": {"n": 1}}'::jsonb,
+          'careline_report_body: name, columns, rows and figures');
+SELECT is(careline_report_body('x', ARRAY['a'], NULL, '{}') -> 'rows', '[]'::jsonb,
+          'careline_report_body: no rows is an empty list');
 
 SELECT * FROM finish();
 ROLLBACK;

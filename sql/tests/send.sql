@@ -1,22 +1,17 @@
 -- Offers going out as a set (careline_offers_send, from careline_call_create
 -- and careline_dispatch), the skip rule of careline_dispatch, and a batch
 -- of fresh successes recorded in one go.
-BEGIN;
+\ir lib/fixtures.sql
 SELECT plan(17);
 
-SET LOCAL TimeZone = 'Asia/Shanghai';
+-- The dispatch parameters the daemon passes (pg_temp.params, lib/fixtures.sql).
+\set bc 'pg_temp.params(\'{"strategy": "broadcast", "broadcast_k": 2, "limit": 6}\')'
 
-\set bc '\'{"strategy": "broadcast", "broadcast_k": 2, "public_url": "http://cl.test", "limit": 6}\'::jsonb'
-
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('A', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('A') \g /dev/null
 -- p1 nearest, then p2 ... p6 (rank order = distance order).
-INSERT INTO providers (name, services, location, travel_mode, capacity, opening_hours, webhook_url, webhook_secret)
-SELECT 'p' || n, '{meal}', ST_SetSRID(ST_MakePoint(113.19, 27.88 + n * 0.001), 4326)::geography, 'walk', 1,
-       'Mo-Su 00:00-24:00', 'http://p' || n || '.test/h', 'whsec_cA=='
-FROM generate_series(1, 6) n;
-INSERT INTO provider_hours (provider_id, dow, opens, closes)
-SELECT p.id, d, '00:00', '24:00' FROM providers p, generate_series(1, 7) d;
+SELECT pg_temp.provider('p' || n, p_at => ST_SetSRID(ST_MakePoint(113.19, 27.88 + n * 0.001), 4326)::geography,
+                        p_capacity => 1, p_hook => true)
+FROM generate_series(1, 6) n \g /dev/null
 
 CREATE FUNCTION pg_temp.states(p_call bigint) RETURNS text[] LANGUAGE sql AS
 $$ SELECT array_agg(o.status || coalesce(':' || o.reason, '') ORDER BY o.rank) FROM offers o WHERE o.call_id = p_call $$;
@@ -24,7 +19,7 @@ CREATE FUNCTION pg_temp.offer(p_call bigint, p_rank int) RETURNS bigint LANGUAGE
 $$ SELECT id FROM offers WHERE call_id = p_call AND rank = p_rank $$;
 
 -- The call: offered from its first row, two offers out at once.
-SELECT careline_call_create('token:1', NULL, '{"caller_phone": "13900000001", "service": "meal"}', :bc, NULL, NULL)
+SELECT careline_api_calls_create('token:1', NULL, '{"caller_phone": "13900000001", "service": "meal"}', :bc, NULL, NULL)
     #>> '{body,id}' AS c \gset
 SELECT is(pg_temp.states(:c), ARRAY['offered', 'offered', 'pending', 'pending', 'pending', 'pending'],
           'broadcast of 2: ranks 1 and 2 offered, the rest pending');
@@ -50,10 +45,10 @@ SELECT is((SELECT array_agg(o.rank ORDER BY a.id) FROM audit_log a JOIN offers o
 -- p3 and p6 go away; both offers out are declined: the next two available
 -- go out, p3 (before them) is skipped, p6 (after them) stays pending.
 UPDATE providers SET active = false WHERE name IN ('p3', 'p6');
-SELECT careline_offer_answer('t', pg_temp.offer(:c, 1), NULL, NULL, 'decline', NULL, :bc) \g /dev/null
+SELECT careline_api_offers_answer('t', pg_temp.offer(:c, 1), NULL, NULL, 'decline', NULL, :bc) \g /dev/null
 SELECT is(pg_temp.states(:c), ARRAY['declined', 'offered', 'pending', 'pending', 'pending', 'pending'],
           'one offer still out: nothing more goes');
-SELECT careline_offer_answer('t', pg_temp.offer(:c, 2), NULL, NULL, 'decline', NULL, :bc) \g /dev/null
+SELECT careline_api_offers_answer('t', pg_temp.offer(:c, 2), NULL, NULL, 'decline', NULL, :bc) \g /dev/null
 SELECT is(pg_temp.states(:c),
           ARRAY['declined', 'declined', 'cancelled:provider_unavailable', 'offered', 'offered', 'pending'],
           'the unavailable one before the last chosen is skipped, the one after it left pending');
@@ -74,9 +69,9 @@ SELECT is((SELECT array_agg(p.name ORDER BY c.id) FROM claimed c
           ARRAY['p4', 'p5'], 'the claim hands out the two offers still out');
 SELECT jsonb_agg(jsonb_build_object('id', id, 'lease_token', lease_token, 'outcome', 'delivered',
                                     'http_status', 200, 'duration_ms', 4)) AS res FROM claimed \gset
-SELECT is(careline_deliveries_record(:'res', NULL), '{"applied": 2, "stale": 0}'::jsonb,
+SELECT is(careline_deliveries_record(:'res', :bc), '{"applied": 2, "stale": 0}'::jsonb,
           'a batch of fresh successes: all applied');
-SELECT is(careline_deliveries_record(:'res', NULL), '{"applied": 0, "stale": 2}'::jsonb,
+SELECT is(careline_deliveries_record(:'res', :bc), '{"applied": 0, "stale": 2}'::jsonb,
           'the same batch again: all stale');
 
 SELECT * FROM finish();

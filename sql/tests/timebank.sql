@@ -1,14 +1,11 @@
 -- The time bank: a double-entry ledger whose transactions balance, posted
 -- by careline_timebank_post / _grant and by a volunteer's completed
 -- companionship job; and the timebank report that checks it.
-BEGIN;
-SELECT plan(31);
-
-SET LOCAL TimeZone = 'Asia/Shanghai';
+\ir lib/fixtures.sql
+SELECT plan(33);
 SET LOCAL careline.companionship_minutes = '45';
 
-INSERT INTO residents (name, phone, address, location) VALUES
-    ('Wang Fang', '13900000001', 'Flat 1', 'SRID=4326;POINT(113.19 27.88)');
+SELECT pg_temp.residents('Wang Fang') \g /dev/null
 INSERT INTO volunteers (name, phone, location, availability, notify_url, notify_secret) VALUES
     ('Chen Jie', '13800000001', 'SRID=4326;POINT(113.1901 27.8801)', 'Mo-Su 00:00-23:59',
      'http://chen.test/hook', 'whsec_Y2hlbg==');
@@ -89,7 +86,7 @@ SELECT id, phone, 'companionship', now(), 'accepted' FROM residents;
 INSERT INTO offers (call_id, provider_id, rank, travel_minutes, status, offered_at, answered_at, respond_by)
 SELECT (SELECT id FROM calls), (SELECT id FROM providers WHERE volunteer_id IS NOT NULL), 1, 1,
        'accepted', now(), now(), now();
-SELECT is(careline_offer_answer('token:1', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, NULL)
+SELECT is(careline_api_offers_answer('token:1', (SELECT id FROM offers), NULL, NULL, 'completed', NULL, NULL)
               ->> 'status', '200', 'the volunteer completes the job');
 SELECT is((SELECT minutes FROM volunteer_services WHERE call_id = (SELECT id FROM calls)), 45,
           'a service record of 45 minutes is made for the call');
@@ -100,12 +97,26 @@ SELECT is((SELECT count(*) FROM events WHERE type = 'timebank.credited'), 1::big
           'the operators hear timebank.credited');
 
 -- The report agrees with the ledger.
-SELECT is(careline_report('timebank', NULL) #>> '{body,figures,ledger_balanced}', 'true',
+SELECT is(careline_api_reports_get('timebank', NULL) #>> '{body,figures,ledger_balanced}', 'true',
           'the timebank report: the ledger balances');
-SELECT is(careline_report('timebank', NULL) #>> '{body,figures,balances_match_entries}', 'true',
+SELECT is(careline_api_reports_get('timebank', NULL) #>> '{body,figures,balances_match_entries}', 'true',
           'the timebank report: balances match entries');
-SELECT is(careline_report('timebank', NULL) #>> '{body,figures,minutes_earned}', '135',
+SELECT is(careline_api_reports_get('timebank', NULL) #>> '{body,figures,minutes_earned}', '135',
           'the timebank report: 135 minutes earned');
+
+-- The one place a ledger transaction is written.
+SELECT pg_temp.balance('pool') AS pool0, pg_temp.balance('resident') AS res0 \gset
+SELECT careline_timebank_txn('grant', (SELECT id FROM timebank_accounts WHERE kind = 'pool'),
+                             (SELECT id FROM timebank_accounts WHERE kind = 'resident'), 7, NULL,
+                             'a test grant', 'token:9') AS tx \gset
+SELECT results_eq(format($$SELECT a.kind, e.kind, e.amount_minutes, e.note, e.actor
+                           FROM timebank_entries e JOIN timebank_accounts a ON a.id = e.account_id
+                           WHERE e.txn_id = %s ORDER BY e.id$$, :tx),
+                  $$VALUES ('pool'::text, 'grant'::text, -7, 'a test grant'::text, 'token:9'::text),
+                           ('resident', 'grant', 7, 'a test grant', 'token:9')$$,
+                  'careline_timebank_txn: two entries under the txn id it returns, the pool''s first');
+SELECT is(ARRAY[pg_temp.balance('pool') - :pool0, pg_temp.balance('resident') - :res0], ARRAY[-7, 7]::bigint[],
+          'careline_timebank_txn: the minutes move from the pool to the party');
 
 SELECT * FROM finish();
 ROLLBACK;

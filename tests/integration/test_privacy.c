@@ -422,14 +422,16 @@ test_failed_operator_insert_keeps_hash_out_of_pg_log(void **state)
 	assert_true(file_has_after(log, off, "division by zero"));
 	assert_false(file_has_after(log, off, "$argon2id$"));
 
-	/* And the SQL function itself, should anything reach it unchecked. */
-	v = th_val(db, "SELECT careline_operator_create('test', 'two words', "
+	/* And the route's SQL function, should anything reach it unchecked. */
+	v = th_val(db, "SELECT careline_api_operators_create('test', "
+	    "'two words', "
 	    "'$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', "
 	    "'operator')->>'status'");
 	assert_non_null(v);
 	assert_string_equal(v, "422");
 	free(v);
-	v = th_val(db, "SELECT careline_operator_create('test', 'Dup', "
+	v = th_val(db, "SELECT careline_api_operators_create('test', "
+	    "'Dup', "
 	    "'$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g', "
 	    "'operator')->>'status'");
 	assert_non_null(v);

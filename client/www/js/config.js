@@ -1,4 +1,6 @@
-// Every constant of the console in one place.
+// Every constant of the console in one place. What carelined decides (the
+// services, matching's speeds, detour and reach) comes from GET /v1/config
+// instead (settings.js), so it cannot go stale after a reload.
 
 // The district box (Hetang, Zhuzhou) the plot draws.
 export const DISTRICT = Object.freeze({
@@ -12,15 +14,6 @@ export const DISTRICT = Object.freeze({
 	utcOffset: '+08:00',
 });
 
-// Travel speeds (km/h) and the street-over-straight-line detour factor,
-// as carelined's matching.* defaults; the 15-minute care circle.
-export const TRAVEL = Object.freeze({
-	speedKmh: Object.freeze({ walk: 4, ebike: 15, car: 25, shuttle: 20 }),
-	detour: 1.3,
-	maxMinutes: 15,
-});
-
-export const SERVICES = Object.freeze(['meal', 'housekeeping', 'daycare', 'companionship']);
 export const OPEN_STATUSES = Object.freeze(['unmatched', 'new', 'offered', 'accepted']);
 export const MOBILITIES = Object.freeze(['walk', 'ebike', 'car', 'wheelchair', 'bedridden']);
 export const TRAVEL_MODES = Object.freeze(['walk', 'ebike', 'car', 'shuttle']);
@@ -45,6 +38,8 @@ export const LIMITS = Object.freeze({
 	// side of the event stream) cannot leave it waiting for good.
 	followRefreshMs: 15000,
 	previewDelayMs: 250,
+	// GET /v1/config is read again this often (and on every board reload).
+	settingsRefreshMs: 300000,
 });
 
 // Where the browser keeps things. The session token lives in

@@ -3,7 +3,8 @@
 // open call for the same service shown before a second is logged.
 
 import { api, ApiError, newIdempotencyKey } from './api.js';
-import { SERVICES, MOBILITIES, LIMITS } from './config.js';
+import { MOBILITIES, LIMITS } from './config.js';
+import { services } from './settings.js';
 import { h, $, clear } from './dom.js';
 import { t } from './i18n.js';
 import { localInputToRfc3339 } from './format.js';
@@ -34,7 +35,7 @@ export function initForm() {
 export function buildOptions(relabel = false) {
 	const checked = selectedService();
 	clear(el['service-options']);
-	SERVICES.forEach((s, i) => {
+	services().forEach((s, i) => {
 		el['service-options'].append(
 			h(
 				'label',

@@ -10,7 +10,8 @@
 // question), form (the call's form and submission) and progress (the
 // live progress and the plot); intake-state.js is what they share.
 
-import { SERVICES, LIMITS } from './config.js';
+import { LIMITS } from './config.js';
+import { services, onSettings } from './settings.js';
 import { $, isTyping } from './dom.js';
 import { onLangChange } from './i18n.js';
 import { createPlot } from './plot.js';
@@ -48,6 +49,10 @@ export function initIntake({ onOpenDetail }) {
 
 	buildOptions();
 	onLangChange(() => {
+		buildOptions(true);
+		render();
+	});
+	onSettings(() => {
 		buildOptions(true);
 		render();
 	});
@@ -93,8 +98,8 @@ export function handleKey(e) {
 		if (!e.repeat) askClinic();
 		return true;
 	}
-	if (!e.ctrlKey && !e.altKey && !e.metaKey && /^[1-4]$/.test(e.key) && !isTyping(e.target)) {
-		const s = SERVICES[Number(e.key) - 1];
+	const s = /^[1-9]$/.test(e.key) ? services()[Number(e.key) - 1] : undefined;
+	if (!e.ctrlKey && !e.altKey && !e.metaKey && s && !isTyping(e.target)) {
 		const radio = document.getElementById('service-' + s);
 		radio.checked = true;
 		radio.focus();

@@ -1,12 +1,14 @@
 // The district plot, drawn by the page itself as SVG (no map tiles): an
 // equirectangular projection of the district box, the resident, the
-// candidates numbered by rank, the 15-minute reach of the fastest one, and
-// the nearest mobile clinic point when a health question asked for it.
+// candidates numbered by rank, the reach (matching.max_minutes) of the
+// fastest one, and the nearest mobile clinic point when a health question
+// asked for it.
 
-import { DISTRICT, TRAVEL } from './config.js';
+import { DISTRICT } from './config.js';
 import { svg, clear } from './dom.js';
 import { t } from './i18n.js';
 import { getProvider, allProviders } from './store.js';
+import { travel } from './settings.js';
 
 const KM_PER_DEG_LAT = 110.574;
 const LAT0 = (DISTRICT.latMin + DISTRICT.latMax) / 2;
@@ -55,31 +57,35 @@ export function candidateLocation(c) {
 // A candidate's travel mode: sent, known from the provider, or read back
 // from its distance and minutes (the nearest of the configured speeds).
 export function candidateMode(c, resident) {
-	if (c.travel_mode && TRAVEL.speedKmh[c.travel_mode]) return c.travel_mode;
+	const tr = travel();
+	if (!tr) return null;
+	if (c.travel_mode && tr.speedKmh[c.travel_mode]) return c.travel_mode;
 	const p = getProvider(c.provider_id);
-	if (p && TRAVEL.speedKmh[p.travel_mode]) return p.travel_mode;
+	if (p && tr.speedKmh[p.travel_mode]) return p.travel_mode;
 	let km = typeof c.distance_m === 'number' ? c.distance_m / 1000 : null;
 	const loc = candidateLocation(c);
 	if (km === null && loc && resident) km = distanceKm(loc, resident);
 	if (km === null || !(c.travel_minutes > 0)) return null;
-	const v = (km * TRAVEL.detour) / (c.travel_minutes / 60);
+	const v = (km * tr.detour) / (c.travel_minutes / 60);
 	let best = null;
-	for (const [mode, speed] of Object.entries(TRAVEL.speedKmh)) {
-		if (best === null || Math.abs(speed - v) < Math.abs(TRAVEL.speedKmh[best] - v)) best = mode;
+	for (const [mode, speed] of Object.entries(tr.speedKmh)) {
+		if (best === null || Math.abs(speed - v) < Math.abs(tr.speedKmh[best] - v)) best = mode;
 	}
 	return best;
 }
 
-// The 15-minute reach of the fastest candidate: radius = 15 min × speed ÷ detour.
+// The reach of the fastest candidate: radius = matching.max_minutes × speed ÷ detour.
 export function reachOf(candidates, resident) {
+	const tr = travel();
+	if (!tr) return null;
 	let mode = null;
 	for (const c of candidates || []) {
 		const m = candidateMode(c, resident);
-		if (m && (mode === null || TRAVEL.speedKmh[m] > TRAVEL.speedKmh[mode])) mode = m;
+		if (m && (mode === null || tr.speedKmh[m] > tr.speedKmh[mode])) mode = m;
 	}
 	if (!mode) return null;
-	const speed = TRAVEL.speedKmh[mode];
-	return { mode, speedKmh: speed, radiusKm: ((TRAVEL.maxMinutes / 60) * speed) / TRAVEL.detour };
+	const speed = tr.speedKmh[mode];
+	return { mode, speedKmh: speed, minutes: tr.maxMinutes, radiusKm: ((tr.maxMinutes / 60) * speed) / tr.detour };
 }
 
 function clampPoint(lat, lon) {
@@ -179,7 +185,7 @@ export function createPlot(el, { onPick, onSummary } = {}) {
 					svg('clipPath', { id: 'plot-clip' }, svg('rect', { x: 0, y: 0, width: W, height: H })),
 					svg('circle', { cx: fixed(c.x), cy: fixed(c.y), r: fixed(r), class: 'plot-reach', 'clip-path': 'url(#plot-clip)' }),
 				);
-				const label = t('plot.reach', { min: TRAVEL.maxMinutes, mode: t('mode.' + reach.mode), km: reach.radiusKm.toFixed(1) });
+				const label = t('plot.reach', { min: reach.minutes, mode: t('mode.' + reach.mode), km: reach.radiusKm.toFixed(1) });
 				// Inside the box, above the circle if there is room, else below.
 				const ly = c.y - r - 12 > 30 ? c.y - r - 12 : c.y + r + 34 < H - 60 ? c.y + r + 34 : H - 60;
 				const lx = Math.min(Math.max(c.x, 260), W - 260);

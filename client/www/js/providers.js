@@ -2,7 +2,8 @@
 // health of their webhook endpoints (with the dead deliveries).
 
 import { api, ApiError } from './api.js';
-import { SERVICES, TRAVEL_MODES } from './config.js';
+import { TRAVEL_MODES } from './config.js';
+import { services, onSettings } from './settings.js';
 import { h, clear } from './dom.js';
 import { t, onLangChange } from './i18n.js';
 import { when, full } from './format.js';
@@ -26,6 +27,7 @@ export function initProviders() {
 		buildOptions();
 		render();
 	});
+	onSettings(() => buildOptions());
 	el['providers-add-toggle'].addEventListener('click', () => toggleForm(el['provider-form'].hidden));
 	el['provider-cancel'].addEventListener('click', () => toggleForm(false));
 	el['providers-refresh'].addEventListener('click', () => load());
@@ -47,7 +49,7 @@ export function initProviders() {
 function buildOptions() {
 	const checked = new Set(Array.from(el['pv-services'].querySelectorAll('input:checked'), (i) => i.value));
 	clear(el['pv-services']);
-	for (const s of SERVICES) {
+	for (const s of services()) {
 		el['pv-services'].append(
 			h('label', null, h('input', { type: 'checkbox', name: 'services', value: s, checked: checked.has(s) }), ' ', serviceLabel(s)),
 		);
