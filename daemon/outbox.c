@@ -20,8 +20,11 @@
 
 #define OUTBOX_CLAIM_MAX	256	/* rows per claim */
 #define OUTBOX_RECORD_BATCH	128	/* results per record */
-#define OUTBOX_FLUSH_MS		5	/* how long a small batch may wait */
+#define OUTBOX_FLUSH_MS		20	/* how long a small batch may wait */
+#define OUTBOX_FLUSH_BUSY_MS	5	/* the same, while claims wait for slots */
 #define OUTBOX_RETRY_MS		500	/* before recording again after a failure */
+#define OUTBOX_CLAIM_GAP_MS	5	/* at least, between two claims */
+#define OUTBOX_DUE_NOW_MS	200	/* look again, when rows wait for slots */
 
 struct outbox {
 	struct event_base	*base;
@@ -34,8 +37,12 @@ struct outbox {
 	struct event		*due;		/* earliest due row */
 	struct event		*poll;		/* backstop */
 	struct event		*flush;		/* small result batches */
+	struct event		*pace;		/* the next claim, held back */
 
 	int			 claiming, claim_again;
+	int			 claim_limit;	/* rows the last claim asked for */
+	int			 claim_more;	/* it may have left due rows */
+	struct timespec		 claim_sent;	/* when (monotonic) */
 	int			 cycling, cycle_again;
 	int			 recording;	/* results in the batch */
 	json_t			*batch;		/* being recorded */
@@ -134,6 +141,17 @@ outbox_result(struct outbox *d, struct webhook_job *job)
 		    webhook_outcome_name(job->outcome), job->error);
 }
 
+/*
+ * A result waiting to be recorded holds its slot: while claims wait for
+ * slots, record small batches soon; otherwise let them grow, a record
+ * costing about the same for 3 results as for 10.
+ */
+static long
+outbox_flush_ms(const struct outbox *d)
+{
+	return (d->claim_more ? OUTBOX_FLUSH_BUSY_MS : OUTBOX_FLUSH_MS);
+}
+
 static void
 outbox_sent(struct webhook_job *job, void *arg)
 {
@@ -144,9 +162,13 @@ outbox_sent(struct webhook_job *job, void *arg)
 	if (json_array_size(d->results) >= OUTBOX_RECORD_BATCH)
 		outbox_flush(d);
 	else if (!evtimer_pending(d->flush, NULL))
-		outbox_arm(d->flush, OUTBOX_FLUSH_MS);
-	/* A slot is free: there may be more waiting. */
-	if (!d->stopping)
+		outbox_arm(d->flush, outbox_flush_ms(d));
+	/*
+	 * A slot is free: claim if rows were left waiting for one. Otherwise
+	 * the last claim took all that was due, and what falls due later
+	 * comes with a NOTIFY or the due timer.
+	 */
+	if (!d->stopping && d->claim_more)
 		outbox_claim(d);
 }
 
@@ -162,9 +184,13 @@ outbox_claimed(const struct db_result *res, void *arg)
 		if (res->status != DB_ERR_SHUTDOWN)
 			log_warn("outbox: claim failed: %s %s",
 			    res->sqlstate, res->message);
+		/* Whatever was due still is: the next occasion claims. */
+		d->claim_more = 1;
 		return;
 	}
 	n = PQntuples(res->res);
+	/* As many as asked for: more may be due once slots are free. */
+	d->claim_more = n >= d->claim_limit;
 	/* Stopping: what was just claimed is left to its lease. */
 	if (d->stopping) {
 		if (n > 0)
@@ -189,7 +215,7 @@ outbox_claimed(const struct db_result *res, void *arg)
 	}
 	if (n > 0 && !evtimer_pending(d->flush, NULL) &&
 	    json_array_size(d->results) > 0)
-		outbox_arm(d->flush, OUTBOX_FLUSH_MS);
+		outbox_arm(d->flush, outbox_flush_ms(d));
 	/* A full claim means more are due; so does a wake-up meanwhile. */
 	if (n == OUTBOX_CLAIM_MAX || d->claim_again) {
 		d->claim_again = 0;
@@ -197,17 +223,34 @@ outbox_claimed(const struct db_result *res, void *arg)
 	}
 }
 
+/*
+ * Claims at most every OUTBOX_CLAIM_GAP_MS: under a stream of calls, each
+ * committing one offer.created with its NOTIFY, one claim (two statements
+ * in its transaction, whatever the batch) takes several rows instead of
+ * one each; when idle, the first row goes at once.
+ */
 static void
 outbox_claim(struct outbox *d)
 {
 	char		 limit[16], lease[16];
 	const char	*params[3];
+	struct timespec	 now;
+	long		 ms;
 	int		 slots;
 
 	if (d->stopping)
 		return;
 	if (d->claiming) {
 		d->claim_again = 1;
+		return;
+	}
+	if (evtimer_pending(d->pace, NULL))
+		return;		/* a claim is on its way */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - d->claim_sent.tv_sec) * 1000 +
+	    (now.tv_nsec - d->claim_sent.tv_nsec) / 1000000;
+	if (ms >= 0 && ms < OUTBOX_CLAIM_GAP_MS) {
+		outbox_arm(d->pace, OUTBOX_CLAIM_GAP_MS - ms);
 		return;
 	}
 	/*
@@ -217,8 +260,10 @@ outbox_claim(struct outbox *d)
 	 */
 	slots = d->cfg->webhook_max_in_flight -
 	    webhook_send_in_flight(d->sender) - (int)json_array_size(d->results);
-	if (slots <= 0)
+	if (slots <= 0) {
+		d->claim_more = 1;
 		return;		/* outbox_sent claims as slots free up */
+	}
 	if (slots > OUTBOX_CLAIM_MAX)
 		slots = OUTBOX_CLAIM_MAX;
 	snprintf(limit, sizeof limit, "%d", slots);
@@ -229,8 +274,11 @@ outbox_claim(struct outbox *d)
 	if (db_query(d->db, "SELECT id, event_id, lease_token, attempt, "
 	    "event_type, url, secret, secret_previous, payload FROM "
 	    "careline_deliveries_claim($1, $2, $3)", 3, params,
-	    outbox_claimed, d) == 0)
+	    outbox_claimed, d) == 0) {
 		d->claiming = 1;
+		d->claim_limit = slots;
+		d->claim_sent = now;
+	}
 }
 
 /* Put a batch back in front of what waits, in order, to try again. */
@@ -283,7 +331,9 @@ outbox_recorded(const struct db_result *res, void *arg)
 	}
 	if (json_array_size(d->results) > 0)
 		outbox_flush(d);
-	outbox_claim(d);
+	/* Recorded results free slots too. */
+	if (d->claim_more)
+		outbox_claim(d);
 }
 
 static void
@@ -330,6 +380,14 @@ outbox_flush_event(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+outbox_pace_event(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	outbox_claim(arg);
+}
+
+static void
 outbox_cycled(const struct db_result *res, void *arg)
 {
 	struct outbox	*d = arg;
@@ -351,7 +409,18 @@ outbox_cycled(const struct db_result *res, void *arg)
 	if (!PQgetisnull(res->res, 0, 1)) {
 		/* Seconds until the earliest row is due; wake just after. */
 		due_in = atof(PQgetvalue(res->res, 0, 1));
-		outbox_arm(d->due, (long)(due_in * 1000) + 5);
+		/*
+		 * Due already while claims wait for slots: they take those
+		 * rows as slots free up, so look again only for what they
+		 * may skip (rows another transaction held), not every few
+		 * ms while a backlog drains.
+		 */
+		if (due_in > 0)
+			outbox_arm(d->due, (long)(due_in * 1000) + 5);
+		else if (d->claim_more)
+			outbox_arm(d->due, OUTBOX_DUE_NOW_MS);
+		else
+			outbox_arm(d->due, 5);
 	}
 	if (expired > 0)
 		outbox_claim(d);
@@ -461,6 +530,7 @@ outbox_new(struct event_base *base, const struct config *cfg,
 	d->due = evtimer_new(base, outbox_due_event, d);
 	d->poll = event_new(base, -1, EV_PERSIST, outbox_poll_event, d);
 	d->flush = evtimer_new(base, outbox_flush_event, d);
+	d->pace = evtimer_new(base, outbox_pace_event, d);
 	return (d);
 }
 
@@ -480,6 +550,7 @@ outbox_stop(struct outbox *d)
 {
 	d->stopping = 1;
 	evtimer_del(d->due);
+	evtimer_del(d->pace);
 	event_del(d->poll);
 	outbox_flush(d);
 }
@@ -508,6 +579,7 @@ outbox_free(struct outbox *d)
 	event_free(d->due);
 	event_free(d->poll);
 	event_free(d->flush);
+	event_free(d->pace);
 	json_decref(d->results);
 	free(d);
 }

@@ -5,7 +5,9 @@
 # the provider's endpoint, and carelined's memory with a large backlog. On a
 # throwaway cluster loaded with the bench district (sql/bench/dataset.sql),
 # like bench.sh. Ends with one table of figures next to their references
-# and targets.
+# and targets, each marked "meets" or "misses by" how much. Part 1 also
+# prints the statements that took the most PostgreSQL time per delivery
+# (pg_stat_statements, track = all, as in bench.sh).
 #
 #   1. throughput: BENCH_WH_DELIVERIES (50,000) pending offer.cancelled
 #      deliveries (~330-byte payloads) are put in the outbox by SQL, to the
@@ -29,7 +31,8 @@
 # watchdog stops everything after 180 s.
 #
 # Environment (all optional): BUILD (default build), BENCH_WH_DELIVERIES,
-# BENCH_WH_CALLS, BENCH_WH_BACKLOG, BENCH_WH_BACKLOG_SECONDS (default 20).
+# BENCH_WH_CALLS, BENCH_WH_BACKLOG, BENCH_WH_BACKLOG_SECONDS (default 20),
+# BENCH_TOP (statements printed, default 8).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,6 +46,7 @@ n_deliveries=${BENCH_WH_DELIVERIES:-50000}
 n_calls=${BENCH_WH_CALLS:-300}
 n_backlog=${BENCH_WH_BACKLOG:-100000}
 backlog_secs=${BENCH_WH_BACKLOG_SECONDS:-20}
+top_n=${BENCH_TOP:-8}
 in_flight=256
 pool_size=4
 secret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
@@ -145,6 +149,9 @@ mem_kb() { # pid field
 mib() {
 	awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'
 }
+# stmts_reset, stmts_print (pg_stat_statements per run), verdict.
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
 
 start_receiver() { # port [args...]
 	local port=$1 i
@@ -181,6 +188,12 @@ if ! PG_FAST=1 scripts/pg.sh init "$pgdir" "$pgport" >"$tmp/pg-init.log" 2>&1; t
 	cat "$tmp/pg-init.log" >&2
 	die "could not start PostgreSQL"
 fi
+psql_q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+scripts/pg.sh stop "$pgdir" >/dev/null
+PG_FAST=1 scripts/pg.sh start "$pgdir" "$pgport" >>"$tmp/pg-init.log" 2>&1 ||
+	die "could not restart PostgreSQL with pg_stat_statements"
+psql_q -c 'CREATE EXTENSION pg_stat_statements' \
+	-c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
 conninfo=$(scripts/pg.sh conninfo "$pgdir" "$pgport")
 cat >"$tmp/careline.yaml" <<-EOF
 	listen:
@@ -243,6 +256,7 @@ delivered_count() {
 	psql_q -At -c "SELECT count(*) FILTER (WHERE status = 'delivered') || ' ' ||
 		count(*) FILTER (WHERE status = 'dead') FROM deliveries WHERE id > $wm"
 }
+stmts_reset
 c_pg0=$(pg_ticks)
 c_r0=$(cpu_ticks "$receiver_pid")
 t0=$(now)
@@ -274,6 +288,7 @@ printf '   carelined: %s delivered (%s dead) in %s s from its start: %s deliveri
 printf '      CPU carelined %s%%, postgres %s%%, receiver %s%% (of %s%%)\n' \
 	"${R[d.cd]}" "${R[d.cpg]}" "${R[d.cr]}" "$(($(nproc) * 100))"
 stop_daemon
+stmts_print "$done_n" delivery
 psql_q -At -F' ' -c "SELECT count(*), count(*) FILTER (WHERE error IS NOT NULL),
 	coalesce(mode() WITHIN GROUP (ORDER BY error), '-')
 	FROM delivery_attempts WHERE delivery_id > $wm" | {
@@ -435,9 +450,6 @@ if grep -q . "$tmp/warn.log"; then
 fi
 
 # --------------------------------------------------------------------------
-verdict() { # value, awk condition on x
-	if awk -v x="$1" "BEGIN { exit !($2) }"; then echo PASS; else echo FAIL; fi
-}
 row() {
 	printf '%-40s %-20s %-30s %-14s %s\n' "$@"
 }
@@ -447,12 +459,12 @@ echo "== webhook results: $(nproc) CPUs, receiver and blast on the same CPUs, Po
 row "measure" "carelined" "reference" "target" "verdict"
 row "-------" "---------" "---------" "------" "-------"
 row "deliveries/s, $in_flight in flight (outbox)" "${R[d.rate]}/s" "blast ${R[b.rate]}/s (issue: ~35000)" "" ""
-row "carelined / blast" "$ratio" "" ">= 0.25" "$(verdict "$ratio" 'x >= 0.25')"
+row "carelined / blast" "$ratio" "" ">= 0.25" "$(verdict "$ratio" '>=' 0.25)"
 row "POST return -> receiver p50 / p99" "${R[l.p50]} / ${R[l.p99]} ms" "POST itself ${R[p.p50]} / ${R[p.p99]} ms" \
-	"p99 < 100 ms" "$(verdict "${R[l.p99]}" 'x < 100')"
+	"p99 < 100 ms" "$(verdict "${R[l.p99]}" '<' 100 ' ms')"
 row "RSS, $n_backlog pending (VmRSS / VmHWM)" "$(mib "${R[m.rss]}") / $(mib "${R[m.hwm]}") MiB" \
-	"$(mib "${R[m.rss0]}") MiB when ready" "< 64 MiB" "$(verdict "$(mib "${R[m.hwm]}")" 'x < 64')"
+	"$(mib "${R[m.rss0]}") MiB when ready" "< 64 MiB" "$(verdict "$(mib "${R[m.hwm]}")" '<' 64 ' MiB')"
 row "  the same, all due at once" "$(mib "${R[mb.rss]}") / $(mib "${R[mb.hwm]}") MiB" \
-	"${R[mb.leased]} rows unrecorded at peak" "< 64 MiB" "$(verdict "$(mib "${R[mb.hwm]}")" 'x < 64')"
+	"${R[mb.leased]} rows unrecorded at peak" "< 64 MiB" "$(verdict "$(mib "${R[mb.hwm]}")" '<' 64 ' MiB')"
 echo "CPU, part 1: carelined ${R[d.cd]}%, postgres ${R[d.cpg]}%, receiver ${R[d.cr]}% (blast run: receiver ${R[b.cr]}%);" \
 	"part 3: carelined ${R[m.cd]}% / ${R[mb.cd]}%, postgres ${R[m.cpg]}% / ${R[mb.cpg]}% of one CPU"

@@ -3,7 +3,15 @@
 # against the very same SQL run by pgbench, the matching preview's latency,
 # and carelined's peak memory, on a throwaway cluster loaded with the bench
 # district (sql/bench/dataset.sql: 50,000 residents, 2,000 providers).
-# Ends with one table of figures next to their targets.
+# Ends with one table of figures next to their targets, each marked
+# "meets" or "misses by" how much.
+#
+# pg_stat_statements (track = all: statements inside PL/pgSQL functions
+# count too) runs on the throwaway cluster; after each measured run the
+# statements that took the most time are printed, with their calls per
+# request, mean time and share of all the time PostgreSQL spent executing
+# the run's statements (a nested statement's share is part of its
+# caller's).
 #
 # Environment (all optional):
 #   BUILD                 build directory holding carelined (default build)
@@ -11,10 +19,16 @@
 #                         on 2 CPUs, 2 and 4 were within noise with the
 #                         call alone, 8 was slowest; with the dispatcher
 #                         sharing the pool, 2 starved it: p99 up to 380 ms)
+#   BENCH_FSYNC_POOL_SIZE database.pool_size for the fsync-on run (default
+#                         8, one per connection: commits then wait on the
+#                         disk, not the CPU, and share its flushes as
+#                         pgbench's 8 clients do; with 4, half the
+#                         requests wait for a connection behind them)
 #   BENCH_POOL_SWEEP      e.g. "2 4 8": also run POST /v1/calls at both
 #                         concurrencies with each of these pool sizes
 #                         (about 25 s more per size)
 #   BENCH_DURATION        seconds per measured run (default 10)
+#   BENCH_TOP             statements printed per run (default 8; 0: none)
 #   BENCH_WARMUP          seconds of warm-up before each run (default 2)
 #   BENCH_WEBHOOKS        1 (default, when BUILD/demo-receiver exists): the
 #                         providers' webhooks go to a demo-receiver on
@@ -28,7 +42,8 @@
 # carelined and PostgreSQL, which the output says. Only 127.0.0.1 and the
 # cluster's unix socket are used. The cluster runs with PG_FAST=1 (fsync and
 # synchronous_commit off), like the tests: figures are CPU-bound, not disk-
-# bound. The district comes with 200 days of history (so the planner sees
+# bound; a last run of POST /v1/calls at 8 connections restarts it with
+# fsync, synchronous_commit and full_page_writes on, for the latency target. The district comes with 200 days of history (so the planner sees
 # tables as in service); between runs the rows the last run wrote are
 # deleted again, so no run pays for the rows of the one before.
 set -euo pipefail
@@ -40,14 +55,16 @@ bin=$root/$build/carelined
 receiver_bin=$root/$build/demo-receiver
 
 pool_size=${BENCH_POOL_SIZE:-4}
+fsync_pool_size=${BENCH_FSYNC_POOL_SIZE:-8}
 pool_sweep=${BENCH_POOL_SWEEP:-}
 duration=${BENCH_DURATION:-10}
 warmup=${BENCH_WARMUP:-2}
+top_n=${BENCH_TOP:-8}
 residents=50000
 webhooks=${BENCH_WEBHOOKS:-1}
 [[ -x $receiver_bin ]] || webhooks=0
 # The whole script must stay bounded whatever hangs.
-deadline=$((240 + 30 * $(wc -w <<<"$pool_sweep") + 8 * duration))
+deadline=$((280 + 30 * $(wc -w <<<"$pool_sweep") + 10 * duration))
 
 die() {
 	echo "bench.sh: $*" >&2
@@ -208,10 +225,19 @@ if ! PG_FAST=1 scripts/pg.sh init "$pgdir" "$pgport" >"$tmp/pg-init.log" 2>&1; t
 	cat "$tmp/pg-init.log" >&2
 	die "could not start PostgreSQL"
 fi
+# pg_stat_statements must be preloaded: set, restart, then track nested
+# statements too (the library knows its settings only once loaded).
+psql_q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+scripts/pg.sh stop "$pgdir" >/dev/null
+PG_FAST=1 scripts/pg.sh start "$pgdir" "$pgport" >>"$tmp/pg-init.log" 2>&1 ||
+	die "could not restart PostgreSQL with pg_stat_statements"
+psql_q -c 'CREATE EXTENSION pg_stat_statements' \
+	-c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
 conninfo=$(scripts/pg.sh conninfo "$pgdir" "$pgport")
 pghost=$(sed -n 's/^host=\([^ ]*\) .*/\1/p' <<<"$conninfo")
 echo "   PostgreSQL $(psql_q -At -c 'SHOW server_version' | cut -d' ' -f1)" \
-	"(fsync, synchronous_commit, full_page_writes off), socket $pghost"
+	"(fsync, synchronous_commit, full_page_writes off), socket $pghost;" \
+	"pg_stat_statements (track = all)"
 
 write_config() { # pool_size port
 	cat >"$tmp/careline.yaml" <<-EOF
@@ -317,6 +343,10 @@ check_api() {
 	fi
 }
 
+# stmts_reset, stmts_print (pg_stat_statements per run), verdict.
+# shellcheck source=scripts/bench-common.sh
+. scripts/bench-common.sh
+
 # Statements carelined has run (its /metrics), whoever asked for them.
 db_queries() {
 	curl -s "$url/metrics" | awk '/^careline_db_queries_total / { n = $2 } END { print n + 0 }'
@@ -334,6 +364,7 @@ run_wrk() { # threads connections script
 	b=$(pg_ticks)
 	e=$(busy_ticks)
 	q0=$(db_queries)
+	stmts_reset
 	out=$(timeout $((duration + 15)) wrk -t"$1" -c"$2" -d"${duration}s" --timeout 5s \
 		-s "$3" "$url" -- "$token" "$residents" 2>&1) || {
 		echo "$out" >&2
@@ -369,6 +400,7 @@ run_pgbench() { # clients mode script
 	[[ $3 == *call_create* ]] && reset_tables
 	logp=$tmp/pgb-$1-$2
 	e=$(busy_ticks)
+	stmts_reset
 	out=$(timeout $((duration + 20)) pgbench -n -h "$pghost" -p "$pgport" -U careline \
 		-c "$1" -j "$jobs" -T "$duration" -M "$2" -f "$3" \
 		-l --log-prefix="$logp" careline 2>&1) || {
@@ -379,6 +411,7 @@ run_pgbench() { # clients mode script
 	P_BUSY=$(((f - e) * 100 / clk_tck / duration))
 	P_TPS=$(awk '/^tps = / { printf "%.0f", $3 }' <<<"$out")
 	P_FAIL=$(awk '/^number of failed transactions:/ { print $5 }' <<<"$out")
+	P_N=$(awk '/^number of transactions actually processed:/ { split($6, a, "/"); print a[1] }' <<<"$out")
 	read -r P_P50 P_P99 < <(cat "$logp".* | awk '{ print $3 }' | sort -n |
 		awk '{ v[NR] = $1 } END {
 			i50 = int(NR * 0.50 + 0.999999); i99 = int(NR * 0.99 + 0.999999)
@@ -390,11 +423,15 @@ run_pgbench() { # clients mode script
 	}
 }
 
-# Calls and candidates the last measured wrk run left in the database.
+# Calls and candidates the last measured wrk run left in the database,
+# and its webhooks delivered.
 db_calls() {
 	psql_q -At -F' ' -c "SELECT count(*), coalesce(sum((status = 'unmatched')::int), 0),
 		coalesce(round((SELECT count(*) FROM offers o WHERE o.call_id = ANY (array_agg(c.id)))::numeric
-		               / nullif(count(*), 0), 2), 0)
+		               / nullif(count(*), 0), 2), 0),
+		(SELECT count(*) FROM deliveries d
+		 WHERE d.id > (SELECT max_id FROM bench_watermark WHERE tbl = 'deliveries')
+		   AND d.status = 'delivered')
 		FROM calls c WHERE c.id > (SELECT max_id FROM bench_watermark WHERE tbl = 'calls')"
 }
 
@@ -461,15 +498,21 @@ check_same_sql() {
 declare -A R # results by key
 
 bench_calls_daemon() { # connections tag
-	local n unmatched cands
+	local n unmatched cands delivered
 	run_wrk 2 "$1" tests/bench/post_call.lua
-	read -r n unmatched cands < <(db_calls)
+	# The dispatcher records what it sent within a few ms.
+	sleep 0.5
+	read -r n unmatched cands delivered < <(db_calls)
 	R[$2.rps]=$W_RPS R[$2.p50]=$W_P50 R[$2.p99]=$W_P99 R[$2.err]=$W_ERR
 	R[$2.cd]=$W_CD R[$2.cpg]=$W_CPG R[$2.coth]=$W_COTH R[$2.qpr]=$W_QPR
 	printf '   carelined c=%-3s %6s req/s  p50 %6.2f ms  p99 %6.2f ms  errors %s\n' \
 		"$1" "$W_RPS" "$W_P50" "$W_P99" "$W_ERR"
 	printf '      CPU carelined %s%%, postgres %s%%, rest %s%%; %s statements/request; %s calls (%s unmatched), %s candidates/call\n' \
 		"$W_CD" "$W_CPG" "$W_COTH" "$W_QPR" "$n" "$unmatched" "$cands"
+	if ((webhooks)); then
+		echo "      $delivered webhooks delivered (each call's first offer.created; the run's last may follow)"
+	fi
+	stmts_print "$W_REQ" request
 	((W_ERR == 0)) || echo "   WARNING: $W_ERR requests failed (non-2xx, timeouts or socket errors)"
 	((n >= W_REQ)) || echo "   WARNING: wrk counted $W_REQ answers but only $n calls were stored"
 }
@@ -481,6 +524,7 @@ bench_calls_pgbench() { # clients tag
 		R[$2.pg.$mode]=$P_TPS
 		printf '   pgbench   c=%-3s %6s tps    p50 %6.2f ms  p99 %6.2f ms  failed %s  (-M %s; CPU busy %s%%)\n' \
 			"$1" "$P_TPS" "$P_P50" "$P_P99" "$P_FAIL" "$mode" "$P_BUSY"
+		[[ $mode == prepared && $1 == 8 ]] && stmts_print "$P_N" transaction
 		# The comparison is against the better of prepared and simple;
 		# extended (unnamed statements, as carelined's libpq calls) is
 		# shown for reference.
@@ -514,6 +558,7 @@ run_wrk 1 1 tests/bench/get_match.lua
 R[m.rps]=$W_RPS R[m.p50]=$W_P50 R[m.p99]=$W_P99 R[m.err]=$W_ERR
 printf '   carelined c=1   %6s req/s  median %5.2f ms  p99 %5.2f ms  errors %s\n' \
 	"$W_RPS" "$W_P50" "$W_P99" "$W_ERR"
+stmts_print "$W_REQ" request
 hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$daemon_pid/status")
 rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$daemon_pid/status")
 printf '   carelined memory: peak RSS (VmHWM) %.1f MiB, RSS now %.1f MiB\n' \
@@ -546,10 +591,23 @@ if [[ -n $pool_sweep ]]; then
 	done
 fi
 
+# Last, as it leaves PostgreSQL durable (and slower) for good.
+echo "== fsync on: POST /v1/calls at 8 connections (pool_size $fsync_pool_size), then pgbench on the same SQL"
+scripts/pg.sh stop "$pgdir" >/dev/null
+scripts/pg.sh start "$pgdir" "$pgport" >>"$tmp/pg-init.log" 2>&1 ||
+	die "could not restart PostgreSQL with fsync on"
+echo "   PostgreSQL restarted with fsync $(psql_q -At -c 'SHOW fsync'), synchronous_commit" \
+	"$(psql_q -At -c 'SHOW synchronous_commit'), full_page_writes $(psql_q -At -c 'SHOW full_page_writes')"
+reset_tables
+start_daemon "$fsync_pool_size"
+bench_calls_daemon 8 f8
+stop_daemon
+run_pgbench 8 prepared tests/bench/call_create.sql
+R[f8.pg]=$P_TPS R[f8.pg.p99]=$P_P99
+printf '   pgbench   c=8   %6s tps    p50 %6.2f ms  p99 %6.2f ms  failed %s  (-M prepared)\n' \
+	"$P_TPS" "$P_P50" "$P_P99" "$P_FAIL"
+
 # --------------------------------------------------------------------------
-verdict() { # value, awk condition on x
-	if awk -v x="$1" "BEGIN { exit !($2) }"; then echo PASS; else echo FAIL; fi
-}
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
 }
@@ -558,26 +616,27 @@ row() {
 }
 
 echo
-echo "== results: $ncpu × ${cpu_model:-CPU}, wrk/pgbench on the same CPUs, PostgreSQL with fsync off"
+echo "== results: $ncpu × ${cpu_model:-CPU}, wrk/pgbench on the same CPUs, PostgreSQL with fsync off but where said"
 row "measure" "carelined" "pgbench (same SQL)" "target" "verdict"
 row "-------" "---------" "------------------" "------" "-------"
 for c in 8 32; do
+	# The issue's target is at 8 connections; 0.8 at 32 is the older one.
+	want=0.9
+	((c == 8)) || want=0.8
 	r=$(ratio "${R[c$c.rps]}" "${R[c$c.pg]}")
 	row "POST /v1/calls c=$c throughput" "${R[c$c.rps]} req/s" \
 		"${R[c$c.pg]} tps (-M ${R[c$c.pgm]})" "" ""
 	row "POST /v1/calls c=$c carelined/pgbench" "$r" \
-		"(-M extended: ${R[c$c.pg.extended]})" ">= 0.8" "$(verdict "$r" 'x >= 0.8')"
-	if ((c == 8)); then
-		row "POST /v1/calls c=$c p50 / p99" "${R[c$c.p50]} / ${R[c$c.p99]} ms" "" \
-			"p99 < 25 ms" "$(verdict "${R[c$c.p99]}" 'x < 25')"
-	else
-		row "POST /v1/calls c=$c p50 / p99" "${R[c$c.p50]} / ${R[c$c.p99]} ms" "" "" ""
-	fi
+		"(-M extended: ${R[c$c.pg.extended]})" ">= $want" "$(verdict "$r" '>=' "$want")"
+	row "POST /v1/calls c=$c p50 / p99" "${R[c$c.p50]} / ${R[c$c.p99]} ms" "" "" ""
 done
+row "POST /v1/calls c=8 p99, fsync on" "${R[f8.p99]} ms" "${R[f8.pg.p99]} ms" \
+	"< 25 ms" "$(verdict "${R[f8.p99]}" '<' 25 ' ms')"
+row "POST /v1/calls c=8, fsync on (pool $fsync_pool_size)" "${R[f8.rps]} req/s" "${R[f8.pg]} tps (-M prepared)" "" ""
 row "GET /v1/matches c=1 median / p99" "${R[m.p50]} / ${R[m.p99]} ms" \
-	"${R[m.pg.p50]} / ${R[m.pg.p99]} ms" "median < 2 ms" "$(verdict "${R[m.p50]}" 'x < 2')"
+	"${R[m.pg.p50]} / ${R[m.pg.p99]} ms" "median < 2 ms" "$(verdict "${R[m.p50]}" '<' 2 ' ms')"
 hwm_mib=$(awk -v k="$hwm_kb" 'BEGIN { printf "%.1f", k / 1024 }')
-row "carelined peak RSS (VmHWM)" "$hwm_mib MiB" "" "< 40 MiB" "$(verdict "$hwm_mib" 'x < 40')"
+row "carelined peak RSS (VmHWM)" "$hwm_mib MiB" "" "< 40 MiB" "$(verdict "$hwm_mib" '<' 40 ' MiB')"
 if [[ -n $pool_sweep ]]; then
 	for p in $pool_sweep; do
 		row "pool_size $p: c=8 / c=32" "${R[pool$p.c8.rps]} / ${R[pool$p.c32.rps]} req/s" \

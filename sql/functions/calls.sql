@@ -90,9 +90,12 @@ CREATE OR REPLACE TRIGGER calls_status_guard BEFORE UPDATE OF status ON calls
 -- p_req (validated by the daemon):
 --   {"resident_id": int?, "caller_phone": digits, "service": ..., "wanted_at": text?,
 --    "notes": text?, "urgency": "normal"|"urgent"?, "duplicate_ok": bool?}
--- The call remembers its dispatch parameters, the
--- operators get call.created, and dispatch starts in this transaction (a
--- call with no candidate turns unmatched there, with call.unmatched).
+-- The call remembers its dispatch parameters, the operators get
+-- call.created, and its first offers go out in this transaction (a call
+-- with no candidate turns unmatched there, with call.unmatched). A call
+-- with candidates is inserted 'offered' and its offers 'pending', the
+-- first of them then sent by careline_offers_send: the call's row is
+-- written once.
 CREATE OR REPLACE FUNCTION careline_call_create(p_actor text, p_token_id bigint, p_req jsonb,
                                                 p_params jsonb, p_idem_key text, p_req_hash bytea)
 RETURNS jsonb
@@ -113,6 +116,10 @@ DECLARE
     v_body        jsonb;
     v_constraint  text;
     v_dispatch    jsonb;
+    v_providers   bigint[];     -- the candidates, in rank order
+    v_minutes     numeric[];
+    v_want        int;          -- offers out at once
+    v_send        bigint[];
 BEGIN
     IF p_idem_key IS NOT NULL AND (p_token_id IS NULL OR p_req_hash IS NULL) THEN
         RAISE EXCEPTION 'careline_call_create: an idempotency key needs a token id and a request hash'
@@ -185,14 +192,19 @@ BEGIN
         END IF;
     END IF;
 
-    -- d. The call, then its ranked candidates.
+    -- d. The ranked candidates, then the call: offered from its first row
+    -- when there is one (matching returns only available providers).
     v_wanted := coalesce((p_req ->> 'wanted_at')::timestamptz, now());
+    SELECT array_agg(m.provider_id ORDER BY m.rank), array_agg(m.travel_minutes ORDER BY m.rank)
+    INTO v_providers, v_minutes
+    FROM careline_match(v_resident_id, v_service, v_wanted, p_params) AS m;
     BEGIN
         INSERT INTO calls (resident_id, caller_phone, service, wanted_at, notes, urgency,
                            status, created_by, idempotency_key, request_hash, dispatch_params)
         VALUES (v_resident_id, v_phone, v_service, v_wanted,
                 coalesce(p_req ->> 'notes', ''), coalesce(p_req ->> 'urgency', 'normal'),
-                'new', p_token_id, p_idem_key,
+                CASE WHEN v_providers IS NULL THEN 'new' ELSE 'offered' END,
+                p_token_id, p_idem_key,
                 CASE WHEN p_idem_key IS NOT NULL THEN p_req_hash END, v_dispatch)
         RETURNING * INTO v_call;
     EXCEPTION WHEN unique_violation THEN
@@ -204,25 +216,38 @@ BEGIN
         RAISE;
     END;
 
+    v_want := CASE v_dispatch ->> 'strategy'
+                  WHEN 'broadcast' THEN (v_dispatch ->> 'broadcast_k')::int ELSE 1 END;
     WITH ins AS (
         INSERT INTO offers (call_id, provider_id, rank, travel_minutes, status)
-        SELECT v_call.id, m.provider_id, m.rank, m.travel_minutes, 'pending'
-        FROM careline_match(v_resident_id, v_service, v_wanted, p_params) AS m
-        RETURNING offers.provider_id, offers.rank, offers.travel_minutes
+        SELECT v_call.id, u.provider_id, u.rank, u.travel_minutes, 'pending'
+        FROM unnest(v_providers, v_minutes) WITH ORDINALITY AS u(provider_id, travel_minutes, rank)
+        ORDER BY u.rank
+        RETURNING offers.id, offers.provider_id, offers.rank, offers.travel_minutes
     )
     SELECT jsonb_agg(jsonb_build_object('provider_id', i.provider_id, 'rank', i.rank,
-                                        'travel_minutes', i.travel_minutes) ORDER BY i.rank)
-    INTO v_offers FROM ins i;
+                                        'travel_minutes', i.travel_minutes) ORDER BY i.rank),
+           array_agg(i.id ORDER BY i.rank) FILTER (WHERE i.rank <= v_want)
+    INTO v_offers, v_send
+    FROM ins i;
 
-    PERFORM careline_audit(p_actor, 'call.create', 'call', v_call.id, NULL,
-        (to_jsonb(v_call) - 'response' - 'request_hash')
-        || jsonb_build_object('candidates', coalesce(v_offers, '[]'::jsonb)));
+    INSERT INTO audit_log (actor, action, entity, entity_id, before, after)
+    VALUES (p_actor, 'call.create', 'call', v_call.id, NULL,
+            (to_jsonb(v_call) - 'response' - 'request_hash')
+            || jsonb_build_object('candidates', coalesce(v_offers, '[]'::jsonb)));
     PERFORM careline_event('call.created', v_call.id,
         jsonb_build_object('service', v_call.service, 'urgency', v_call.urgency,
                            'candidates', coalesce(jsonb_array_length(v_offers), 0)));
 
-    -- e. Offers go out (or the call turns unmatched) in this transaction.
-    PERFORM careline_dispatch(v_call.id, p_params);
+    -- e. The first offers go out in this transaction: the call was just
+    -- inserted (no one else sees it, nothing is out), so careline_dispatch's
+    -- checks have nothing to find. With no candidate it turns the call
+    -- unmatched.
+    IF v_send IS NOT NULL THEN
+        PERFORM careline_offers_send(v_call.id, v_send, v_dispatch);
+    ELSE
+        PERFORM careline_dispatch(v_call.id, p_params);
+    END IF;
 
     -- f. The answer, kept for replays.
     v_body := careline_call_json(v_call.id);

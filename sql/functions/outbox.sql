@@ -161,6 +161,7 @@ RETURNS TABLE (id bigint, event_id text, lease_token bigint, attempt int, event_
                url text, secret text, secret_previous text, payload text)
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -499,6 +500,7 @@ CREATE OR REPLACE FUNCTION careline_deliveries_record(p_results jsonb, p_params 
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = public, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_done       bigint[];
@@ -559,11 +561,16 @@ BEGIN
     INTO v_done, v_providers
     FROM closed;
 
-    -- A provider that answered is not failing (providers in id order).
-    PERFORM 1 FROM providers p WHERE p.id = ANY (v_providers)
-        AND p.endpoint_failing_since IS NOT NULL ORDER BY p.id FOR UPDATE;
+    -- A provider that answered is not failing (providers locked in id order).
     UPDATE providers p SET endpoint_failing_since = NULL
-    WHERE p.id = ANY (v_providers) AND p.endpoint_failing_since IS NOT NULL;
+    WHERE p.id IN (SELECT x.id FROM providers x
+                   WHERE x.id = ANY (v_providers) AND x.endpoint_failing_since IS NOT NULL
+                   ORDER BY x.id FOR UPDATE)
+      AND p.endpoint_failing_since IS NOT NULL;
+    -- Only fresh successes, one per row (the usual batch): done.
+    IF cardinality(v_done) = jsonb_array_length(p_results) THEN
+        RETURN jsonb_build_object('applied', cardinality(v_done), 'stale', 0);
+    END IF;
 
     -- A second success for a row closed above is stale, as the row-by-row
     -- function would find it (the row is no longer pending); counted here.

@@ -6,7 +6,8 @@
 --   $3 the request as carelined re-serialises it (compact, keys sorted);
 --   $4 the matching parameters for the default config, byte for byte:
 --      dispatch_params, built by config/config.c (the matching keys of
---      api_match_params() plus the offer keys 0003_offers.sql reads);
+--      api_match_params() plus the offer keys sql/functions/dispatch.sql
+--      reads);
 --   $5 NULL (no Idempotency-Key);
 --   $6 a SHA-256 (stored only with a key, so one fixed value does).
 -- pgbench replaces ":name" even inside quotes (with -M prepared a JSON
