@@ -196,14 +196,14 @@ metric(const char *name)
 static void
 test_stream_newer_than_fetch_is_checked(void **state)
 {
-	struct blocker	 bl[4];
-	struct th_stream *a, *b;
-	PGconn		*lock;
-	PGresult	*res;
-	long long	 ida, idb;
-	long		 until;
-	char		*ta, *tb, *path, *sql, *rid;
-	size_t		 i;
+	struct blocker		 bl[4];
+	struct th_stream	*a, *b;
+	PGconn			*lock;
+	PGresult		*res;
+	long long		 ida, idb;
+	long			 until;
+	char			*ta, *tb, *path, *sql, *rid;
+	size_t			 i;
 
 	(void)state;
 	ta = make_token("console early", &ida);
