@@ -74,6 +74,8 @@ struct events_hub {
 	int			 known;		/* pos has been read */
 	int			 learning;	/* asking for it */
 	unsigned long long	 gen;		/* the last client's */
+	unsigned long long	 fetch_gen;	/* the last one the running
+						   fetch checks */
 	long long		 notified;	/* NOTIFYs and reconnects */
 	long long		 fetches;	/* careline_events_after runs */
 	int			 fetching, fetch_again;
@@ -311,12 +313,23 @@ events_fetched(const struct db_result *res, void *arg)
 		events_row_pos(res->res, i, &pos);
 		for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, entry);
-			if (!c->catching_up && events_pos_cmp(&c->pos,
-			    &pos) < 0)
+			/* Newer than the fetch: its credential was not checked. */
+			if (!c->catching_up && c->gen <= hub->fetch_gen &&
+			    events_pos_cmp(&c->pos, &pos) < 0)
 				events_send(c, &pos, PQgetvalue(res->res, i,
 				    1), PQgetvalue(res->res, i, 2));
 		}
 		hub->pos = pos;
+	}
+	/*
+	 * Streams that came while the fetch ran get its rows from the table,
+	 * in a query that checks their credential.
+	 */
+	for (c = TAILQ_FIRST(&hub->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->gen > hub->fetch_gen && !c->catching_up &&
+		    events_pos_cmp(&c->pos, &hub->pos) < 0)
+			events_catch_up(c);
 	}
 	/* Only a long wait is worth a line: each commit makes a short one. */
 	if (held && !hub->held && hub->retry_ms == EVENTS_RETRY_MAX_MS) {
@@ -422,6 +435,7 @@ events_fetch(struct events_hub *hub)
 		return;
 	}
 	hub->fetching = 1;
+	hub->fetch_gen = hub->gen;
 	hub->fetches++;
 	if (events_query(hub, &hub->pos, 0, NULL, events_fetched, hub) != 0) {
 		hub->fetching = 0;

@@ -140,6 +140,120 @@ test_revoked_token_ends_stream(void **state)
 	free(tok);
 }
 
+/* A request held by a lock the test holds: it keeps a pool connection. */
+struct blocker {
+	pthread_t	 thread;
+	const char	*path;
+};
+
+static void *
+blocker_run(void *arg)
+{
+	struct blocker	*b = arg;
+
+	th_api(d.url, admin, "GET", b->path, NULL, NULL);
+	return (NULL);
+}
+
+/* A value of GET /metrics, or -1. */
+static long long
+metric(const char *name)
+{
+	struct th_response	 r;
+	char			*u, *want, *p;
+	long long		 v = -1;
+
+	memset(&r, 0, sizeof r);
+	u = xprintf("%s/metrics", d.url);
+	want = xprintf("\n%s ", name);
+	if (th_http(&r, "GET", u, NULL, NULL) == 0 && r.status == 200 &&
+	    (p = strstr(r.body, want)) != NULL)
+		v = atoll(p + strlen(want));
+	th_response_free(&r);
+	free(want);
+	free(u);
+	return (v);
+}
+
+/*
+ * A stream that connects while the hub's read of new rows waits for a
+ * pool connection was not in that read's list of credentials to check:
+ * its answer (taken after the stream's token was revoked and an event
+ * committed) must not reach it. The pool is held full by requests that
+ * wait for a lock, so the read is sure to run after both commits.
+ */
+static void
+test_stream_newer_than_fetch_is_checked(void **state)
+{
+	struct blocker		 bl[4];
+	struct th_stream	*a, *b;
+	PGconn			*lock;
+	PGresult		*res;
+	long long		 ida, idb;
+	long			 until;
+	char			*ta, *tb, *path, *sql, *rid;
+	size_t			 i;
+
+	(void)state;
+	ta = make_token("console early", &ida);
+	tb = make_token("console late", &idb);
+	a = th_stream_open(d.url, ta, NULL, WAIT_MS);
+	/* b's token is in the daemon's cache: its stream needs no query. */
+	assert_int_equal(th_api(d.url, tb, "GET", "/v1/config", NULL, NULL),
+	    200);
+	rid = th_pg_value(db, "SELECT min(id) FROM residents");
+	assert_non_null(rid);
+	path = xprintf("/v1/residents/%s", rid);
+	lock = th_pg(db);
+	res = PQexec(lock, "BEGIN; LOCK TABLE residents IN ACCESS EXCLUSIVE "
+	    "MODE");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	for (i = 0; i < sizeof bl / sizeof bl[0]; i++) {
+		bl[i].path = path;
+		assert_int_equal(pthread_create(&bl[i].thread, NULL,
+		    blocker_run, &bl[i]), 0);
+	}
+	/* database.pool_size is 4: every connection waits for the lock. */
+	assert_int_equal(th_pg_wait(db, "SELECT count(*) FROM "
+	    "pg_stat_activity WHERE datname = current_database() AND "
+	    "wait_event_type = 'Lock'", "4", WAIT_MS), 0);
+	/*
+	 * The hub's next read (recheck: 1s) waits for a connection, with a
+	 * only in its list: nothing else asks the pool now.
+	 */
+	until = th_now_ms() + WAIT_MS;
+	while (metric("careline_db_pool_waiting") != 1) {
+		assert_true(th_now_ms() < until);
+		usleep(20000);
+	}
+	b = th_stream_open(d.url, tb, NULL, WAIT_MS);
+	sql = xprintf("UPDATE api_tokens SET revoked_at = now() WHERE id = "
+	    "%lld", idb);
+	assert_int_equal(th_pg_exec(db, sql), 0);
+	assert_int_equal(th_pg_exec(db, "SELECT careline_event('call.ringing', "
+	    "NULL, '{\"probe\": \"after-revoke\"}')"), 0);
+	res = PQexec(lock, "COMMIT");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	PQfinish(lock);
+	for (i = 0; i < sizeof bl / sizeof bl[0]; i++)
+		pthread_join(bl[i].thread, NULL);
+
+	/* a was checked: it has the event; b ends without it. */
+	assert_int_equal(th_stream_wait(a, "after-revoke", WAIT_MS), 0);
+	stream_assert_ended(b);
+	assert_non_null(strstr(b->text, "event: ended\n"));
+	assert_null(strstr(b->text, "after-revoke"));
+	th_stream_close(a);
+	th_stream_close(b);
+	free(sql);
+	free(path);
+	free(rid);
+	free(ta);
+	free(tb);
+}
+
 static void
 test_disabled_operator_stream_ends(void **state)
 {
@@ -351,6 +465,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sign_out_ends_stream),
 		cmocka_unit_test(test_revoked_token_ends_stream),
+		cmocka_unit_test(test_stream_newer_than_fetch_is_checked),
 		cmocka_unit_test(test_disabled_operator_stream_ends),
 		cmocka_unit_test(test_streams_capped_and_freed),
 		cmocka_unit_test(test_ringing_events_hold_ids),
