@@ -143,60 +143,89 @@ free_port() {
 	done
 }
 
+# Wait until something listens on port $1 while process $2 lives: 0, or 1
+# once it has exited or 10 s have passed.
+listening() {
+	local _
+	for _ in $(seq 100); do
+		ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
 # The console in real headless Chromium, against the demo district: the
 # cluster's own careline database, the demo receiver, a real carelined.
 run_browser() {
 	local name=browser log=$tmp/browser.log port rport conf bpid=0 rpid=0
-	local admin ok notok rc=0
+	local admin ok notok rc=0 try
 	echo "== $name"
-	port=$(free_port)
-	rport=$(free_port)
 	conf=$tmp/carelined-browser.yaml
-	cat >"$conf" <<-YAML
-		listen:
-		  port: $port
-		database:
-		  url: "$conninfo"
-		paths:
-		  sql_dir: $root/sql
-		static:
-		  dir: $root/client/www
-		offers:
-		  timeout: 60s
-		webhooks:
-		  allow_private_targets: true
-		  public_url: "http://127.0.0.1:$port"
-	YAML
-	{
-		"$build/carelined" -c "$conf" --migrate &&
-		psql "$conninfo" -q -v ON_ERROR_STOP=1 \
-		    -v receiver_url="http://127.0.0.1:$rport/hooks" \
-		    -f sql/demo/seed.sql &&
-		psql "$conninfo" -q -v ON_ERROR_STOP=1 \
-		    -v receiver_url="http://127.0.0.1:$rport/hooks" \
-		    -f sql/demo/programmes.sql &&
-		CARELINE_PASSWORD=browser-test-pw "$build/carelined" -c "$conf" \
-		    --create-operator browser --role admin
-	} >"$log" 2>&1 || rc=1
-	admin=$("$build/carelined" -c "$conf" --create-token --role admin \
-	    --name browser 2>>"$log") || rc=1
-	if ((rc == 0)); then
+	# Another suite on this machine may take a port between free_port and
+	# the bind: start the receiver first (its address goes into the seed)
+	# and try other ports until it listens.
+	for try in 1 2 3 4 5; do
+		rport=$(free_port)
 		"$build/demo-receiver" --port "$rport" --accept-after 1s --quiet \
 		    >>"$log" 2>&1 &
 		rpid=$!
+		listening "$rport" "$rpid" && break
+		kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; rpid=0
+	done
+	((rpid != 0)) || { echo "   the demo receiver did not listen" >>"$log"; rc=1; }
+	for try in 1 2 3 4 5; do
+		((rc == 0)) || break
+		port=$(free_port)
+		cat >"$conf" <<-YAML
+			listen:
+			  port: $port
+			database:
+			  url: "$conninfo"
+			paths:
+			  sql_dir: $root/sql
+			static:
+			  dir: $root/client/www
+			offers:
+			  timeout: 60s
+			webhooks:
+			  allow_private_targets: true
+			  public_url: "http://127.0.0.1:$port"
+		YAML
+		if ((try == 1)); then
+			{
+				"$build/carelined" -c "$conf" --migrate &&
+				psql "$conninfo" -q -v ON_ERROR_STOP=1 \
+				    -v receiver_url="http://127.0.0.1:$rport/hooks" \
+				    -f sql/demo/seed.sql &&
+				psql "$conninfo" -q -v ON_ERROR_STOP=1 \
+				    -v receiver_url="http://127.0.0.1:$rport/hooks" \
+				    -f sql/demo/programmes.sql &&
+				CARELINE_PASSWORD=browser-test-pw "$build/carelined" \
+				    -c "$conf" --create-operator browser --role admin
+			} >>"$log" 2>&1 || { rc=1; break; }
+			admin=$("$build/carelined" -c "$conf" --create-token \
+			    --role admin --name browser 2>>"$log") || { rc=1; break; }
+		fi
 		"$build/carelined" -c "$conf" >>"$log" 2>&1 &
 		bpid=$!
 		for _ in $(seq 100); do
 			curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+			kill -0 "$bpid" 2>/dev/null || break
 			sleep 0.1
 		done
+		curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+		kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null; bpid=0
+	done
+	((rc != 0 || bpid != 0)) || { echo "   carelined did not get ready" >>"$log"; rc=1; }
+	if ((rc == 0)); then
 		CARELINE_URL="http://127.0.0.1:$port" CARELINE_OPERATOR=browser \
 		    CARELINE_PASSWORD=browser-test-pw CARELINE_ADMIN_TOKEN=$admin \
 		    CARELINE_SHOTS="$root/tests/out" \
 		    scripts/browser-test.sh >"$tmp/browser-tap.log" 2>&1 || rc=$?
-		kill "$bpid" "$rpid" 2>/dev/null
-		wait "$bpid" "$rpid" 2>/dev/null
 	fi
+	((bpid == 0)) || { kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null; }
+	((rpid == 0)) || { kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null; }
 	ok=$(grep -c '^ok ' "$tmp/browser-tap.log" 2>/dev/null || true)
 	notok=$(grep -c '^not ok ' "$tmp/browser-tap.log" 2>/dev/null || true)
 	grep -E '^(ok|not ok) ' "$tmp/browser-tap.log" 2>/dev/null | sed 's/^/   /'
