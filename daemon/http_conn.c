@@ -886,6 +886,19 @@ http_conns_init(struct http_conns *set, struct config *cfg)
 	LIST_INIT(&set->conn_list);
 }
 
+int
+http_conns_writing(const struct http_conns *set)
+{
+	const struct http_conn	*c;
+	int			 n = 0;
+
+	LIST_FOREACH(c, &set->conn_list, entry) {
+		if (c->state == HTTP_CONN_WRITING)
+			n++;
+	}
+	return (n);
+}
+
 void
 http_conns_clear(struct http_conns *set)
 {

@@ -496,6 +496,12 @@ server_inflight(const struct server *srv)
 	return (srv->inflight);
 }
 
+int
+server_unsent(const struct server *srv)
+{
+	return (http_conns_writing(&srv->conns));
+}
+
 void
 server_drain(struct server *srv)
 {
