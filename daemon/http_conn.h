@@ -48,7 +48,6 @@ struct http_conns {
 	long long			 cut[HTTP_CUT_MAX];
 };
 
-void		 http_conns_init(struct http_conns *, struct config *);
 /* After evhttp_free: those evhttp never handed over, and the index. */
 void		 http_conns_clear(struct http_conns *);
 /* Connections whose reply is queued but not yet all written. */
