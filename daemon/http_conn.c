@@ -878,12 +878,15 @@ http_conn_stream(struct http_conn *c,
 	/* Still watched: a console that leaves is let go at once. */
 }
 
-void
-http_conns_init(struct http_conns *set, struct config *cfg)
+int
+http_conns_writing(const struct http_conns *set)
 {
-	memset(set, 0, sizeof *set);
-	set->cfg = cfg;
-	LIST_INIT(&set->conn_list);
+	const struct http_conn	*c;
+	int			 n = 0;
+
+	LIST_FOREACH(c, &set->conn_list, entry)
+		n += c->state == HTTP_CONN_WRITING;
+	return (n);
 }
 
 void

@@ -48,9 +48,10 @@ struct http_conns {
 	long long			 cut[HTTP_CUT_MAX];
 };
 
-void		 http_conns_init(struct http_conns *, struct config *);
 /* After evhttp_free: those evhttp never handed over, and the index. */
 void		 http_conns_clear(struct http_conns *);
+/* Connections whose reply is queued but not yet all written. */
+int		 http_conns_writing(const struct http_conns *);
 /* evhttp_set_bevcb's callback; arg is the struct http_conns. */
 struct bufferevent *http_conn_new(struct event_base *, void *arg);
 /* The watched connection a request arrived on, or NULL. */

@@ -413,7 +413,8 @@ server_new(struct event_base *base, struct config *cfg)
 	srv->cfg = cfg;
 	srv->http = evhttp_new(base);
 	srv->relisten = evtimer_new(base, server_relisten, srv);
-	http_conns_init(&srv->conns, cfg);
+	srv->conns.cfg = cfg;		/* the rest zeroed with srv */
+	LIST_INIT(&srv->conns.conn_list);
 	evhttp_set_max_body_size(srv->http,
 	    (ev_ssize_t)cfg->http_max_body * HTTP_HARD_BODY_FACTOR);
 	evhttp_set_max_headers_size(srv->http, cfg->http_max_headers);
@@ -494,6 +495,12 @@ int
 server_inflight(const struct server *srv)
 {
 	return (srv->inflight);
+}
+
+int
+server_unsent(const struct server *srv)
+{
+	return (http_conns_writing(&srv->conns));
 }
 
 void

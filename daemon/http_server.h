@@ -121,6 +121,12 @@ int		 server_listen(struct server *, char **cause);
 void		 server_accept(struct server *, int on);
 const char	*server_bound(const struct server *);
 int		 server_inflight(const struct server *);
+/*
+ * Replies queued but not yet written to their sockets: a request ends
+ * (server_inflight) when its reply is queued, and server_free would
+ * close its connection with the reply still in the buffer.
+ */
+int		 server_unsent(const struct server *);
 /* Answer new requests with 503 from now on; in-flight ones carry on. */
 void		 server_drain(struct server *);
 void		 server_free(struct server *);

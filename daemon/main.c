@@ -203,8 +203,13 @@ main_drain_check(evutil_socket_t fd, short what, void *arg)
 	/* Password threads report to the loop: it must outlive them. */
 	if (password_busy() > 0)
 		return;
-	/* Idle means every result was recorded: failures are kept. */
-	if (server_inflight(cl->srv) == 0 && outbox_idle(cl->outbox) &&
+	/*
+	 * Idle means every reply was written (queued is not enough: the
+	 * exit would close the connection under it) and every result was
+	 * recorded: failures are kept.
+	 */
+	if (server_inflight(cl->srv) == 0 && server_unsent(cl->srv) == 0 &&
+	    outbox_idle(cl->outbox) &&
 	    events_hub_ending(cl->events) == 0) {
 		log_info("stopping: all requests answered, all webhook "
 		    "attempts recorded");

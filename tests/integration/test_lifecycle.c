@@ -4,7 +4,11 @@
  * processes, real signals, a real cluster stopped and started.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +30,7 @@
 
 #define BURST	40	/* requests held in flight across SIGTERM */
 #define LATE	10	/* requests sent during the drain */
+#define DRAIN_FILE (12 * 1024 * 1024) /* past the kernel's socket buffers */
 
 static char	*db;
 
@@ -155,6 +160,94 @@ test_ready_then_stopping_on_sigterm_burst(void **state)
 	free(sock);
 }
 
+/*
+ * A reply queued before SIGTERM but not yet written is still owed: the
+ * drain waits until it has gone out. The client reads nothing until the
+ * drain has begun, through a small window, so most of the file is still
+ * in the daemon's buffer then (more than the kernel's buffers can hold).
+ */
+static void
+test_drain_writes_queued_reply(void **state)
+{
+	struct th_daemon	 d;
+	struct sockaddr_in	 sin;
+	char			*www, *path, *extra, *sock, *note, *req;
+	char			 buf[65536], *big, *p;
+	long long		 got = 0, want = -1;
+	size_t			 headlen = 0;
+	ssize_t			 n;
+	int			 fd, s, rcv = 4096;
+	FILE			*f;
+
+	(void)state;
+	www = xprintf("%s/www-drain-%d", th_tmp(), (int)getpid());
+	mkdir(www, 0755);
+	path = xprintf("%s/big.txt", www);
+	big = xmalloc(DRAIN_FILE);
+	memset(big, 'x', DRAIN_FILE);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(big, 1, DRAIN_FILE, f), DRAIN_FILE);
+	fclose(f);
+	free(big);
+	extra = xprintf("http:\n  shutdown_grace: 20s\nstatic:\n  dir: %s\n",
+	    www);
+	fd = th_notify_open("lifecycle", &sock);
+	assert_int_equal(th_daemon_start_notified(&d, db, extra, fd, sock), 0);
+
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcv,
+	    sizeof rcv), 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)d.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(s, (struct sockaddr *)&sin, sizeof sin), 0);
+	req = xprintf("GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_int_equal(write(s, req, strlen(req)), (ssize_t)strlen(req));
+	free(req);
+	/* The head has come: the whole reply is queued. */
+	n = recv(s, buf, 1, 0);
+	assert_int_equal(n, 1);
+
+	kill(d.pid, SIGTERM);
+	assert_non_null(note = th_notify_expect(fd, "STOPPING=1", 5000));
+	free(note);
+
+	/* Now read it all: the head, then every byte it announces. */
+	while (want == -1 || got < want) {
+		n = recv(s, buf + headlen, sizeof buf - 1 - headlen, 0);
+		if (n <= 0)
+			break;
+		if (want != -1) {
+			got += n;
+			continue;
+		}
+		headlen += (size_t)n;
+		buf[headlen] = '\0';
+		if ((p = strstr(buf, "\r\n\r\n")) == NULL)
+			continue;
+		got = (long long)headlen - (p + 4 - buf);
+		assert_non_null(p = strcasestr(buf, "\r\nContent-Length: "));
+		want = atoll(p + 18);
+		headlen = 0;
+	}
+	assert_int_equal(want, DRAIN_FILE);
+	assert_int_equal(got, DRAIN_FILE);
+	close(s);
+
+	assert_int_equal(th_daemon_signal_wait(&d, 0, 10000), 0);
+	th_daemon_cleanup(&d);
+	unlink(path);
+	rmdir(www);
+	free(path);
+	free(www);
+	free(extra);
+	close(fd);
+	unlink(sock);
+	free(sock);
+}
+
 static void
 test_sigint_exits_zero(void **state)
 {
@@ -278,6 +371,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_then_stopping_on_sigterm_burst),
+		cmocka_unit_test(test_drain_writes_queued_reply),
 		cmocka_unit_test(test_sigint_exits_zero),
 		cmocka_unit_test(test_sighup_reload_and_refusal),
 		cmocka_unit_test(test_readyz_follows_database_restart),
