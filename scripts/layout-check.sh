@@ -47,7 +47,23 @@ while read -r f; do
 		rc=1
 	fi
 done <<<"$files"
+# sql/functions/ defines each function and view once (a file that
+# is re-applied by checksum must not fight another over an object), and
+# sql/schema/ defines none of them (issue 10).
+twice=$(grep -ohiE '^CREATE (OR REPLACE )?(FUNCTION|VIEW) +[a-z_0-9.]+' \
+    sql/functions/*.sql | awk '{ print tolower($NF) }' | sort | uniq -d)
+if [ -n "$twice" ]; then
+	echo "sql/functions/: defined more than once: $twice"
+	rc=1
+fi
+if grep -liE '^CREATE (OR REPLACE )?(FUNCTION|VIEW|TRIGGER|CONSTRAINT TRIGGER) ' \
+    sql/schema/*.sql; then
+	echo "sql/schema/: functions, views and triggers belong in sql/functions/"
+	rc=1
+fi
 if [ "$rc" -eq 0 ]; then
+	echo "sql/functions/: each function and view defined once;" \
+	    "sql/schema/: none"
 	echo "daemon/: $(wc -l <<<"$edges") include edges between modules," \
 	    "no cycle; none of $nfiles C files over $max lines"
 fi
