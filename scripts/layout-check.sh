@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tree keeps its shape (issue 10): no daemon file includes the file
 # that includes it, and no tracked C file anywhere (daemon, common,
-# config, client, tests) is over 900 lines. A module is a name
+# config, client, tests) is over 900 lines, and sql/functions/ defines
+# each SQL function and view once. A module is a name
 # with its .c and .h (http_server.c and http_server.h are one); an include
 # of another module's header is an edge, and tsort finds any loop among
 # them, however long. Run by `make test`.
