@@ -113,6 +113,53 @@ api_arg_id(struct request *r, struct evkeyvalq *q, const char *key)
 	return (id);
 }
 
+int
+api_arg_choice(struct request *r, struct evkeyvalq *q, const char *key,
+    const char *const *choices, const char **out)
+{
+	const char	*v = evhttp_find_header(q, key);
+	char		 list[256];
+	size_t		 len = 0;
+	int		 i;
+
+	*out = NULL;
+	if (v == NULL)
+		return (0);
+	list[0] = '\0';
+	for (i = 0; choices[i] != NULL; i++) {
+		if (strcmp(v, choices[i]) == 0) {
+			*out = v;
+			return (0);
+		}
+		if (len < sizeof list)
+			len += snprintf(list + len, sizeof list - len, "%s%s",
+			    i > 0 ? ", " : "", choices[i]);
+	}
+	request_error(r, 400, "invalid_parameter", key,
+	    "%s must be one of: %s", key, list);
+	return (-1);
+}
+
+int
+api_arg_page(struct request *r, struct evkeyvalq *q, struct api_page *p)
+{
+	long long	limit, cursor;
+
+	if ((limit = api_arg_id(r, q, "limit")) < 0 ||
+	    (cursor = api_arg_id(r, q, "cursor")) < 0)
+		return (-1);
+	if (limit > API_LIST_LIMIT_MAX) {
+		request_error(r, 400, "invalid_parameter", "limit",
+		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
+		return (-1);
+	}
+	snprintf(p->limit, sizeof p->limit, "%lld", limit > 0 ? limit :
+	    API_LIST_LIMIT_DEFAULT);
+	snprintf(p->cursor_buf, sizeof p->cursor_buf, "%lld", cursor);
+	p->cursor = cursor > 0 ? p->cursor_buf : NULL;
+	return (0);
+}
+
 /*
  * A statement that failed: the route functions answer every error of the
  * request's own making with a status (sql/functions/api.sql), so what

@@ -44,6 +44,18 @@ int	 api_args(struct request *, struct evkeyvalq *q,
 	    const char *const *allowed);
 /* A query argument as a positive id (0 when absent); -1: answered. */
 long long api_arg_id(struct request *, struct evkeyvalq *, const char *);
+/* A query argument that must be one of choices, NULL-terminated (*out is
+ * NULL when absent); -1: answered. */
+int	 api_arg_choice(struct request *, struct evkeyvalq *, const char *,
+	    const char *const *, const char **);
+/* A paged list's "limit" (as text, the default when absent) and "cursor"
+ * (NULL when absent); -1: answered. */
+struct api_page {
+	char		 limit[24];
+	char		 cursor_buf[24];
+	const char	*cursor;
+};
+int	 api_arg_page(struct request *, struct evkeyvalq *, struct api_page *);
 /* An RFC 3339 query argument (a '+' sent unescaped is taken back). */
 int	 api_arg_time(struct request *, struct evkeyvalq *, const char *,
 	    const char **);

@@ -134,29 +134,6 @@ api_calls_get(struct request *r)
 	api_audited_read(r, API_SQL("careline_api_calls_get($1, $2, $3)"));
 }
 
-/* A query argument that must be one of a list; 1 if present and valid. */
-static int
-api_arg_choice(struct request *r, struct evkeyvalq *q, const char *key,
-    const char *const *choices, const char **out)
-{
-	const char	*v = evhttp_find_header(q, key);
-	int		 i;
-
-	*out = NULL;
-	if (v == NULL)
-		return (0);
-	for (i = 0; choices[i] != NULL; i++) {
-		if (strcmp(v, choices[i]) == 0) {
-			*out = v;
-			return (0);
-		}
-	}
-	request_error(r, 400, "invalid_parameter", key,
-	    "%s is not one of the accepted values", key);
-	return (-1);
-}
-
-
 void
 api_calls_list(struct request *r)
 {
@@ -166,8 +143,9 @@ api_calls_list(struct request *r)
 	};
 	struct evkeyvalq	 q;
 	const char		*params[8], *status, *service, *since;
-	long long		 resident, cursor, limit;
-	char			 rbuf[24], cbuf[24], lbuf[24];
+	struct api_page		 page;
+	long long		 resident;
+	char			 rbuf[24];
 	char			 route[API_ROUTE_NAME_MAX];
 
 	if (api_args(r, &q, allowed) != 0)
@@ -176,18 +154,9 @@ api_calls_list(struct request *r)
 	    api_arg_choice(r, &q, "service", api_services, &service) != 0 ||
 	    api_arg_time(r, &q, "since", &since) != 0 ||
 	    (resident = api_arg_id(r, &q, "resident_id")) < 0 ||
-	    (cursor = api_arg_id(r, &q, "cursor")) < 0 ||
-	    (limit = api_arg_id(r, &q, "limit")) < 0)
+	    api_arg_page(r, &q, &page) != 0)
 		goto out;
-	if (limit > API_LIST_LIMIT_MAX) {
-		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
-		goto out;
-	}
 	snprintf(rbuf, sizeof rbuf, "%lld", resident);
-	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
-	    API_LIST_LIMIT_DEFAULT);
 	api_route_name(r, route, sizeof route);
 	params[0] = r->who.actor;
 	params[1] = route;
@@ -195,8 +164,8 @@ api_calls_list(struct request *r)
 	params[3] = service;
 	params[4] = resident > 0 ? rbuf : NULL;
 	params[5] = since;
-	params[6] = lbuf;
-	params[7] = cursor > 0 ? cbuf : NULL;
+	params[6] = page.limit;
+	params[7] = page.cursor;
 	api_sql_reply(r, API_SQL("careline_api_calls_list($1, $2, $3, $4, $5, "
 	    "$6, $7, $8)"), 8, params);
 out:

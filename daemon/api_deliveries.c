@@ -18,40 +18,22 @@ api_deliveries_list(struct request *r)
 		"pending", "delivered", "dead", NULL
 	};
 	struct evkeyvalq	 q;
+	struct api_page		 page;
 	const char		*status, *params[4];
-	long long		 provider, limit, cursor;
-	char			 pbuf[24], lbuf[24], cbuf[24];
-	int			 i;
+	long long		 provider;
+	char			 pbuf[24];
 
 	if (api_args(r, &q, allowed) != 0)
 		return;
-	status = evhttp_find_header(&q, "status");
-	for (i = 0; status != NULL && statuses[i] != NULL; i++) {
-		if (strcmp(status, statuses[i]) == 0)
-			break;
-	}
-	if (status != NULL && statuses[i] == NULL) {
-		request_error(r, 400, "invalid_parameter", "status",
-		    "status must be pending, delivered or dead");
+	if (api_arg_choice(r, &q, "status", statuses, &status) != 0 ||
+	    (provider = api_arg_id(r, &q, "provider_id")) < 0 ||
+	    api_arg_page(r, &q, &page) != 0)
 		goto out;
-	}
-	if ((provider = api_arg_id(r, &q, "provider_id")) < 0 ||
-	    (limit = api_arg_id(r, &q, "limit")) < 0 ||
-	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
-		goto out;
-	if (limit > API_LIST_LIMIT_MAX) {
-		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
-		goto out;
-	}
 	snprintf(pbuf, sizeof pbuf, "%lld", provider);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
-	    API_LIST_LIMIT_DEFAULT);
-	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = status;
 	params[1] = provider > 0 ? pbuf : NULL;
-	params[2] = lbuf;
-	params[3] = cursor > 0 ? cbuf : NULL;
+	params[2] = page.limit;
+	params[3] = page.cursor;
 	api_sql_reply(r, API_SQL("careline_api_deliveries_list($1, $2, $3, "
 	    "$4)"), 4, params);
 out:

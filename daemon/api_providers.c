@@ -131,47 +131,21 @@ api_providers_list(struct request *r)
 	static const char *const allowed[] = {
 		"service", "active", "limit", "cursor", NULL
 	};
+	static const char *const booleans[] = { "true", "false", NULL };
 	struct evkeyvalq	 q;
 	const char		*service, *active, *params[4];
-	long long		 limit, cursor;
-	char			 lbuf[24], cbuf[24];
-	int			 i;
+	struct api_page		 page;
 
 	if (api_args(r, &q, allowed) != 0)
 		return;
-	service = evhttp_find_header(&q, "service");
-	active = evhttp_find_header(&q, "active");
-	if ((limit = api_arg_id(r, &q, "limit")) < 0 ||
-	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
+	if (api_arg_page(r, &q, &page) != 0 ||
+	    api_arg_choice(r, &q, "service", api_services, &service) != 0 ||
+	    api_arg_choice(r, &q, "active", booleans, &active) != 0)
 		goto out;
-	for (i = 0; service != NULL && api_services[i] != NULL; i++) {
-		if (strcmp(service, api_services[i]) == 0)
-			break;
-	}
-	if (service != NULL && api_services[i] == NULL) {
-		request_error(r, 400, "invalid_parameter", "service",
-		    "service must be meal, housekeeping, daycare or "
-		    "companionship");
-		goto out;
-	}
-	if (active != NULL && strcmp(active, "true") != 0 &&
-	    strcmp(active, "false") != 0) {
-		request_error(r, 400, "invalid_parameter", "active",
-		    "active must be true or false");
-		goto out;
-	}
-	if (limit > API_LIST_LIMIT_MAX) {
-		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
-		goto out;
-	}
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
-	    API_LIST_LIMIT_DEFAULT);
-	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = service;
 	params[1] = active;
-	params[2] = lbuf;
-	params[3] = cursor > 0 ? cbuf : NULL;
+	params[2] = page.limit;
+	params[3] = page.cursor;
 	api_sql_reply(r, API_SQL("careline_api_providers_list($1, "
 	    "$2::boolean, $3, $4)"), 4, params);
 out:

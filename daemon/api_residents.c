@@ -91,30 +91,20 @@ api_residents_access_log(struct request *r)
 {
 	static const char *const allowed[] = { "limit", "cursor", NULL };
 	struct evkeyvalq	 q;
+	struct api_page		 page;
 	const char		*params[3];
-	long long		 limit, cursor;
-	char			 id[24], lbuf[24], cbuf[24];
+	char			 id[24];
 
 	if (api_args(r, &q, allowed) != 0)
 		return;
-	if ((limit = api_arg_id(r, &q, "limit")) < 0 ||
-	    (cursor = api_arg_id(r, &q, "cursor")) < 0)
+	if (api_arg_page(r, &q, &page) != 0)
 		goto out;
-	if (limit > API_LIST_LIMIT_MAX) {
-		request_error(r, 400, "invalid_parameter", "limit",
-		    "limit must be 1 to %d", API_LIST_LIMIT_MAX);
-		goto out;
-	}
 	snprintf(id, sizeof id, "%lld", r->ids[0]);
-	snprintf(lbuf, sizeof lbuf, "%lld", limit > 0 ? limit :
-	    API_LIST_LIMIT_DEFAULT);
-	snprintf(cbuf, sizeof cbuf, "%lld", cursor);
 	params[0] = id;
-	params[1] = lbuf;
-	params[2] = cursor > 0 ? cbuf : NULL;
+	params[1] = page.limit;
+	params[2] = page.cursor;
 	api_sql_reply(r, API_SQL("careline_api_residents_access_log($1, $2, "
-	    "$3)"),
-	    3, params);
+	    "$3)"), 3, params);
 out:
 	evhttp_clear_headers(&q);
 }
