@@ -80,12 +80,9 @@ AS $$
 DECLARE
     v_known   text[] := ARRAY['name', 'phone', 'address', 'lat', 'lon', 'community_id',
                               'community', 'mobility', 'lives_alone', 'disabled', 'low_income'];
-    v_key     text;
     v_comm    record;
     v_old     residents%ROWTYPE;
     v_new     residents%ROWTYPE;
-    v_lat     double precision;
-    v_lon     double precision;
     v_before  jsonb;
     v_after   jsonb;
     v_diff    record;
@@ -98,26 +95,15 @@ BEGIN
     IF p_fields IS NULL OR jsonb_typeof(p_fields) <> 'object' THEN
         PERFORM careline_raise('KL400', 'invalid_body', 'The body must be a JSON object.', NULL);
     END IF;
-    FOR v_key IN SELECT jsonb_object_keys(p_fields) LOOP
-        IF NOT v_key = ANY (v_known) THEN
-            PERFORM careline_raise('KL422', 'unknown_field',
-                format('Unknown field %s.', v_key), v_key);
-        END IF;
-    END LOOP;
+    PERFORM careline_fields_check(p_fields, v_known,
+        CASE WHEN p_id IS NULL THEN ARRAY['name', 'phone', 'address', 'lat', 'lon'] END, 'a resident');
 
     v_comm := careline_resolve_community(p_fields);
     IF v_comm.error IS NOT NULL THEN
         RETURN v_comm.error;
     END IF;
 
-    IF p_id IS NULL THEN
-        FOREACH v_key IN ARRAY ARRAY['name', 'phone', 'address', 'lat', 'lon'] LOOP
-            IF coalesce(jsonb_typeof(p_fields -> v_key), 'null') = 'null' THEN
-                PERFORM careline_raise('KL422', 'missing_field',
-                    format('%s is required to register a resident.', v_key), v_key);
-            END IF;
-        END LOOP;
-    ELSE
+    IF p_id IS NOT NULL THEN
         SELECT * INTO v_old FROM residents WHERE id = p_id FOR UPDATE;
         IF NOT FOUND THEN
             PERFORM careline_raise('KL404', 'resident_not_found',
@@ -127,15 +113,7 @@ BEGIN
     END IF;
 
     IF p_fields ? 'lat' OR p_fields ? 'lon' THEN
-        v_lat := coalesce((p_fields ->> 'lat')::double precision, ST_Y(v_old.location::geometry));
-        v_lon := coalesce((p_fields ->> 'lon')::double precision, ST_X(v_old.location::geometry));
-        IF v_lat IS NULL OR NOT v_lat BETWEEN -90 AND 90 THEN
-            PERFORM careline_raise('KL422', 'invalid_value', 'lat must be between -90 and 90.', 'lat');
-        END IF;
-        IF v_lon IS NULL OR NOT v_lon BETWEEN -180 AND 180 THEN
-            PERFORM careline_raise('KL422', 'invalid_value', 'lon must be between -180 and 180.', 'lon');
-        END IF;
-        v_new.location := ST_SetSRID(ST_MakePoint(v_lon, v_lat), 4326)::geography;
+        v_new.location := careline_fields_point(p_fields, v_old.location);
     END IF;
     IF p_fields ? 'name' THEN v_new.name := p_fields ->> 'name'; END IF;
     IF p_fields ? 'phone' THEN v_new.phone := p_fields ->> 'phone'; END IF;

@@ -291,3 +291,51 @@ BEGIN
     ORDER BY 1, 2;
 END;
 $$;
+
+-- What a register's save checks of its body before anything else: no key
+-- outside p_known (KL422 unknown_field), and on a creation (p_required not
+-- NULL) each of p_required present and not null (KL422 missing_field,
+-- "NAME is required to register p_what.").
+CREATE OR REPLACE FUNCTION careline_fields_check(p_fields jsonb, p_known text[],
+                                                 p_required text[], p_what text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_key text;
+BEGIN
+    FOR v_key IN SELECT jsonb_object_keys(p_fields) LOOP
+        IF NOT v_key = ANY (p_known) THEN
+            PERFORM careline_raise('KL422', 'unknown_field', format('Unknown field %s.', v_key), v_key);
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY coalesce(p_required, '{}') LOOP
+        IF coalesce(jsonb_typeof(p_fields -> v_key), 'null') = 'null' THEN
+            PERFORM careline_raise('KL422', 'missing_field',
+                format('%s is required to register %s.', v_key, p_what), v_key);
+        END IF;
+    END LOOP;
+END;
+$$;
+
+-- The point a body's lat and lon make, each falling back to p_old's
+-- (NULL on a creation); KL422 naming the coordinate out of range.
+CREATE OR REPLACE FUNCTION careline_fields_point(p_fields jsonb, p_old geography)
+RETURNS geography
+LANGUAGE plpgsql
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_lat double precision := coalesce((p_fields ->> 'lat')::double precision, ST_Y(p_old::geometry));
+    v_lon double precision := coalesce((p_fields ->> 'lon')::double precision, ST_X(p_old::geometry));
+BEGIN
+    IF v_lat IS NULL OR NOT v_lat BETWEEN -90 AND 90 THEN
+        PERFORM careline_raise('KL422', 'invalid_value', 'lat must be between -90 and 90.', 'lat');
+    END IF;
+    IF v_lon IS NULL OR NOT v_lon BETWEEN -180 AND 180 THEN
+        PERFORM careline_raise('KL422', 'invalid_value', 'lon must be between -180 and 180.', 'lon');
+    END IF;
+    RETURN ST_SetSRID(ST_MakePoint(v_lon, v_lat), 4326)::geography;
+END;
+$$;

@@ -2,7 +2,7 @@
 -- helpers (community lookup, constraint errors, diffs), and
 -- careline_in_district. The opening-hours grammar itself: hours.sql.
 \ir lib/fixtures.sql
-SELECT plan(33);
+SELECT plan(38);
 
 INSERT INTO communities (name, street) VALUES ('East Gate', 'Main Street'), ('West Gate', 'Main Street');
 
@@ -87,6 +87,19 @@ SELECT is(careline_constraint_error('residents', 'residents_location_check', NUL
           'a location constraint is reported on lat');
 SELECT is(careline_constraint_error('providers', 'providers_webhook_needs_secret', NULL, 'm') #>> '{body,error,field}',
           'webhook_url', 'a webhook without a secret is reported on webhook_url');
+
+-- What both registers' saves check of a body first (careline_fields_check,
+-- careline_fields_point).
+SELECT throws_ok($$SELECT careline_fields_check('{"nmae": "x"}', ARRAY['name'], NULL, 'a thing')$$,
+                 'KL422', 'Unknown field nmae.', 'a key outside the known ones: KL422 unknown_field');
+SELECT throws_ok($$SELECT careline_fields_check('{"name": null}', ARRAY['name'], ARRAY['name'], 'a thing')$$,
+                 'KL422', 'name is required to register a thing.', 'a creation without a required key: KL422');
+SELECT lives_ok($$SELECT careline_fields_check('{}', ARRAY['name'], NULL, 'a thing')$$,
+                'an update needs no key');
+SELECT is(ST_AsText(careline_fields_point('{"lat": 27.9}', 'SRID=4326;POINT(113.2 27.8)')::geometry),
+          'POINT(113.2 27.9)', 'a lat alone moves the point, the old lon kept');
+SELECT throws_ok($$SELECT careline_fields_point('{"lat": 91, "lon": 113}', NULL)$$,
+                 'KL422', 'lat must be between -90 and 90.', 'a lat out of range: KL422');
 
 SELECT * FROM finish();
 ROLLBACK;
