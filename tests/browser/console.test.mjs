@@ -510,8 +510,10 @@ async function main() {
 		assert(await page.evaluate(() => document.activeElement.name === 'service'), 'Tab reaches the service');
 		await page.keyboard.press('1');
 		assert(await page.locator('#service-meal').isChecked(), '1 picks meal');
-		await page.locator('#preview-candidates li').first().waitFor({ timeout: 10000 });
+		// The wanted time first: the preview is for that time, and at night
+		// no meal provider is open now.
 		await page.fill('#call-wanted', WANTED.local);
+		await page.locator('#preview-candidates li').first().waitFor({ timeout: 10000 });
 		await page.focus('#call-notes');
 		await page.keyboard.type('浏览器测试：不吃辣');
 		await page.keyboard.press('Control+Enter');
@@ -613,8 +615,8 @@ async function main() {
 			await p.locator('#resident-name').waitFor({ timeout: 10000 });
 			await p.keyboard.press('Tab');
 			await p.keyboard.press('1');
-			await p.locator('#preview-candidates li').first().waitFor({ timeout: 10000 });
 			await p.fill('#call-wanted', WANTED.local);
+			await p.locator('#preview-candidates li').first().waitFor({ timeout: 10000 });
 			await p.keyboard.press('Control+Enter');
 			await p.locator('#call-status-line[data-call-id]').waitFor({ timeout: 15000 });
 			const id = Number(await p.locator('#call-status-line').getAttribute('data-call-id'));
