@@ -136,7 +136,7 @@ free_port() {
 	local p
 	while :; do
 		p=$((20000 + RANDOM % 30000))
-		if ! ss -ltnH "sport = :$p" 2>/dev/null | grep -q .; then
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
 		fi
@@ -148,7 +148,8 @@ free_port() {
 listening() {
 	local _
 	for _ in $(seq 100); do
-		ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
+		# bash's /dev/tcp: a fresh Debian has no ss (iproute2).
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
 		kill -0 "$2" 2>/dev/null || return 1
 		sleep 0.1
 	done
