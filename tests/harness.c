@@ -526,6 +526,25 @@ th_response_free(struct th_response *r)
 	r->body = r->headers = NULL;
 }
 
+long long
+th_metric(const char *base, const char *name)
+{
+	struct th_response	 r;
+	char			*u, *want, *p;
+	long long		 v = -1;
+
+	memset(&r, 0, sizeof r);
+	u = xprintf("%s/metrics", base);
+	want = xprintf("\n%s ", name);
+	if (th_http(&r, "GET", u, NULL, NULL) == 0 && r.status == 200 &&
+	    (p = strstr(r.body, want)) != NULL)
+		v = atoll(p + strlen(want));
+	th_response_free(&r);
+	free(want);
+	free(u);
+	return (v);
+}
+
 int
 th_wait_status(const char *url, long status, int timeout_ms)
 {

@@ -129,6 +129,8 @@ void	 th_collect_both(CURL *c, struct th_buf *body, struct th_buf *head);
 
 /* headers: NULL-terminated "Name: value" strings, or NULL. Returns the
  * curl code (0 = got a response). */
+/* A value of base's GET /metrics (loopback needs no token), or -1. */
+long long th_metric(const char *base, const char *name);
 int	 th_http(struct th_response *, const char *method, const char *url,
 	    const char *body, const char *const *headers);
 void	 th_response_free(struct th_response *);

@@ -100,32 +100,13 @@ probe_json(const char *probe)
 	return (xprintf("\"data\": {\"probe\": \"%s\"}", probe));
 }
 
-/* A value of GET /metrics (loopback needs no token), or -1. */
-static long long
-metric(const char *name)
-{
-	struct th_response	 r;
-	char			*u, *want, *p;
-	long long		 v = -1;
-
-	memset(&r, 0, sizeof r);
-	u = xprintf("%s/metrics", d.url);
-	want = xprintf("\n%s ", name);
-	if (th_http(&r, "GET", u, NULL, NULL) == 0 && r.status == 200 &&
-	    (p = strstr(r.body, want)) != NULL)
-		v = atoll(p + strlen(want));
-	th_response_free(&r);
-	free(want);
-	free(u);
-	return (v);
-}
 
 static int
 metric_wait(const char *name, long long want)
 {
 	long	until = th_now_ms() + WAIT_MS;
 
-	while (metric(name) != want) {
+	while (th_metric(d.url, name) != want) {
 		if (th_now_ms() > until)
 			return (-1);
 		usleep(20000);
@@ -138,7 +119,7 @@ metric_wait_least(const char *name, long long want)
 {
 	long	until = th_now_ms() + WAIT_MS;
 
-	while (metric(name) < want) {
+	while (th_metric(d.url, name) < want) {
 		if (th_now_ms() > until)
 			return (-1);
 		usleep(20000);
@@ -416,19 +397,19 @@ test_no_stream_no_read(void **state)
 
 	(void)state;
 	assert_int_equal(metric_wait("careline_events_streams", 0), 0);
-	notified = metric("careline_events_notified_total");
+	notified = th_metric(d.url, "careline_events_notified_total");
 	assert_true(notified >= 0);
 	before = event_insert(w, "idle-before");
 	assert_int_equal(metric_wait_least("careline_events_notified_total",
 	    notified + 1), 0);
-	fetches = metric("careline_events_fetches_total");
+	fetches = th_metric(d.url, "careline_events_fetches_total");
 	assert_true(fetches >= 0);
 	id1 = event_insert(w, "idle-one");
 	id2 = event_insert(w, "idle-two");
 	/* Told of both, and read neither. */
 	assert_int_equal(metric_wait_least("careline_events_notified_total",
 	    notified + 3), 0);
-	assert_int_equal(metric("careline_events_fetches_total"), fetches);
+	assert_int_equal(th_metric(d.url, "careline_events_fetches_total"), fetches);
 
 	s = th_stream_open(d.url, admin, before, WAIT_MS);
 	j1 = probe_json("idle-one");
@@ -524,11 +505,11 @@ test_hangup_cancels(void **state)
 	(void)state;
 	/* A new token: its check cannot come from the cache. */
 	token = th_token(db, "operator", "eventgap hangup");
-	cancelled = metric("careline_http_cancelled_total");
+	cancelled = th_metric(d.url, "careline_http_cancelled_total");
 	assert_true(cancelled >= 0);
 	s499 = xprintf("%s\"499\"}", line);
 	s200 = xprintf("%s\"200\"}", line);
-	assert_int_equal(metric(s200), -1);
+	assert_int_equal(th_metric(d.url, s200), -1);
 
 	pg_do(lock, "BEGIN");
 	pg_do(lock, "LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE");
@@ -552,7 +533,7 @@ test_hangup_cancels(void **state)
 	pg_do(lock, "ROLLBACK");
 	/* Ended as 499 once the check is answered; never handled. */
 	assert_int_equal(metric_wait(s499, 1), 0);
-	assert_int_equal(metric(s200), -1);
+	assert_int_equal(th_metric(d.url, s200), -1);
 	/* And the daemon carries on. */
 	assert_int_equal(th_api(d.url, token, "GET", "/v1/calls", NULL, NULL),
 	    200);

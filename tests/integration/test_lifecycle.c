@@ -49,21 +49,6 @@ discard(char *p, size_t size, size_t n, void *arg)
 	return (size * n);
 }
 
-static long
-metric(const char *base, const char *name)
-{
-	struct th_response	 r;
-	char			*u = xprintf("%s/metrics", base), *p;
-	long			 v = -1;
-
-	if (th_http(&r, "GET", u, NULL, NULL) == 0 &&
-	    (p = strstr(r.body, name)) != NULL)
-		v = atol(p + strlen(name));
-	th_response_free(&r);
-	free(u);
-	return (v);
-}
-
 static void
 test_ready_then_stopping_on_sigterm_burst(void **state)
 {
@@ -105,9 +90,9 @@ test_ready_then_stopping_on_sigterm_burst(void **state)
 	do {
 		curl_multi_perform(multi, &running);
 		curl_multi_poll(multi, NULL, 0, 20, NULL);
-	} while (metric(d.url, "\ncareline_http_requests_in_flight ") <
+	} while (th_metric(d.url, "careline_http_requests_in_flight") <
 	    BURST + 1 && th_now_ms() < deadline);
-	assert_int_equal(metric(d.url, "\ncareline_http_requests_in_flight "),
+	assert_int_equal(th_metric(d.url, "careline_http_requests_in_flight"),
 	    BURST + 1);
 
 	kill(d.pid, SIGTERM);
@@ -358,7 +343,7 @@ test_readyz_follows_database_restart(void **state)
 	print_message("readyz 200 after %ld ms\n", th_now_ms() - t0);
 	assert_int_equal(d.pid, pid);
 	assert_int_equal(kill(pid, 0), 0);
-	assert_true(metric(d.url, "\ncareline_db_reconnects_total ") >= 1);
+	assert_true(th_metric(d.url, "careline_db_reconnects_total") >= 1);
 
 	assert_int_equal(th_daemon_signal_wait(&d, SIGTERM, 10000), 0);
 	th_daemon_cleanup(&d);

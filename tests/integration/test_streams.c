@@ -155,25 +155,6 @@ blocker_run(void *arg)
 	return (NULL);
 }
 
-/* A value of GET /metrics, or -1. */
-static long long
-metric(const char *name)
-{
-	struct th_response	 r;
-	char			*u, *want, *p;
-	long long		 v = -1;
-
-	memset(&r, 0, sizeof r);
-	u = xprintf("%s/metrics", d.url);
-	want = xprintf("\n%s ", name);
-	if (th_http(&r, "GET", u, NULL, NULL) == 0 && r.status == 200 &&
-	    (p = strstr(r.body, want)) != NULL)
-		v = atoll(p + strlen(want));
-	th_response_free(&r);
-	free(want);
-	free(u);
-	return (v);
-}
 
 /*
  * A stream that connects while the hub's read of new rows waits for a
@@ -223,7 +204,7 @@ test_stream_newer_than_fetch_is_checked(void **state)
 	 * only in its list: nothing else asks the pool now.
 	 */
 	until = th_now_ms() + WAIT_MS;
-	while (metric("careline_db_pool_waiting") != 1) {
+	while (th_metric(d.url, "careline_db_pool_waiting") != 1) {
 		assert_true(th_now_ms() < until);
 		usleep(20000);
 	}
